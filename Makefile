@@ -1,0 +1,44 @@
+# vaelab: `make demo` trains the book's models and writes every figure; `make test` runs the tests.
+# Both create .venv in the repo root when it is missing and install what they need.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.vaelab-installed
+DATA_DIR := /usr/share/datasets/fashion-mnist
+# This machine keeps a small CPU build of torch 2.13.0 on disk (/opt/wheels); elsewhere, pip's
+# usual torch is taken (override with `make setup TORCH=...`). An importable torch is kept.
+TORCH ?= $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),torch==2.13.0,torch)
+
+.PHONY: setup data demo test clean help
+
+help:
+	@echo "make demo   train book-ae on Fashion-MNIST and write every figure into runs/demo"
+	@echo "make test   run the test suite"
+	@echo "make setup  create .venv and install vaelab (and the Fashion-MNIST package when possible)"
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+# Installs Debian's dataset-fashion-mnist when the data is missing and apt can be used (root).
+data:
+	@if [ ! -e $(DATA_DIR)/train-images-idx3-ubyte.gz ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing dataset-fashion-mnist with apt-get"; \
+		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1)) || \
+		echo "could not install dataset-fashion-mnist; vaelab will search elsewhere or download"; \
+	fi
+
+demo: setup
+	$(VENV)/bin/vaelab demo
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,255 @@
+"""The ``vaelab`` command line: argument parsing and dispatch to the Python API.
+
+Each handler turns parsed arguments into one API call and prints where results went. Problems a
+user can fix arrive as :class:`~vaelab.errors.VaelabError` and are printed as one line on stderr
+with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from vaelab import __version__
+from vaelab.errors import VaelabError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `vaelab train`")
+    parser.add_argument("--data-dir", help="folder with the dataset (default: where the run found it)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to compute (default: auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``vaelab`` argument parser."""
+    parser = Parser(
+        prog="vaelab",
+        description="Autoencoders and VAEs after Generative Deep Learning (2nd ed.), chapter 3.",
+        epilog="Start with `vaelab demo`, or `vaelab train --preset book-ae --run-dir runs/ae`.",
+    )
+    parser.add_argument("--version", action="version", version=f"vaelab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, required=True)
+
+    p = sub.add_parser("train", help="train a model from a preset", description=(
+        "Train a preset (see `vaelab presets`) into a run directory. Options left out take the "
+        "preset's values (the book's). --resume continues an interrupted or finished run, "
+        "optionally to a larger --epochs."))
+    p.add_argument("--preset", help="the model and recipe, e.g. book-ae (required for a new run)")
+    p.add_argument("--run-dir", required=True, help="folder for config, weights, metrics, checkpoint and figures")
+    p.add_argument("--epochs", type=positive_int, help="number of epochs (book-ae: 3)")
+    p.add_argument("--batch-size", type=positive_int, help="images per step (book-ae: 100)")
+    p.add_argument("--lr", type=positive_float, help="Adam learning rate (book-ae: 1e-3)")
+    p.add_argument("--latent-dim", type=positive_int, help="size of the latent space (book-ae: 2)")
+    p.add_argument("--seed", type=non_negative_int, help="random seed for initialisation and shuffling (default: 0)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, help="auto uses CUDA when present (default: auto)")
+    p.add_argument("--data-dir", help="folder holding the dataset files (searched first)")
+    p.add_argument("--limit-train", type=positive_int, help="train on the first N training images only")
+    p.add_argument("--limit-test", type=positive_int, help="validate on the first N test images only")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("reconstruct", help="test images above their reconstructions",
+                       description="Reconstruct the first --count test images (figures/reconstructions.png, .npz).")
+    _add_run_options(p)
+    p.add_argument("--count", type=positive_int, default=10, help="number of images (default: 10)")
+    p.set_defaults(handler=cmd_reconstruct)
+
+    p = sub.add_parser("embed", help="scatter of the test set in latent space",
+                       description="Embed the first --count test images: figures/latent_scatter.png and embeddings.npz (z, labels).")
+    _add_run_options(p)
+    p.add_argument("--count", type=positive_int, default=5000, help="number of test images (default: 5000)")
+    p.set_defaults(handler=cmd_embed)
+
+    p = sub.add_parser("generate", help="decode points sampled in latent space",
+                       description="Sample --count points uniformly in the bounding box of the embedded test images "
+                       "and decode them: figures/generated.png, generated.json (points), generated.npz (images).")
+    _add_run_options(p)
+    p.add_argument("--count", type=positive_int, default=18, help="number of samples (default: 18, a 3×6 grid)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
+    p.set_defaults(handler=cmd_generate)
+
+    p = sub.add_parser("grid", help="decode a regular grid over the latent space",
+                       description="Decode a --size × --size grid spanning the embeddings' min–max, shown beside "
+                       "the scatter: figures/latent_grid.png and latent_grid.npz.")
+    _add_run_options(p)
+    p.add_argument("--size", type=positive_int, default=15, help="points per side (default: 15)")
+    p.set_defaults(handler=cmd_grid)
+
+    p = sub.add_parser("demo", help="train the book's models on Fashion-MNIST and write every figure",
+                       description="Train book-ae (3 epochs, full Fashion-MNIST) into OUTPUT/book-ae and write all of "
+                       "its figures. Re-running resumes or redraws.")
+    p.add_argument("--output", default="runs/demo", help="folder for the demo's runs (default: runs/demo)")
+    p.add_argument("--epochs", type=positive_int, help="override the presets' epochs")
+    p.add_argument("--limit-train", type=positive_int, help="train on the first N images (quick look)")
+    p.add_argument("--limit-test", type=positive_int, help="validate on the first N test images")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to compute (default: auto)")
+    p.add_argument("--data-dir", help="folder holding the dataset files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("presets", help="list the presets", description="List the model presets and their recipes.")
+    p.set_defaults(handler=cmd_presets)
+
+    p = sub.add_parser("data", help="find and verify the datasets",
+                       description="Show where each Fashion-MNIST file was found and verify it (magic number, "
+                       "shape, count, SHA-256). Searched in order: --data-dir, $VAELAB_DATA, the user cache, "
+                       "/usr/share/datasets/fashion-mnist.")
+    p.add_argument("--data-dir", help="folder to search first")
+    p.add_argument("--download", action="store_true", help="download missing files from the official source into the cache")
+    p.set_defaults(handler=cmd_data)
+    return parser
+
+
+def _print_paths(paths: Sequence[Path]) -> None:
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from vaelab.training import RunDir, prepare_config, train
+
+    run_dir = RunDir(args.run_dir)
+    config = prepare_config(
+        run_dir, args.preset, args.resume,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, latent_dim=args.latent_dim,
+        seed=args.seed, device=args.device, data_dir=args.data_dir,
+        limit_train=args.limit_train, limit_test=args.limit_test,
+    )
+    result = train(config, run_dir, resume=args.resume, progress=not args.no_progress)
+    print(f"wrote {run_dir.model}, {run_dir.metrics} and {run_dir.checkpoint}")
+    if result.history:
+        last = result.history[-1]
+        print(f"after {last['epoch']} epochs: validation loss {last['val']['loss']:.5f}")
+
+
+def _open(args: argparse.Namespace):
+    from vaelab.training import load_run
+
+    run = load_run(args.run_dir, args.device)
+    return run, run.test_set(args.data_dir)
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> None:
+    from vaelab.presentation.report import write_reconstructions
+
+    _print_paths(write_reconstructions(*_open(args), count=args.count))
+
+
+def cmd_embed(args: argparse.Namespace) -> None:
+    from vaelab.presentation.report import write_embedding
+
+    _print_paths(write_embedding(*_open(args), count=args.count))
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from vaelab.presentation.report import write_generated
+
+    _print_paths(write_generated(*_open(args), count=args.count, seed=args.seed))
+
+
+def cmd_grid(args: argparse.Namespace) -> None:
+    from vaelab.presentation.report import write_grid
+
+    _print_paths(write_grid(*_open(args), size=args.size))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from vaelab.presentation.demo import run_demo
+
+    written = run_demo(
+        args.output, data_dir=args.data_dir, device=args.device, epochs=args.epochs,
+        limit_train=args.limit_train, limit_test=args.limit_test, progress=not args.no_progress,
+    )
+    for paths in written.values():
+        _print_paths(paths)
+
+
+def cmd_presets(args: argparse.Namespace) -> None:
+    from vaelab.presentation.tables import presets_table
+
+    print(presets_table())
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    from vaelab.data.fashion_mnist import check_all, download_missing
+    from vaelab.presentation.tables import data_table
+
+    if args.download:
+        _print_paths(download_missing(args.data_dir))
+    reports = check_all(args.data_dir)
+    print(data_table(reports))
+    bad = [r for r in reports if r.status != "ok"]
+    if bad:
+        raise VaelabError(
+            f"{len(bad)} of {len(reports)} Fashion-MNIST files are missing or corrupt; install the Debian "
+            "package dataset-fashion-mnist, run `vaelab data --download`, or pass --data-dir"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    try:
+        handler(args)
+    except VaelabError as exc:
+        print(f"vaelab {args.command}: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_ERROR)
+    except KeyboardInterrupt:
+        print(f"vaelab {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0

@@ -1,0 +1,184 @@
+"""Downloading a data file so that no partial or unverified file is ever left at its destination.
+
+The bytes are streamed into a hidden temporary file next to the destination, checked (length,
+then the SHA-256 of the decompressed contents), flushed to disk, and only then renamed onto the
+destination. Any failure, Ctrl-C included, removes the temporary file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from tqdm import tqdm
+
+from vaelab.data.idx import read_idx_bytes
+from vaelab.errors import DataError
+
+CHUNK_SIZE = 1 << 20
+TIMEOUT_S = 60.0
+
+DEFAULT_FIX_HINT = (
+    "check the network connection and try again, or install the Debian package dataset-fashion-mnist "
+    "(`sudo apt-get install dataset-fashion-mnist`), or put the files in a folder and pass --data-dir"
+)
+
+Opener = Callable[..., Any]
+"""Called as ``opener(url, timeout=seconds)``; returns a context manager with ``read(n)``."""
+
+
+def download_file(
+    url: str,
+    dest: Path,
+    expected_sha256_of_decompressed: str | None,
+    *,
+    opener: Opener = urllib.request.urlopen,
+    progress: bool = True,
+    fix_hint: str = DEFAULT_FIX_HINT,
+) -> Path:
+    """Download ``url`` to ``dest`` atomically and return ``dest``.
+
+    If ``expected_sha256_of_decompressed`` is given, the SHA-256 of the file's contents (after
+    gzip decompression when it is gzip) must match it. A progress bar goes to stderr when
+    ``progress``. Failures are DataErrors saying what failed, from where, and ``fix_hint``; on any
+    failure no file is left behind and an existing ``dest`` is untouched.
+    """
+    dest = Path(dest)
+    _make_folder(dest.parent)
+    tmp = _temp_path(dest)
+    try:
+        _fetch(url, tmp, opener=opener, bar_label=dest.name if progress else None, fix_hint=fix_hint)
+        _verify(tmp, url, expected_sha256_of_decompressed, fix_hint)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(dest.parent)
+    return dest
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` (and parents) or raise a DataError saying it cannot be created."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot create the download folder {folder} ({exc.strerror or exc}); "
+            "fix its permissions or set XDG_CACHE_HOME to a writable folder"
+        ) from exc
+
+
+def _temp_path(dest: Path) -> Path:
+    """A fresh hidden name next to ``dest`` for the download in progress."""
+    return dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+
+
+def _fetch(url: str, tmp: Path, *, opener: Opener, bar_label: str | None, fix_hint: str) -> None:
+    """Stream ``url`` into the new file ``tmp`` and fsync it; network problems are DataErrors.
+
+    ``bar_label`` names the file on the progress bar; None shows no bar.
+    """
+    try:
+        with _create(tmp) as out, opener(url, timeout=TIMEOUT_S) as response:
+            expected = _content_length(response)
+            received = _copy(response, out, expected, tmp, bar_label)
+            out.flush()
+            os.fsync(out.fileno())
+    except DataError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise DataError(f"download of {url} failed ({_reason(exc)}); {fix_hint}") from exc
+    if expected is not None and received != expected:
+        raise DataError(
+            f"download of {url} was cut short ({received} of {expected} bytes); {fix_hint}"
+        )
+
+
+def _create(tmp: Path) -> BinaryIO:
+    """Open the new file ``tmp`` for writing, or raise a DataError saying why it cannot be."""
+    try:
+        return open(tmp, "xb")
+    except OSError as exc:
+        raise DataError(
+            f"cannot create {tmp} ({exc.strerror or exc}); fix the folder's permissions "
+            "or set XDG_CACHE_HOME to a writable folder"
+        ) from exc
+
+
+def _copy(response: Any, out: BinaryIO, total: int | None, tmp: Path, bar_label: str | None) -> int:
+    """Copy ``response`` into ``out`` chunk by chunk with a progress bar; return the bytes copied."""
+    received = 0
+    bar = tqdm(
+        total=total, desc=f"downloading {bar_label}", disable=bar_label is None,
+        unit="B", unit_scale=True, unit_divisor=1024, leave=False,
+    )
+    with bar:
+        while chunk := response.read(CHUNK_SIZE):
+            _write(out, chunk, tmp)
+            received += len(chunk)
+            bar.update(len(chunk))
+    return received
+
+
+def _write(out: BinaryIO, chunk: bytes, tmp: Path) -> None:
+    """Write ``chunk``; a full disk or similar is a DataError about the local file, not the network."""
+    try:
+        out.write(chunk)
+    except OSError as exc:
+        raise DataError(f"cannot write {tmp} ({exc.strerror or exc}); free some disk space and try again") from exc
+
+
+def _content_length(response: Any) -> int | None:
+    """The announced length of ``response`` in bytes, if it announced a usable one."""
+    headers = getattr(response, "headers", None)
+    value = headers.get("Content-Length") if headers is not None else None
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _verify(tmp: Path, url: str, expected_sha256: str | None, fix_hint: str) -> None:
+    """Raise a DataError unless the downloaded file's decompressed contents hash to the expected value."""
+    if expected_sha256 is None:
+        return
+    try:
+        contents = read_idx_bytes(tmp)
+    except DataError as exc:
+        raise DataError(f"download of {url} is not an intact file ({exc}); {fix_hint}") from exc
+    digest = hashlib.sha256(contents).hexdigest()
+    if digest != expected_sha256.lower():
+        raise DataError(
+            f"download of {url} is corrupt: SHA-256 of its contents is {digest}, expected "
+            f"{expected_sha256}; {fix_hint}"
+        )
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename into ``folder`` durable where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short human reason for a network failure."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    return str(exc) or type(exc).__name__

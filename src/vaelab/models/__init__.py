@@ -1,0 +1,17 @@
+"""Models: encoders, decoders, autoencoders and the registry of the book's presets."""
+
+from vaelab.models.autoencoder import Autoencoder, AutoencoderOutput
+from vaelab.models.build import build_model, count_parameters
+from vaelab.models.presets import PRESETS, Preset, get_preset
+from vaelab.models.spec import ModelSpec
+
+__all__ = [
+    "Autoencoder",
+    "AutoencoderOutput",
+    "ModelSpec",
+    "PRESETS",
+    "Preset",
+    "build_model",
+    "count_parameters",
+    "get_preset",
+]

@@ -1,0 +1,36 @@
+"""The chapter's convolutional encoder: stride-2 convolutions, then a linear head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vaelab.models.spec import ModelSpec
+
+
+class ConvFeatures(nn.Sequential):
+    """Stride-2 3×3 convolutions with "same" padding and ReLU, then flatten.
+
+    For the book's 32×32 input and channels (32, 64, 128) the output has 128·4·4 = 2048 features.
+    """
+
+    def __init__(self, in_channels: int, channels: tuple[int, ...]) -> None:
+        layers: list[nn.Module] = []
+        for out_channels in channels:
+            layers += [nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1), nn.ReLU()]
+            in_channels = out_channels
+        layers.append(nn.Flatten())
+        super().__init__(*layers)
+
+
+class PointEncoder(nn.Module):
+    """Deterministic encoder of the plain autoencoder: x ↦ z."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.features = ConvFeatures(spec.image_channels, spec.encoder_channels)
+        flat = spec.encoder_channels[-1] * spec.feature_size**2
+        self.to_latent = nn.Linear(flat, spec.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_latent(self.features(x))

@@ -1,0 +1,61 @@
+"""Named configurations that reproduce the book's models (the preset registry)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaelab.errors import ConfigError
+from vaelab.models.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A model plus the book's training recipe for it.
+
+    Attributes:
+        name: the preset's name on the command line.
+        description: one line for ``vaelab presets``.
+        dataset: the dataset it trains on.
+        model: the architecture.
+        objective: the training objective's name (see :mod:`vaelab.training.objectives`).
+        objective_params: its parameters.
+        epochs, batch_size, lr: the book's optimiser settings (Adam).
+    """
+
+    name: str
+    description: str
+    dataset: str
+    model: ModelSpec
+    objective: str
+    objective_params: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 3
+    batch_size: int = 100
+    lr: float = 1e-3
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            name="book-ae",
+            description="the chapter's convolutional autoencoder on Fashion-MNIST, 2-D latent space",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="ae", latent_dim=2),
+            objective="bce",
+            epochs=3,
+            batch_size=100,
+            lr=1e-3,
+        ),
+    ]
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a :class:`ConfigError` listing the known ones otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)} (see `vaelab presets`)"
+        ) from None

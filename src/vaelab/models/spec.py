@@ -1,0 +1,77 @@
+"""The JSON-serialisable description of a model: everything needed to rebuild it.
+
+A :class:`ModelSpec` is stored in a run's ``config.json``; :func:`vaelab.models.build_model`
+turns it back into a module. Models never read files themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from vaelab.errors import ConfigError
+
+MODEL_KINDS = ("ae", "vae")
+ARCHITECTURES = ("book-conv",)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of an autoencoder.
+
+    Attributes:
+        kind: ``"ae"`` (deterministic encoder) or ``"vae"`` (Gaussian encoder with mean and
+            log-variance heads).
+        architecture: the convolutional family; ``"book-conv"`` is the chapter's
+            Fashion-MNIST network.
+        latent_dim: size of the latent code z.
+        image_channels: channels of the input images (1 for Fashion-MNIST).
+        image_size: height and width of the (square) input images.
+        encoder_channels: output channels of the stride-2 convolutions, in order.
+    """
+
+    kind: str = "ae"
+    architecture: str = "book-conv"
+    latent_dim: int = 2
+    image_channels: int = 1
+    image_size: int = 32
+    encoder_channels: tuple[int, ...] = field(default=(32, 64, 128))
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"unknown model kind {self.kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+        if self.architecture not in ARCHITECTURES:
+            raise ConfigError(
+                f"unknown architecture {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}"
+            )
+        if self.latent_dim < 1:
+            raise ConfigError(f"latent_dim must be at least 1, got {self.latent_dim}")
+        if self.image_channels < 1:
+            raise ConfigError(f"image_channels must be at least 1, got {self.image_channels}")
+        object.__setattr__(self, "encoder_channels", tuple(int(c) for c in self.encoder_channels))
+        downsample = 2 ** len(self.encoder_channels)
+        if self.image_size % downsample:
+            raise ConfigError(
+                f"image_size {self.image_size} must be divisible by {downsample} "
+                f"({len(self.encoder_channels)} stride-2 convolutions)"
+            )
+
+    @property
+    def feature_size(self) -> int:
+        """Spatial size of the last encoder feature map (4 for 32×32 inputs)."""
+        return self.image_size // 2 ** len(self.encoder_channels)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        data = asdict(self)
+        data["encoder_channels"] = list(self.encoder_channels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
+        """Rebuild a spec from :meth:`to_dict` output, rejecting unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown model settings {sorted(unknown)} in config")
+        return cls(**data)

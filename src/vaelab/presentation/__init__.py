@@ -1,0 +1,1 @@
+"""Presentation: figures, the per-run report of analyses, and the demo."""

@@ -1,0 +1,41 @@
+"""Figure: the latent space as a scatter of embedded images coloured by class."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from vaelab.latent.embedding import Embedding
+
+CLASS_COLORS = plt.get_cmap("tab10")
+
+
+def draw_latent_scatter(ax: Axes, embedding: Embedding, point_size: float = 3.0, legend: bool = True) -> None:
+    """Scatter the first two latent dimensions, one colour per class, legend by class name."""
+    z = embedding.z
+    if embedding.labels is None:
+        ax.scatter(z[:, 0], z[:, 1], s=point_size, color="tab:gray", alpha=0.6, linewidths=0)
+    else:
+        ax.scatter(
+            z[:, 0], z[:, 1], s=point_size, c=CLASS_COLORS(embedding.labels % 10), alpha=0.7, linewidths=0
+        )
+        if legend:
+            present = np.unique(embedding.labels)
+            handles = [
+                Line2D([], [], marker="o", linestyle="", color=CLASS_COLORS(int(k) % 10), label=embedding.class_names[int(k)])
+                for k in present
+            ]
+            ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="class", title_fontsize=8, frameon=False)
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+
+
+def plot_latent_scatter(embedding: Embedding, title: str | None = None) -> Figure:
+    """The book's latent-space scatter, coloured by class, with a legend of class names."""
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    draw_latent_scatter(ax, embedding)
+    ax.set_title(title or f"Latent space: {len(embedding.z):,} test images")
+    return fig

@@ -1,0 +1,28 @@
+"""Writing analysis results (``.npz``, ``.json``) atomically beside their figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaelab.training.atomic import atomic_write, atomic_write_text
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> Path:
+    """Write ``arrays`` to a compressed ``.npz`` file."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    atomic_write(path, write)
+    return path
+
+
+def save_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON."""
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    return path

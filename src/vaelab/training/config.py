@@ -1,0 +1,137 @@
+"""The configuration of a training run, saved as the run directory's ``config.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from vaelab import __version__
+from vaelab.errors import ConfigError
+from vaelab.models import ModelSpec, get_preset
+
+#: Options that may change when a run is resumed (everything else must stay as saved).
+RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything needed to rebuild, retrain or analyse a run.
+
+    ``model`` is the architecture; the remaining fields are the training recipe, the data
+    selection and the execution settings. ``limit_train``/``limit_test`` keep the first N images
+    of each split (``None`` keeps all).
+    """
+
+    preset: str
+    dataset: str
+    model: ModelSpec
+    objective: str
+    objective_params: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 3
+    batch_size: int = 100
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    data_dir: str | None = None
+    limit_train: int | None = None
+    limit_test: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive("epochs", self.epochs)
+        _check_positive("batch_size", self.batch_size)
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        for name in ("limit_train", "limit_test"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_positive(name, value)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "RunConfig":
+        """The preset's recipe with ``overrides`` applied (``None`` values are ignored).
+
+        ``latent_dim`` is accepted as an override and goes into the model spec.
+        """
+        preset = get_preset(name)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        model = preset.model
+        if "latent_dim" in overrides:
+            _check_positive("latent_dim", overrides["latent_dim"])
+            model = replace(model, latent_dim=overrides.pop("latent_dim"))
+        _reject_unknown(overrides)
+        base = cls(
+            preset=preset.name,
+            dataset=preset.dataset,
+            model=model,
+            objective=preset.objective,
+            objective_params=dict(preset.objective_params),
+            epochs=preset.epochs,
+            batch_size=preset.batch_size,
+            lr=preset.lr,
+        )
+        return replace(base, **overrides)
+
+    def resumed_with(self, **overrides: Any) -> "RunConfig":
+        """This saved config with the options a resume may change; others must match."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        latent_dim = overrides.pop("latent_dim", None)
+        if latent_dim is not None and latent_dim != self.model.latent_dim:
+            raise ConfigError(
+                f"this run has --latent-dim {self.model.latent_dim}; --resume cannot change it"
+            )
+        _reject_unknown(overrides)
+        for key, value in overrides.items():
+            if key not in RESUMABLE_OVERRIDES and value != getattr(self, key):
+                flag = "--" + key.replace("_", "-")
+                raise ConfigError(
+                    f"this run was trained with {flag} {getattr(self, key)}; --resume cannot change it "
+                    f"(start a new run in another --run-dir instead)"
+                )
+        return replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with the vaelab version that wrote it."""
+        data = asdict(self)
+        data["model"] = self.model.to_dict()
+        data["vaelab_version"] = __version__
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        """Inverse of :meth:`to_dict`; a :class:`ConfigError` on missing or unknown keys."""
+        data = dict(data)
+        data.pop("vaelab_version", None)
+        try:
+            data["model"] = ModelSpec.from_dict(data["model"])
+            return cls(**data)
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"config is incomplete or has unknown settings ({exc})") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> "RunConfig":
+        """Read a ``config.json``."""
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+
+
+def _reject_unknown(overrides: dict[str, Any]) -> None:
+    known = {f.name for f in fields(RunConfig)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ConfigError(f"unknown training options: {', '.join(sorted(unknown))}")

@@ -1,0 +1,44 @@
+"""Opening a finished (or partly trained) run for analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vaelab.data.image_set import ImageSet
+from vaelab.data.registry import load_dataset
+from vaelab.models import build_model
+from vaelab.training.config import RunConfig
+from vaelab.training.device import resolve_device
+from vaelab.training.run_dir import RunDir
+
+
+@dataclass
+class Run:
+    """A trained model with its configuration and run directory, in eval mode."""
+
+    dir: RunDir
+    config: RunConfig
+    model: nn.Module
+    device: torch.device
+
+    def test_set(self, data_dir: str | None = None, limit: int | None = None) -> ImageSet:
+        """The test split of the run's dataset (``data_dir`` overrides the one trained with)."""
+        return load_dataset(self.config.dataset, "test", data_dir or self.config.data_dir, limit)
+
+    def train_set(self, data_dir: str | None = None, limit: int | None = None) -> ImageSet:
+        """The training split of the run's dataset."""
+        return load_dataset(self.config.dataset, "train", data_dir or self.config.data_dir, limit)
+
+
+def load_run(path: str | Path, device: str = "auto") -> Run:
+    """Rebuild a run's model from ``config.json`` and load ``model.safetensors``."""
+    run_dir = RunDir(path)
+    config = run_dir.read_config()
+    model = build_model(config.model)
+    run_dir.load_weights(model)
+    target = resolve_device(device)
+    return Run(run_dir, config, model.to(target).eval(), target)

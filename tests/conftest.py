@@ -1,0 +1,52 @@
+"""Shared fixtures: synthetic data, a small config, and a quickly trained run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synthetic import synthetic_images  # noqa: E402
+
+from vaelab.training import RunConfig, load_run, train  # noqa: E402
+
+REAL_DATA = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    """Keep tests independent of the machine's core count (results depend on thread count)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def train_images():
+    return synthetic_images(240, seed=0)
+
+
+@pytest.fixture(scope="session")
+def test_images():
+    return synthetic_images(80, seed=1)
+
+
+def small_config(**overrides) -> RunConfig:
+    """book-ae on synthetic data: small batches so an epoch has a dozen steps."""
+    settings = dict(epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu")
+    settings.update(overrides)
+    return RunConfig.from_preset("book-ae", **settings)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, train_images, test_images):
+    """A book-ae run trained for 2 short epochs on synthetic data, opened for analysis."""
+    torch.set_num_threads(1)
+    run_dir = tmp_path_factory.mktemp("runs") / "ae"
+    train(small_config(), run_dir, train_set=train_images, test_set=test_images, progress=False, log=lambda s: None)
+    return load_run(run_dir, "cpu")

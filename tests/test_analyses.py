@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from vaelab.errors import ConfigError
+from vaelab.latent import decode_grid, embed, generate, reconstruct, uniform_box
+from vaelab.presentation import report
+
+
+def _png(path):
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = imread(path)
+    assert image.shape[0] > 100 and image.shape[1] > 100
+    assert image.std() > 0.01, "blank figure"
+    return image
+
+
+def test_uniform_box_is_seeded_and_inside_the_box():
+    low, high = np.array([-1.0, 2.0]), np.array([3.0, 5.0])
+    a = uniform_box(low, high, 500, seed=3)
+    assert a.shape == (500, 2)
+    assert (a >= low).all() and (a <= high).all()
+    assert np.array_equal(a, uniform_box(low, high, 500, seed=3))
+    assert not np.array_equal(a, uniform_box(low, high, 500, seed=4))
+
+
+def test_reconstruct_returns_originals_and_reconstructions(trained_run, test_images):
+    result = reconstruct(trained_run.model, test_images, 10)
+    assert result.originals.shape == result.reconstructions.shape == (10, 1, 32, 32)
+    assert np.allclose(result.originals, test_images.images[:10] / 255.0)
+    assert 0 <= result.reconstructions.min() and result.reconstructions.max() <= 1
+    assert list(result.labels) == list(test_images.labels[:10])
+
+
+def test_embed_and_grid_span_the_embeddings(trained_run, test_images):
+    embedding = embed(trained_run.model, test_images, 50)
+    assert embedding.z.shape == (50, 2)
+    grid = decode_grid(trained_run.model, embedding, 5)
+    low, high = embedding.bounds()
+    assert grid.images.shape == (5, 5, 1, 32, 32)
+    assert grid.xs[0] == pytest.approx(low[0]) and grid.xs[-1] == pytest.approx(high[0])
+    assert grid.ys[0] == pytest.approx(high[1]) and grid.ys[-1] == pytest.approx(low[1])
+
+
+def test_generated_points_lie_in_the_bounding_box(trained_run, test_images):
+    embedding = embed(trained_run.model, test_images)
+    generated = generate(trained_run.model, embedding, 18, seed=0)
+    low, high = embedding.bounds()
+    assert generated.points.shape == (18, 2) and generated.images.shape == (18, 1, 32, 32)
+    assert (generated.points >= low).all() and (generated.points <= high).all()
+
+
+def test_grid_needs_a_2d_latent_space(trained_run, test_images):
+    embedding = embed(trained_run.model, test_images)
+    embedding.z = np.zeros((5, 3), np.float32)
+    with pytest.raises(ConfigError, match="2-D"):
+        decode_grid(trained_run.model, embedding)
+
+
+def test_write_reconstructions(trained_run, test_images):
+    png, data = report.write_reconstructions(trained_run, test_images)
+    _png(png)
+    with np.load(data) as saved:
+        assert saved["originals"].shape == saved["reconstructions"].shape == (10, 1, 32, 32)
+
+
+def test_write_embedding(trained_run, test_images):
+    png, data = report.write_embedding(trained_run, test_images)
+    _png(png)
+    with np.load(data) as saved:
+        assert saved["z"].shape == (len(test_images), 2)
+        assert list(saved["labels"]) == list(test_images.labels)
+        assert tuple(saved["class_names"]) == test_images.class_names
+
+
+def test_write_generated(trained_run, test_images):
+    png, summary, data = report.write_generated(trained_run, test_images, count=18, seed=2)
+    _png(png)
+    content = json.loads(summary.read_text())
+    assert len(content["points"]) == 18 and content["sampler"] == "uniform-box" and content["seed"] == 2
+    with np.load(data) as saved:
+        assert saved["images"].shape == (18, 1, 32, 32)
+        assert np.allclose(saved["points"], content["points"])
+
+
+def test_write_grid(trained_run, test_images):
+    png, data = report.write_grid(trained_run, test_images, size=15)
+    _png(png)
+    with np.load(data) as saved:
+        assert saved["images"].shape == (15, 15, 1, 32, 32)

@@ -1,0 +1,163 @@
+"""The command line: help, one-line errors with non-zero exit codes, and the commands end to end
+on a small stand-in dataset."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
+
+from vaelab.cli import build_parser, main
+from vaelab.data import fashion_mnist as fm
+
+COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "demo", "presets", "data"]
+
+
+def run_cli(capsys, *argv):
+    """(exit code, stdout, stderr) of ``vaelab argv``."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, expected_code, *fragments):
+    assert code == expected_code
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(capsys, command):
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0
+    assert "usage: vaelab " + command in out
+
+
+def test_every_documented_command_exists():
+    parser = build_parser()
+    choices = next(a for a in parser._actions if a.dest == "command").choices
+    assert set(COMMANDS) <= set(choices)
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--epochs", "0"], "--epochs"),
+        (["--epochs", "three"], "--epochs"),
+        (["--lr", "-1"], "--lr"),
+        (["--lr", "nan"], "--lr"),
+        (["--batch-size", "1.5"], "--batch-size"),
+        (["--device", "tpu"], "--device"),
+        (["--bogus"], "--bogus"),
+    ],
+)
+def test_bad_flag_values(capsys, tmp_path, flags, fragment):
+    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"), *flags)
+    assert_one_line_error(code, err, 2, fragment)
+
+
+def test_unknown_preset(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "--preset", "book-xyz", "--run-dir", str(tmp_path / "r"))
+    assert_one_line_error(code, err, 1, "unknown preset 'book-xyz'", "book-ae")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "embed", "generate", "grid"])
+def test_run_dir_that_does_not_exist(capsys, tmp_path, command):
+    code, _, err = run_cli(capsys, command, str(tmp_path / "missing"))
+    assert_one_line_error(code, err, 1, "does not exist")
+
+
+def test_folder_that_is_not_a_run(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "embed", str(tmp_path))
+    assert_one_line_error(code, err, 1, "not a vaelab run directory")
+
+
+def test_missing_data(capsys, monkeypatch, tmp_path):
+    isolate_data_locations(monkeypatch, tmp_path)
+
+    def offline(url, dest, *args, **kwargs):
+        from vaelab.errors import DataError
+
+        raise DataError(f"could not download {url}: network unreachable")
+
+    monkeypatch.setattr(fm, "download_file", offline)
+    fm.clear_cache()
+    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"))
+    assert_one_line_error(code, err, 1, "train-images-idx3-ubyte")
+
+
+def test_data_reports_corrupt_files(capsys, monkeypatch, tmp_path):
+    folder = install_fake_fashion_mnist(monkeypatch, tmp_path)
+    code, out, err = run_cli(capsys, "data")
+    assert code == 0 and out.count(" ok ") == 4
+    damaged = folder / "t10k-images-idx3-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:-20])
+    code, out, err = run_cli(capsys, "data")
+    assert "corrupt" in out
+    assert_one_line_error(code, err, 1, "missing or corrupt")
+
+
+def test_train_analyses_and_resume_end_to_end(capsys, monkeypatch, tmp_path):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    run = str(tmp_path / "run")
+    common = ["--batch-size", "20", "--device", "cpu", "--no-progress"]
+    code, out, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", run, "--epochs", "1", *common)
+    assert code == 0, err
+    assert "validation loss" in out
+
+    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", run, *common)
+    assert_one_line_error(code, err, 1, "already holds a run", "--resume")
+
+    code, out, err = run_cli(capsys, "train", "--run-dir", run, "--resume", "--epochs", "2", *common)
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+
+    for command, figure in [
+        ("reconstruct", "reconstructions.png"),
+        ("embed", "latent_scatter.png"),
+        ("generate", "generated.png"),
+        ("grid", "latent_grid.png"),
+    ]:
+        code, out, err = run_cli(capsys, command, run, "--device", "cpu")
+        assert code == 0, err
+        assert f"wrote {tmp_path / 'run' / 'figures' / figure}" in out
+
+
+def test_resume_with_another_preset_is_refused(capsys, monkeypatch, tmp_path):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(run), "--epochs", "1",
+                           "--batch-size", "30", "--no-progress")
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    config["preset"] = "book-vae"  # as if another model had trained here
+    (run / "config.json").write_text(json.dumps(config))
+    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(run), "--resume")
+    assert_one_line_error(code, err, 1, "holds a book-vae run")
+
+
+def test_resume_changing_the_recipe_is_refused(capsys, monkeypatch, tmp_path):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    run = str(tmp_path / "run")
+    run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", run, "--epochs", "1", "--batch-size", "30", "--no-progress")
+    code, _, err = run_cli(capsys, "train", "--run-dir", run, "--resume", "--lr", "0.1")
+    assert_one_line_error(code, err, 1, "--lr", "cannot change")
+
+
+def test_console_entry_point_prints_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "vaelab", "train", "--preset", "nope", "--run-dir", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("vaelab train: error: unknown preset")
