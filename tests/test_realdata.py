@@ -23,15 +23,15 @@ def vaelab(*argv):
 
 def test_book_ae_on_real_fashion_mnist(tmp_path):
     run = tmp_path / "ae"
-    result = vaelab("train", "--preset", "book-ae", "--run-dir", str(run), "--limit-train", "3000",
-                    "--limit-test", "1000", "--epochs", "2", "--no-progress")
+    result = vaelab("train", "--preset", "book-ae", "--run-dir", str(run), "--limit-train", "4000",
+                    "--limit-test", "1000", "--epochs", "2", "--batch-size", "50", "--no-progress")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2
-    # An untrained decoder outputs 0.5 everywhere: ln 2 = 0.693 nats per pixel. The mean image
-    # alone gets about 0.45; two short epochs must do better than both.
-    assert rows[-1]["val"]["loss"] < rows[0]["val"]["loss"] < 0.6
-    assert rows[-1]["val"]["loss"] < 0.45
+    # An untrained decoder outputs 0.5 everywhere: ln 2 = 0.693 nats per pixel; predicting the
+    # mean training image for every test image scores 0.376. 160 steps must beat both.
+    assert rows[-1]["val"]["loss"] < rows[0]["val"]["loss"]
+    assert rows[-1]["val"]["loss"] < 0.37
     for command, figure in [("reconstruct", "reconstructions.png"), ("embed", "latent_scatter.png"),
                             ("generate", "generated.png"), ("grid", "latent_grid.png")]:
         result = vaelab(command, str(run))
