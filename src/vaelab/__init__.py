@@ -1,3 +1,36 @@
-"""vaelab: autoencoders and variational autoencoders on images, after *Generative Deep Learning* ch. 3."""
+"""vaelab: autoencoders and variational autoencoders on images, after *Generative Deep Learning* ch. 3.
+
+The most used entry points are available here (imported on first use, so that ``vaelab --help``
+does not pay for importing PyTorch)::
+
+    import vaelab
+    run = vaelab.load_run("runs/ae")
+    z = vaelab.encode_images(run.model, run.test_set().images)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "RunConfig": "vaelab.training",
+    "train": "vaelab.training",
+    "load_run": "vaelab.training",
+    "encode_images": "vaelab.latent",
+    "decode_points": "vaelab.latent",
+    "embed": "vaelab.latent",
+    "generate": "vaelab.latent",
+    "reconstruct": "vaelab.latent",
+    "decode_grid": "vaelab.latent",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vaelab' has no attribute {name!r}")

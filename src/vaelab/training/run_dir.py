@@ -38,8 +38,9 @@ class RunDir:
         return str(self.path)
 
     def holds_run(self) -> bool:
-        """True when a training run has already written here."""
-        return self.config.exists() or self.checkpoint.exists() or self.model.exists()
+        """True when a training run has saved weights here (a config alone, left by a run that
+        failed before its first epoch ended, does not count)."""
+        return self.checkpoint.exists() or self.model.exists()
 
     def read_config(self) -> RunConfig:
         """The run's configuration; a :class:`RunDirError` when this is not a run directory."""
