@@ -5,8 +5,12 @@ import pytest
 from matplotlib.image import imread
 
 from vaelab.errors import ConfigError
-from vaelab.latent import decode_grid, embed, generate, reconstruct, uniform_box
+import torch
+
+from vaelab.latent import decode_grid, embed, fit_projection, generate, reconstruct, uniform_box
+from vaelab.models import build_model
 from vaelab.presentation import report
+from vaelab.training import Run, RunConfig, RunDir
 
 
 def _png(path):
@@ -52,11 +56,51 @@ def test_generated_points_lie_in_the_bounding_box(trained_run, test_images):
     assert (generated.points >= low).all() and (generated.points <= high).all()
 
 
-def test_grid_needs_a_2d_latent_space(trained_run, test_images):
-    embedding = embed(trained_run.model, test_images)
-    embedding.z = np.zeros((5, 3), np.float32)
-    with pytest.raises(ConfigError, match="2-D"):
-        decode_grid(trained_run.model, embedding)
+def test_grid_size_must_be_at_least_two(trained_run, test_images):
+    with pytest.raises(ConfigError, match="--size"):
+        decode_grid(trained_run.model, embed(trained_run.model, test_images), 1)
+
+
+def test_projection_is_the_identity_in_2d_and_pca_above():
+    rng = np.random.default_rng(0)
+    z2 = rng.normal(size=(100, 2))
+    identity = fit_projection(z2)
+    assert identity.method == "identity" and np.allclose(identity.project(z2), z2, atol=1e-6)
+    assert identity.axis_labels() == ("z[0]", "z[1]")
+    # points on a tilted plane of a 16-D space: PCA finds the plane and lifting undoes projecting
+    basis = np.linalg.qr(rng.normal(size=(16, 2)))[0].T
+    z16 = 3.0 + rng.normal(size=(200, 2)) * [5.0, 1.0] @ basis
+    pca = fit_projection(z16)
+    assert pca.method == "pca" and pca.explained.sum() == pytest.approx(1.0, abs=1e-6)
+    assert np.allclose(pca.lift(pca.project(z16)), z16, atol=1e-4)
+    assert "PC1" in pca.axis_labels()[0]
+
+
+@pytest.fixture(scope="module", params=[2, 16])
+def any_dim_run(request, tmp_path_factory):
+    """An untrained book-ae of latent size 2 or 16, opened as a run (analyses need no training)."""
+    torch.manual_seed(0)
+    config = RunConfig.from_preset("book-ae", latent_dim=request.param, device="cpu")
+    run_dir = RunDir(tmp_path_factory.mktemp(f"dim{request.param}"))
+    return Run(run_dir, config, build_model(config.model).eval(), torch.device("cpu"))
+
+
+def test_every_analysis_for_latent_dims_2_and_16(any_dim_run, test_images):
+    dim = any_dim_run.config.model.latent_dim
+    for png in (
+        report.write_reconstructions(any_dim_run, test_images)[0],
+        report.write_embedding(any_dim_run, test_images)[0],
+        report.write_generated(any_dim_run, test_images)[0],
+        report.write_grid(any_dim_run, test_images, size=6)[0],
+    ):
+        _png(png)
+    with np.load(any_dim_run.dir.figures / "embeddings.npz") as saved:
+        assert saved["z"].shape == (len(test_images), dim)
+    with np.load(any_dim_run.dir.figures / "latent_grid.npz") as saved:
+        assert saved["latent_points"].shape == (36, dim)
+        assert saved["images"].shape == (6, 6, 1, 32, 32)
+    content = json.loads((any_dim_run.dir.figures / "generated.json").read_text())
+    assert np.array(content["points"]).shape == (18, dim)
 
 
 def test_write_reconstructions(trained_run, test_images):

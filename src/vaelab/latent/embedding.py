@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.latent.codec import encode_images
+from vaelab.latent.projection import Projection, fit_projection
 
 
 @dataclass
 class Embedding:
-    """Latent points z [N, latent_dim] of N images, with their labels and class names."""
+    """Latent points z [N, latent_dim] of N images, with their labels and class names.
+
+    ``projection`` is the plane the embeddings are shown in (the identity for a 2-D latent
+    space, PCA otherwise); it is fitted to ``z`` when not given.
+    """
 
     z: np.ndarray
     labels: np.ndarray | None
     class_names: tuple[str, ...]
+    projection: Projection = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.projection is None:
+            self.projection = fit_projection(self.z)
+
+    @property
+    def plane(self) -> np.ndarray:
+        """The embeddings in the projection's plane [N, 2]."""
+        return self.projection.project(self.z)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-dimension minimum and maximum (the bounding box the book samples in)."""

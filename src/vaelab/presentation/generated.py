@@ -20,14 +20,17 @@ def plot_generated(embedding: Embedding, generated: Generated, columns: int = 6)
     left, right = fig.subfigures(1, 2, width_ratios=[1.0, 1.15])
     ax = left.subplots()
     draw_latent_scatter(ax, embedding)
-    ax.scatter(generated.points[:, 0], generated.points[:, 1], s=28, c="black", marker="o", label="samples")
+    shown = embedding.projection.project(generated.points)
+    ax.scatter(shown[:, 0], shown[:, 1], s=28, c="black", marker="o", label="samples")
     ax.set_title(f"{count} points sampled ({generated.sampler})")
     axes = right.subplots(rows, columns, squeeze=False)
     for i, cell in enumerate(axes.flat):
         if i < count:
-            x, y = generated.points[i, :2]
-            show_image(cell, generated.images[i], f"({x:.1f}, {y:.1f})", fontsize=9)
+            x, y = shown[i]
+            show_image(cell, generated.images[i], f"({x:.2g}, {y:.2g})", fontsize=9)
         else:
             cell.axis("off")
-    right.suptitle("decoded samples (z[0], z[1])")
+    xlabel, ylabel = embedding.projection.axis_labels()
+    where = "(z[0], z[1])" if embedding.projection.method == "identity" else "(PC1, PC2) of each sample"
+    right.suptitle(f"decoded samples, captioned {where}")
     return fig

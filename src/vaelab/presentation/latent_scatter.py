@@ -14,8 +14,9 @@ CLASS_COLORS = plt.get_cmap("tab10")
 
 
 def draw_latent_scatter(ax: Axes, embedding: Embedding, point_size: float = 3.0, legend: bool = True) -> None:
-    """Scatter the first two latent dimensions, one colour per class, legend by class name."""
-    z = embedding.z
+    """Scatter the embeddings in their plane (the latent axes, or PCA for more than two
+    dimensions), one colour per class, with a legend of class names."""
+    z = embedding.plane
     if embedding.labels is None:
         ax.scatter(z[:, 0], z[:, 1], s=point_size, color="tab:gray", alpha=0.6, linewidths=0)
     else:
@@ -29,8 +30,9 @@ def draw_latent_scatter(ax: Axes, embedding: Embedding, point_size: float = 3.0,
                 for k in present
             ]
             ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="class", title_fontsize=8, frameon=False)
-    ax.set_xlabel("z[0]")
-    ax.set_ylabel("z[1]")
+    xlabel, ylabel = embedding.projection.axis_labels()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
 
 
 def plot_latent_scatter(embedding: Embedding, title: str | None = None) -> Figure:

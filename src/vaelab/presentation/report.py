@@ -74,7 +74,10 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15) -> list[Path]:
     """A ``size``×``size`` grid spanning the embeddings' range, decoded, beside the scatter."""
     embedding = embed(run.model, test_set, EMBED_COUNT)
     grid = decode_grid(run.model, embedding, size)
-    data = save_npz(run.dir.figure_path("latent_grid.npz"), xs=grid.xs, ys=grid.ys, images=grid.images)
+    data = save_npz(
+        run.dir.figure_path("latent_grid.npz"),
+        xs=grid.xs, ys=grid.ys, latent_points=grid.latent_points, images=grid.images,
+    )
     figure = save_figure(plot_latent_grid(embedding, grid), run.dir.figure_path("latent_grid.png"))
     return [figure, data]
 

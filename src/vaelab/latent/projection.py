@@ -1,0 +1,59 @@
+"""Two-dimensional views of latent spaces of any size.
+
+A 2-D latent space is shown as it is. A larger one is shown in the plane of its first two
+principal components (PCA of the embeddings), which keeps the most variance of any plane and,
+unlike t-SNE, can be mapped back: a point of the plane is ``mean + p @ components``, so a grid
+drawn in the plane can be decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A linear map from the latent space to a plane and back.
+
+    Attributes:
+        mean: the centre [d] (zeros for the identity view of a 2-D space).
+        components: orthonormal rows [2, d] spanning the plane.
+        explained: fraction of the embeddings' variance along each row.
+        method: ``"identity"`` (2-D latent space) or ``"pca"``.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+    explained: np.ndarray
+    method: str
+
+    def project(self, z: np.ndarray) -> np.ndarray:
+        """Latent points [N, d] → plane coordinates [N, 2]."""
+        return ((np.asarray(z, np.float64) - self.mean) @ self.components.T).astype(np.float32)
+
+    def lift(self, p: np.ndarray) -> np.ndarray:
+        """Plane coordinates [N, 2] → latent points [N, d] in the plane."""
+        return (self.mean + np.asarray(p, np.float64) @ self.components).astype(np.float32)
+
+    def axis_labels(self) -> tuple[str, str]:
+        """Axis titles that say what the axes are."""
+        if self.method == "identity":
+            return "z[0]", "z[1]"
+        return tuple(f"PC{i + 1} of z ({100 * e:.0f}% of variance)" for i, e in enumerate(self.explained))
+
+
+def fit_projection(z: np.ndarray) -> Projection:
+    """The identity for a 2-D latent space, else the PCA plane of the points ``z`` [N, d]."""
+    z = np.asarray(z, np.float64)
+    d = z.shape[1]
+    if d == 2:
+        return Projection(np.zeros(2), np.eye(2), np.ones(2), "identity")
+    if d < 2:
+        raise ValueError(f"cannot show a {d}-dimensional latent space in a plane")
+    mean = z.mean(axis=0)
+    _, singular, vt = np.linalg.svd(z - mean, full_matrices=False)
+    variance = singular**2
+    explained = variance[:2] / variance.sum() if variance.sum() > 0 else np.zeros(2)
+    return Projection(mean, vt[:2], explained, "pca")
