@@ -8,6 +8,7 @@ from vaelab.errors import ConfigError
 import torch
 
 from vaelab.latent import decode_grid, embed, fit_projection, generate, reconstruct, uniform_box
+from vaelab.latent.samplers import default_sampler, make_sampler
 from vaelab.models import build_model
 from vaelab.presentation import report
 from vaelab.training import Run, RunConfig, RunDir
@@ -134,3 +135,21 @@ def test_write_grid(trained_run, test_images):
     _png(png)
     with np.load(data) as saved:
         assert saved["images"].shape == (15, 15, 1, 32, 32)
+
+
+def test_prior_sampler_draws_standard_normal_points():
+    sampler = make_sampler("prior").fit(np.zeros((5, 16), np.float32))
+    points = sampler.sample(20000, seed=1)
+    assert points.shape == (20000, 16)
+    assert np.abs(points.mean(axis=0)).max() < 0.05
+    assert np.abs(points.std(axis=0) - 1).max() < 0.05
+    assert np.array_equal(points, sampler.sample(20000, seed=1))
+
+
+def test_unknown_sampler_is_a_config_error():
+    with pytest.raises(ConfigError, match="uniform-box"):
+        make_sampler("gan")
+
+
+def test_default_sampler_is_the_books():
+    assert default_sampler("ae") == "uniform-box" and default_sampler("vae") == "prior"

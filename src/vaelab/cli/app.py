@@ -112,11 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_embed)
 
     p = sub.add_parser("generate", help="decode points sampled in latent space",
-                       description="Sample --count points uniformly in the bounding box of the embedded test images "
-                       "and decode them: figures/generated.png, generated.json (points), generated.npz (images).")
+                       description="Sample --count latent points with --sampler and decode them: figures/generated.png, "
+                       "generated.json (points, sampler), generated.npz (images).")
     _add_run_options(p)
     p.add_argument("--count", type=positive_int, default=18, help="number of samples (default: 18, a 3×6 grid)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--sampler", choices=("uniform-box", "prior"),
+                   help="uniform-box: uniform in the embeddings' bounding box; prior: N(0, I) "
+                   "(default: uniform-box for an autoencoder, prior for a VAE, as the book)")
     p.set_defaults(handler=cmd_generate)
 
     p = sub.add_parser("grid", help="decode a regular grid over the latent space",
@@ -195,7 +198,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
 def cmd_generate(args: argparse.Namespace) -> None:
     from vaelab.presentation.report import write_generated
 
-    _print_paths(write_generated(*_open(args), count=args.count, seed=args.seed))
+    _print_paths(write_generated(*_open(args), count=args.count, seed=args.seed, sampler=args.sampler))
 
 
 def cmd_grid(args: argparse.Namespace) -> None:

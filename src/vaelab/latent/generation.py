@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from torch import nn
 
 from vaelab.latent.codec import decode_points
 from vaelab.latent.embedding import Embedding
-from vaelab.latent.samplers import uniform_box
+from vaelab.latent.samplers import make_sampler
 
 
 @dataclass
@@ -20,14 +21,18 @@ class Generated:
     images: np.ndarray
     sampler: str
     seed: int
+    sampler_details: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (points as lists)."""
-        return {"sampler": self.sampler, "seed": self.seed, "points": self.points.tolist()}
+        return {**self.sampler_details, "sampler": self.sampler, "seed": self.seed, "points": self.points.tolist()}
 
 
-def generate(model: nn.Module, embedding: Embedding, count: int = 18, seed: int = 0) -> Generated:
-    """Decode ``count`` points drawn uniformly in the embeddings' bounding box (as the book)."""
-    low, high = embedding.bounds()
-    points = uniform_box(low, high, count, seed)
-    return Generated(points, decode_points(model, points), "uniform-box", seed)
+def generate(
+    model: nn.Module, embedding: Embedding, count: int = 18, seed: int = 0, sampler: str = "uniform-box"
+) -> Generated:
+    """Decode ``count`` points drawn by ``sampler`` fitted to the embeddings (see
+    :mod:`vaelab.latent.samplers`; the book uses ``uniform-box`` for its AE, ``prior`` for its VAE)."""
+    fitted = make_sampler(sampler).fit(embedding.z)
+    points = fitted.sample(count, seed)
+    return Generated(points, decode_points(model, points), fitted.name, seed, fitted.describe())

@@ -1,12 +1,83 @@
-"""Ways of choosing latent points to decode."""
+"""Samplers: ways of choosing latent points to decode, as one pluggable family.
+
+A sampler is fitted to embeddings (training or test images encoded) and then draws points:
+
+* ``uniform-box`` — uniform in the embeddings' bounding box (what the book does for its plain
+  autoencoder: there is no distribution to sample from, so it guesses a box);
+* ``prior`` — the standard normal N(0, I) (what a VAE is trained to match).
+"""
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
+
+from vaelab.errors import ConfigError
+
+
+class Sampler(Protocol):
+    """Fitted to latent points, draws new ones."""
+
+    name: str
+
+    def fit(self, z: np.ndarray) -> "Sampler": ...
+
+    def sample(self, count: int, seed: int = 0) -> np.ndarray: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 def uniform_box(low: np.ndarray, high: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` points drawn uniformly in the box [low, high] (the book's sampler for the AE)."""
+    """``count`` points drawn uniformly in the box [low, high]."""
     rng = np.random.default_rng(seed)
     low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
     return (low + (high - low) * rng.random((count, low.shape[0]))).astype(np.float32)
+
+
+class UniformBoxSampler:
+    """Uniform in the bounding box of the points it was fitted to."""
+
+    name = "uniform-box"
+
+    def fit(self, z: np.ndarray) -> "UniformBoxSampler":
+        self.low, self.high = z.min(axis=0), z.max(axis=0)
+        return self
+
+    def sample(self, count: int, seed: int = 0) -> np.ndarray:
+        return uniform_box(self.low, self.high, count, seed)
+
+    def describe(self) -> dict[str, Any]:
+        return {"sampler": self.name, "box_low": self.low.tolist(), "box_high": self.high.tolist()}
+
+
+class PriorSampler:
+    """The standard normal prior N(0, I) in the latent space's dimension."""
+
+    name = "prior"
+
+    def fit(self, z: np.ndarray) -> "PriorSampler":
+        self.dim = z.shape[1]
+        return self
+
+    def sample(self, count: int, seed: int = 0) -> np.ndarray:
+        return np.random.default_rng(seed).standard_normal((count, self.dim)).astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {"sampler": self.name, "distribution": "N(0, I)", "dim": self.dim}
+
+
+SAMPLERS: dict[str, type] = {"uniform-box": UniformBoxSampler, "prior": PriorSampler}
+
+
+def make_sampler(name: str) -> Sampler:
+    """A new, unfitted sampler called ``name``."""
+    try:
+        return SAMPLERS[name]()
+    except KeyError:
+        raise ConfigError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}") from None
+
+
+def default_sampler(model_kind: str) -> str:
+    """The book's choice: the bounding box for a plain autoencoder, the prior for a VAE."""
+    return "prior" if model_kind == "vae" else "uniform-box"

@@ -14,6 +14,7 @@ import numpy as np
 
 from vaelab.data.image_set import ImageSet
 from vaelab.latent import decode_grid, embed, generate, reconstruct
+from vaelab.latent.samplers import default_sampler
 from vaelab.presentation.generated import plot_generated
 from vaelab.presentation.images import save_figure
 from vaelab.presentation.latent_grid import plot_latent_grid
@@ -58,13 +59,14 @@ def write_embedding(run: Run, test_set: ImageSet, count: int = EMBED_COUNT) -> l
     return [figure, data]
 
 
-def write_generated(run: Run, test_set: ImageSet, count: int = 18, seed: int = 0) -> list[Path]:
-    """``count`` points sampled in the embeddings' bounding box, decoded (figure, JSON, images)."""
+def write_generated(
+    run: Run, test_set: ImageSet, count: int = 18, seed: int = 0, sampler: str | None = None
+) -> list[Path]:
+    """``count`` points drawn by ``sampler`` (default: the book's for this kind of model),
+    decoded: the figure, ``generated.json`` (points, sampler) and ``generated.npz`` (images)."""
     embedding = embed(run.model, test_set, EMBED_COUNT)
-    generated = generate(run.model, embedding, count, seed)
-    low, high = embedding.bounds()
-    summary = generated.to_dict() | {"box_low": low.tolist(), "box_high": high.tolist()}
-    data = save_json(run.dir.figure_path("generated.json"), summary)
+    generated = generate(run.model, embedding, count, seed, sampler or default_sampler(run.config.model.kind))
+    data = save_json(run.dir.figure_path("generated.json"), generated.to_dict())
     images = save_npz(run.dir.figure_path("generated.npz"), points=generated.points, images=generated.images)
     figure = save_figure(plot_generated(embedding, generated), run.dir.figure_path("generated.png"))
     return [figure, data, images]
