@@ -1,4 +1,14 @@
-"""Decoding a regular grid of latent points (in the projection plane for latent spaces over 2-D)."""
+"""Decoding regular grids of latent points.
+
+Two grids, both ``size``×``size`` and both returned as a :class:`LatentGrid`:
+
+* :func:`decode_grid` — the book's AE grid: evenly spaced over the embeddings' min–max in their
+  plane (the latent axes for a 2-D space, the PCA plane otherwise);
+* :func:`decode_quantile_grid` — the book's VAE grid: evenly spaced *probabilities* on each of
+  the first two latent axes, mapped through the inverse normal CDF (other dimensions at 0, the
+  prior's mode). The book feeds it the quantiles 0 and 1, i.e. ±∞; vaelab uses the open-interval
+  midpoints (i + ½)/size, so every point is finite (±1.83 at the edges for size 15).
+"""
 
 from __future__ import annotations
 
@@ -10,44 +20,75 @@ from torch import nn
 from vaelab.errors import ConfigError
 from vaelab.latent.codec import decode_points
 from vaelab.latent.embedding import Embedding
-from vaelab.latent.projection import Projection
+from vaelab.latent.normal import normal_quantile
 
 
 @dataclass
 class LatentGrid:
-    """Images decoded at grid points: ``images[r, c]`` is decoded at plane point
-    (``xs[c]``, ``ys[r]``), i.e. at latent point ``projection.lift`` of it.
+    """Images decoded at grid points.
 
-    Rows run from the largest y (top) to the smallest, so the mosaic reads like a plot.
+    ``images[r, c]`` is decoded from ``latent_points[r * cols + c]``, which sits at plane
+    coordinates (``xs[c]``, ``ys[r]``) of the figure's axes (named by ``axis_labels``). Rows run
+    from the largest y (top) to the smallest, so the mosaic reads like a plot.
     """
 
     xs: np.ndarray
     ys: np.ndarray
     images: np.ndarray
-    projection: Projection
+    latent_points: np.ndarray
+    axis_labels: tuple[str, str]
 
     @property
     def points(self) -> np.ndarray:
-        """The grid points in the plane, row-major [rows·cols, 2]."""
-        gx, gy = np.meshgrid(self.xs, self.ys)
-        return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+        """The grid points in plane coordinates, row-major [rows·cols, 2]."""
+        return plane_points(self.xs, self.ys)
 
-    @property
-    def latent_points(self) -> np.ndarray:
-        """The grid points in the latent space [rows·cols, latent_dim]."""
-        return self.projection.lift(self.points)
+
+def plane_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """All (x, y) pairs, row-major with y as the row, [len(ys)·len(xs), 2]."""
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+
+
+def _check_size(size: int) -> None:
+    if size < 2:
+        raise ConfigError(f"--size must be at least 2, got {size}")
+
+
+def _decoded(model: nn.Module, xs, ys, latent: np.ndarray, labels: tuple[str, str]) -> LatentGrid:
+    images = decode_points(model, latent)
+    return LatentGrid(xs, ys, images.reshape(len(ys), len(xs), *images.shape[1:]), latent, labels)
 
 
 def decode_grid(model: nn.Module, embedding: Embedding, size: int = 15) -> LatentGrid:
     """A ``size``×``size`` grid spanning the embeddings' min–max on each axis of their plane
     (the latent axes themselves for a 2-D space), decoded."""
-    if size < 2:
-        raise ConfigError(f"--size must be at least 2, got {size}")
+    _check_size(size)
     plane = embedding.plane
     low, high = plane.min(axis=0), plane.max(axis=0)
     xs = np.linspace(low[0], high[0], size, dtype=np.float32)
     ys = np.linspace(high[1], low[1], size, dtype=np.float32)
-    grid = LatentGrid(xs, ys, np.empty(0), embedding.projection)
-    images = decode_points(model, grid.latent_points)
-    grid.images = images.reshape(size, size, *images.shape[1:])
-    return grid
+    latent = embedding.projection.lift(plane_points(xs, ys))
+    return _decoded(model, xs, ys, latent, embedding.projection.axis_labels())
+
+
+def open_quantiles(size: int) -> np.ndarray:
+    """``size`` probabilities (i + ½)/size, evenly spaced strictly inside (0, 1)."""
+    return ((np.arange(size) + 0.5) / size).astype(np.float32)
+
+
+def decode_quantile_grid(model: nn.Module, latent_dim: int, size: int = 15) -> LatentGrid:
+    """The VAE grid: open-interval quantiles of N(0, 1) on z[0] and z[1], others at 0, decoded.
+
+    The plane coordinates are the probabilities Φ(z[0]), Φ(z[1]), so the figure's axes run over
+    (0, 1) like the book's.
+    """
+    _check_size(size)
+    if latent_dim < 2:
+        raise ConfigError("a latent grid needs at least 2 latent dimensions")
+    xs = open_quantiles(size)
+    ys = xs[::-1].copy()
+    plane = plane_points(xs, ys)
+    latent = np.zeros((len(plane), latent_dim), np.float32)
+    latent[:, :2] = normal_quantile(plane)
+    return _decoded(model, xs, ys, latent, ("Φ(z[0])", "Φ(z[1])"))

@@ -13,26 +13,38 @@ from vaelab.latent.embedding import Embedding
 CLASS_COLORS = plt.get_cmap("tab10")
 
 
-def draw_latent_scatter(ax: Axes, embedding: Embedding, point_size: float = 3.0, legend: bool = True) -> None:
-    """Scatter the embeddings in their plane (the latent axes, or PCA for more than two
-    dimensions), one colour per class, with a legend of class names."""
-    z = embedding.plane
-    if embedding.labels is None:
-        ax.scatter(z[:, 0], z[:, 1], s=point_size, color="tab:gray", alpha=0.6, linewidths=0)
+def draw_class_scatter(
+    ax: Axes,
+    points: np.ndarray,
+    labels: np.ndarray | None,
+    class_names: tuple[str, ...],
+    xlabel: str,
+    ylabel: str,
+    point_size: float = 3.0,
+    legend: bool = True,
+) -> None:
+    """Scatter 2-D ``points``, one colour per class, with a legend of class names."""
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=point_size, color="tab:gray", alpha=0.6, linewidths=0)
     else:
-        ax.scatter(
-            z[:, 0], z[:, 1], s=point_size, c=CLASS_COLORS(embedding.labels % 10), alpha=0.7, linewidths=0
-        )
+        ax.scatter(points[:, 0], points[:, 1], s=point_size, c=CLASS_COLORS(labels % 10), alpha=0.7, linewidths=0)
         if legend:
-            present = np.unique(embedding.labels)
             handles = [
-                Line2D([], [], marker="o", linestyle="", color=CLASS_COLORS(int(k) % 10), label=embedding.class_names[int(k)])
-                for k in present
+                Line2D([], [], marker="o", linestyle="", color=CLASS_COLORS(int(k) % 10), label=class_names[int(k)])
+                for k in np.unique(labels)
             ]
-            ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="class", title_fontsize=8, frameon=False)
-    xlabel, ylabel = embedding.projection.axis_labels()
+            ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      title="class", title_fontsize=8, frameon=False)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+
+
+def draw_latent_scatter(ax: Axes, embedding: Embedding, point_size: float = 3.0, legend: bool = True) -> None:
+    """Scatter the embeddings in their plane (the latent axes, or PCA for more than two
+    dimensions), coloured by class."""
+    xlabel, ylabel = embedding.projection.axis_labels()
+    draw_class_scatter(ax, embedding.plane, embedding.labels, embedding.class_names, xlabel, ylabel,
+                       point_size, legend)
 
 
 def plot_latent_scatter(embedding: Embedding, title: str | None = None) -> Figure:

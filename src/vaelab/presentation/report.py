@@ -80,7 +80,8 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15) -> list[Path]:
         run.dir.figure_path("latent_grid.npz"),
         xs=grid.xs, ys=grid.ys, latent_points=grid.latent_points, images=grid.images,
     )
-    figure = save_figure(plot_latent_grid(embedding, grid), run.dir.figure_path("latent_grid.png"))
+    plot = plot_latent_grid(embedding.plane, embedding.labels, embedding.class_names, grid)
+    figure = save_figure(plot, run.dir.figure_path("latent_grid.png"))
     return [figure, data]
 
 
