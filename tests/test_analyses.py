@@ -112,8 +112,10 @@ def test_write_reconstructions(trained_run, test_images):
 
 
 def test_write_embedding(trained_run, test_images):
-    png, data = report.write_embedding(trained_run, test_images)
-    _png(png)
+    *pngs, data = report.write_embedding(trained_run, test_images)
+    assert [p.name for p in pngs] == ["latent_scatter.png", "latent_histograms.png"]  # no CDF figure for an AE
+    for png in pngs:
+        _png(png)
     with np.load(data) as saved:
         assert saved["z"].shape == (len(test_images), 2)
         assert list(saved["labels"]) == list(test_images.labels)

@@ -106,9 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_reconstruct)
 
     p = sub.add_parser("embed", help="scatter of the test set in latent space",
-                       description="Embed the first --count test images: figures/latent_scatter.png and embeddings.npz (z, labels).")
+                       description="Embed the first --count test images: figures/latent_scatter.png (by class; PCA plane above "
+                       "2 dimensions), latent_histograms.png (each dimension against N(0, 1)), for a VAE latent_cdf.png "
+                       "(z beside Φ(z)), and embeddings.npz (z, labels).")
     _add_run_options(p)
     p.add_argument("--count", type=positive_int, default=5000, help="number of test images (default: 5000)")
+    p.add_argument("--sampled", action="store_true",
+                   help="VAE only: plot a sampled z = mean + σ·ε (what the book plots) instead of the encoder mean")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of ε for --sampled (default: 0)")
     p.set_defaults(handler=cmd_embed)
 
     p = sub.add_parser("generate", help="decode points sampled in latent space",
@@ -123,10 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_generate)
 
     p = sub.add_parser("grid", help="decode a regular grid over the latent space",
-                       description="Decode a --size × --size grid spanning the embeddings' min–max, shown beside "
+                       description="Decode a --size × --size grid of latent points (see --span), shown beside "
                        "the scatter: figures/latent_grid.png and latent_grid.npz.")
     _add_run_options(p)
     p.add_argument("--size", type=positive_int, default=15, help="points per side (default: 15)")
+    p.add_argument("--span", choices=("embeddings", "prior"),
+                   help="embeddings: the embeddings' min–max (default for an autoencoder); prior: open-interval "
+                   "N(0, 1) quantiles through the inverse normal CDF (default for a VAE)")
     p.set_defaults(handler=cmd_grid)
 
     p = sub.add_parser("demo", help="train the book's models on Fashion-MNIST and write every figure",
@@ -192,7 +200,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 def cmd_embed(args: argparse.Namespace) -> None:
     from vaelab.presentation.report import write_embedding
 
-    _print_paths(write_embedding(*_open(args), count=args.count))
+    _print_paths(write_embedding(*_open(args), count=args.count, sampled=args.sampled, seed=args.seed))
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -204,7 +212,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 def cmd_grid(args: argparse.Namespace) -> None:
     from vaelab.presentation.report import write_grid
 
-    _print_paths(write_grid(*_open(args), size=args.size))
+    _print_paths(write_grid(*_open(args), size=args.size, span=args.span))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

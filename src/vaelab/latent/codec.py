@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from vaelab.data.preprocess import to_unit_float
+from vaelab.errors import ConfigError
 
 BATCH_SIZE = 500
 
@@ -17,15 +18,32 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def encode_images(model: nn.Module, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """Latent points [N, latent_dim] (float32) of uint8 images [N, C, H, W]."""
+def encode_images(
+    model: nn.Module, images: np.ndarray, batch_size: int = BATCH_SIZE, sampled: bool = False, seed: int = 0
+) -> np.ndarray:
+    """Latent points [N, latent_dim] (float32) of uint8 images [N, C, H, W].
+
+    For a VAE the points are the encoder's means (deterministic) unless ``sampled``, which draws
+    z = mean + σ·ε with ε from a generator seeded with ``seed`` (what the book's notebook plots).
+    """
     model.eval()
     device = model_device(model)
+    generator = torch.Generator(device=device).manual_seed(seed) if sampled else None
     chunks = []
     for begin in range(0, len(images), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(images[begin : begin + batch_size])).to(device)
-        chunks.append(model.encode(to_unit_float(batch)).float().cpu())
+        x = to_unit_float(batch)
+        z = _sample_posterior(model, x, generator) if sampled else model.encode(x)
+        chunks.append(z.float().cpu())
     return torch.cat(chunks).numpy() if chunks else np.zeros((0, model.latent_dim), np.float32)
+
+
+def _sample_posterior(model: nn.Module, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    if not hasattr(model, "encode_distribution"):
+        raise ConfigError("sampled embeddings need a VAE; a plain autoencoder's encoder is deterministic")
+    mean, log_var = model.encode_distribution(x)
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return mean + torch.exp(0.5 * log_var) * noise
 
 
 @torch.no_grad()

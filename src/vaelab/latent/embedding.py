@@ -38,7 +38,14 @@ class Embedding:
         return self.z.min(axis=0), self.z.max(axis=0)
 
 
-def embed(model: nn.Module, images: ImageSet, count: int | None = 5000) -> Embedding:
-    """Encode the first ``count`` images (the book embeds the first 5,000 test images)."""
+def embed(
+    model: nn.Module, images: ImageSet, count: int | None = 5000, sampled: bool = False, seed: int = 0
+) -> Embedding:
+    """Encode the first ``count`` images (the book embeds the first 5,000 test images).
+
+    A VAE's embeddings are its encoder means unless ``sampled`` (see
+    :func:`~vaelab.latent.codec.encode_images`).
+    """
     subset = images.head(count)
-    return Embedding(encode_images(model, subset.images), subset.labels, subset.class_names)
+    z = encode_images(model, subset.images, sampled=sampled, seed=seed)
+    return Embedding(z, subset.labels, subset.class_names)

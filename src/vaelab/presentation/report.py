@@ -13,11 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
+from vaelab.errors import ConfigError
 from vaelab.latent import decode_grid, embed, generate, reconstruct
+from vaelab.latent.grids import decode_quantile_grid
+from vaelab.latent.normal import normal_cdf
 from vaelab.latent.samplers import default_sampler
 from vaelab.presentation.generated import plot_generated
 from vaelab.presentation.images import save_figure
+from vaelab.presentation.latent_cdf import plot_latent_cdf
 from vaelab.presentation.latent_grid import plot_latent_grid
+from vaelab.presentation.latent_histograms import plot_latent_histograms
 from vaelab.presentation.latent_scatter import plot_latent_scatter
 from vaelab.presentation.outputs import save_json, save_npz
 from vaelab.presentation.reconstructions import plot_reconstructions
@@ -45,18 +50,30 @@ def write_reconstructions(run: Run, test_set: ImageSet, count: int = 10) -> list
     return [figure, data]
 
 
-def write_embedding(run: Run, test_set: ImageSet, count: int = EMBED_COUNT) -> list[Path]:
-    """The first ``count`` test images embedded, as a class-coloured scatter and ``embeddings.npz``."""
-    embedding = embed(run.model, test_set, count)
+def write_embedding(
+    run: Run, test_set: ImageSet, count: int = EMBED_COUNT, sampled: bool = False, seed: int = 0
+) -> list[Path]:
+    """The first ``count`` test images embedded: ``latent_scatter.png`` (coloured by class),
+    ``latent_histograms.png`` (each dimension against N(0, 1)), for a VAE ``latent_cdf.png``
+    (z beside Φ(z)), and ``embeddings.npz`` (z, labels, class names). A VAE is embedded by its
+    encoder means unless ``sampled``."""
+    embedding = embed(run.model, test_set, count, sampled=sampled, seed=seed)
     data = save_npz(
         run.dir.figure_path("embeddings.npz"),
         z=embedding.z,
         labels=_labels(embedding.labels, len(embedding.z)),
         class_names=np.array(embedding.class_names),
+        sampled=np.array(sampled),
     )
-    title = f"{run.config.preset}: latent space of {len(embedding.z):,} test images"
-    figure = save_figure(plot_latent_scatter(embedding, title), run.dir.figure_path("latent_scatter.png"))
-    return [figure, data]
+    what = "sampled z" if sampled else ("encoder means" if run.config.model.kind == "vae" else "z")
+    title = f"{run.config.preset}: latent space of {len(embedding.z):,} test images ({what})"
+    written = [
+        save_figure(plot_latent_scatter(embedding, title), run.dir.figure_path("latent_scatter.png")),
+        save_figure(plot_latent_histograms(embedding.z), run.dir.figure_path("latent_histograms.png")),
+    ]
+    if run.config.model.kind == "vae":
+        written.append(save_figure(plot_latent_cdf(embedding), run.dir.figure_path("latent_cdf.png")))
+    return written + [data]
 
 
 def write_generated(
@@ -72,15 +89,30 @@ def write_generated(
     return [figure, data, images]
 
 
-def write_grid(run: Run, test_set: ImageSet, size: int = 15) -> list[Path]:
-    """A ``size``×``size`` grid spanning the embeddings' range, decoded, beside the scatter."""
+def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = None) -> list[Path]:
+    """A ``size``×``size`` grid decoded, beside the scatter: ``latent_grid.png`` and ``.npz``.
+
+    ``span="embeddings"`` (the default for an autoencoder) spans the embeddings' min–max;
+    ``span="prior"`` (the default for a VAE) takes open-interval quantiles of N(0, 1) through the
+    inverse normal CDF, and the figure's axes are Φ(z).
+    """
+    span = span or ("prior" if run.config.model.kind == "vae" else "embeddings")
     embedding = embed(run.model, test_set, EMBED_COUNT)
-    grid = decode_grid(run.model, embedding, size)
+    if span == "prior":
+        grid = decode_quantile_grid(run.model, run.config.model.latent_dim, size)
+        plane = normal_cdf(embedding.z[:, :2])
+        title = "decoded grid: N(0, 1) quantiles through Φ⁻¹"
+    elif span == "embeddings":
+        grid = decode_grid(run.model, embedding, size)
+        plane = embedding.plane
+        title = "decoded grid over the embeddings' range"
+    else:
+        raise ConfigError(f"unknown grid span {span!r}; use embeddings or prior")
     data = save_npz(
         run.dir.figure_path("latent_grid.npz"),
-        xs=grid.xs, ys=grid.ys, latent_points=grid.latent_points, images=grid.images,
+        xs=grid.xs, ys=grid.ys, latent_points=grid.latent_points, images=grid.images, span=np.array(span),
     )
-    plot = plot_latent_grid(embedding.plane, embedding.labels, embedding.class_names, grid)
+    plot = plot_latent_grid(plane, embedding.labels, embedding.class_names, grid, title)
     figure = save_figure(plot, run.dir.figure_path("latent_grid.png"))
     return [figure, data]
 
