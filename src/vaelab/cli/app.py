@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, help="images per step (book-ae: 100)")
     p.add_argument("--lr", type=positive_float, help="Adam learning rate (book-ae: 1e-3)")
     p.add_argument("--latent-dim", type=positive_int, help="size of the latent space (book-ae: 2)")
+    p.add_argument("--beta", type=positive_float, help=(
+        "VAE presets only. book-vae: the book's \"beta\", the weight on the per-pixel reconstruction "
+        "term (default 500; larger = sharper images, less regular latent space); beta-vae: β, the weight "
+        "on the KL term (default 1); book-vae's weight w equals β = 1024/w"))
     p.add_argument("--seed", type=non_negative_int, help="random seed for initialisation and shuffling (default: 0)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="auto uses CUDA when present (default: auto)")
     p.add_argument("--data-dir", help="folder holding the dataset files (searched first)")
@@ -173,7 +177,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     run_dir = RunDir(args.run_dir)
     config = prepare_config(
         run_dir, args.preset, args.resume,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, latent_dim=args.latent_dim,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, latent_dim=args.latent_dim, beta=args.beta,
         seed=args.seed, device=args.device, data_dir=args.data_dir,
         limit_train=args.limit_train, limit_test=args.limit_test,
     )

@@ -4,6 +4,7 @@ from vaelab.models.autoencoder import Autoencoder, AutoencoderOutput
 from vaelab.models.build import build_model, count_parameters
 from vaelab.models.presets import PRESETS, Preset, get_preset
 from vaelab.models.spec import ModelSpec
+from vaelab.models.vae import VaeOutput, VariationalAutoencoder
 
 __all__ = [
     "Autoencoder",
@@ -11,6 +12,8 @@ __all__ = [
     "ModelSpec",
     "PRESETS",
     "Preset",
+    "VaeOutput",
+    "VariationalAutoencoder",
     "build_model",
     "count_parameters",
     "get_preset",

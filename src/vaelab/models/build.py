@@ -6,14 +6,17 @@ from torch import nn
 
 from vaelab.models.autoencoder import Autoencoder
 from vaelab.models.conv_decoder import ConvDecoder
-from vaelab.models.conv_encoder import PointEncoder
+from vaelab.models.conv_encoder import GaussianEncoder, PointEncoder
 from vaelab.models.spec import ModelSpec
+from vaelab.models.vae import VariationalAutoencoder
 
 
 def build_model(spec: ModelSpec) -> nn.Module:
     """A freshly initialised model for ``spec``."""
     if spec.kind == "ae":
         return Autoencoder(PointEncoder(spec), ConvDecoder(spec), spec.latent_dim)
+    if spec.kind == "vae":
+        return VariationalAutoencoder(GaussianEncoder(spec), ConvDecoder(spec), spec.latent_dim)
     raise NotImplementedError(f"model kind {spec.kind!r} is not built yet")
 
 

@@ -1,4 +1,4 @@
-"""The chapter's convolutional encoder: stride-2 convolutions, then a linear head."""
+"""The chapter's convolutional encoders: stride-2 convolutions, then a linear head (AE) or two (VAE)."""
 
 from __future__ import annotations
 
@@ -34,3 +34,24 @@ class PointEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.to_latent(self.features(x))
+
+
+class GaussianEncoder(nn.Module):
+    """Encoder of the variational autoencoder: x ↦ (mean, log-variance) of q(z|x).
+
+    The same convolutional features as :class:`PointEncoder`, then two linear heads, ``z_mean``
+    and ``z_log_var``, each of size ``latent_dim`` (the book's layer names). For the book's
+    32×32 input and a 2-D latent space this has 100,868 parameters. The log-variance is
+    returned as computed; :class:`~vaelab.models.vae.VariationalAutoencoder` clamps it.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.features = ConvFeatures(spec.image_channels, spec.encoder_channels)
+        flat = spec.encoder_channels[-1] * spec.feature_size**2
+        self.z_mean = nn.Linear(flat, spec.latent_dim)
+        self.z_log_var = nn.Linear(flat, spec.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(x)
+        return self.z_mean(h), self.z_log_var(h)

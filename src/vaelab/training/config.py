@@ -14,6 +14,10 @@ from vaelab.models import ModelSpec, get_preset
 #: Options that may change when a run is resumed (everything else must stay as saved).
 RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"})
 
+#: The objective parameter that ``--beta`` sets, per objective. The book's "beta" (vae-book)
+#: weights the reconstruction term; the standard β-VAE's weights the KL term.
+BETA_PARAMS = {"vae-book": "reconstruction_weight", "beta-vae": "beta"}
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -54,7 +58,8 @@ class RunConfig:
     def from_preset(cls, name: str, **overrides: Any) -> "RunConfig":
         """The preset's recipe with ``overrides`` applied (``None`` values are ignored).
 
-        ``latent_dim`` is accepted as an override and goes into the model spec.
+        ``latent_dim`` is accepted as an override and goes into the model spec; ``beta`` goes
+        into the objective's parameters (see :data:`BETA_PARAMS`; refused for a plain AE).
         """
         preset = get_preset(name)
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -62,13 +67,18 @@ class RunConfig:
         if "latent_dim" in overrides:
             _check_positive("latent_dim", overrides["latent_dim"])
             model = replace(model, latent_dim=overrides.pop("latent_dim"))
+        objective_params = dict(preset.objective_params)
+        if "beta" in overrides:
+            beta = overrides.pop("beta")
+            _check_beta(beta)
+            objective_params[_beta_param(preset.objective)] = float(beta)
         _reject_unknown(overrides)
         base = cls(
             preset=preset.name,
             dataset=preset.dataset,
             model=model,
             objective=preset.objective,
-            objective_params=dict(preset.objective_params),
+            objective_params=objective_params,
             epochs=preset.epochs,
             batch_size=preset.batch_size,
             lr=preset.lr,
@@ -83,6 +93,11 @@ class RunConfig:
             raise ConfigError(
                 f"this run has --latent-dim {self.model.latent_dim}; --resume cannot change it"
             )
+        beta = overrides.pop("beta", None)
+        if beta is not None:
+            saved = self.objective_params.get(_beta_param(self.objective))
+            if float(beta) != saved:
+                raise ConfigError(f"this run was trained with --beta {saved:g}; --resume cannot change it")
         _reject_unknown(overrides)
         for key, value in overrides.items():
             if key not in RESUMABLE_OVERRIDES and value != getattr(self, key):
@@ -128,6 +143,21 @@ class RunConfig:
 def _check_positive(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+
+
+def _check_beta(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ConfigError(f"--beta must be a positive number, got {value!r}")
+
+
+def _beta_param(objective: str) -> str:
+    """The objective parameter that ``--beta`` sets; a :class:`ConfigError` for non-VAE objectives."""
+    try:
+        return BETA_PARAMS[objective]
+    except KeyError:
+        raise ConfigError(
+            f"--beta only applies to VAE presets (this one trains with the {objective!r} objective)"
+        ) from None
 
 
 def _reject_unknown(overrides: dict[str, Any]) -> None:

@@ -10,12 +10,37 @@ the other keys are reported alongside it. Reductions, per term:
     * ``bce_nats`` — the same cross-entropy summed over the pixels of an image, then averaged
       over images (nats per image; ``loss`` × pixels per image).
 
+``vae-book`` (book-vae, the book's VAE loss; P = pixels per image, 1,024 for 32×32):
+    * ``loss`` — ``reconstruction_weight`` × ``reconstruction`` + ``kl``. The book calls the
+      weight "beta" (500), but it multiplies the reconstruction term, not the KL term.
+    * ``reconstruction`` — binary cross-entropy averaged over the pixels of each image, then
+      over the images (nats per pixel, comparable with book-ae's ``loss``).
+    * ``kl`` — KL(q(z|x) ‖ N(0, I)) in closed form, summed over the latent dimensions, averaged
+      over the images (nats per image).
+    * ``neg_elbo_nats`` — the negative evidence lower bound: cross-entropy summed over the pixels
+      of an image plus ``kl``, averaged over images (nats per image, = P × ``reconstruction`` +
+      ``kl``; lower is better). Under the Bernoulli pixel model it bounds −log p(x) from above.
+
+``beta-vae`` (the standard β-VAE form; β = 1 is the plain ELBO):
+    * ``loss`` — ``reconstruction_nats`` + β × ``kl``.
+    * ``reconstruction_nats`` — cross-entropy summed over the pixels of an image, averaged over
+      images (nats per image).
+    * ``kl``, ``neg_elbo_nats`` — as for ``vae-book``, so both objectives can be compared.
+
+From one to the other: with weight w on the per-pixel mean over P pixels, the book's loss is
+w·S/P + KL = (w/P)·(S + (P/w)·KL), where S is the summed cross-entropy. So the book's recipe is a
+β-VAE with β = P/w (for 32×32 images and w = 500: β = 1024/500 = 2.048) with the loss multiplied
+by the constant w/P: the same optimum, and with Adam (nearly invariant to a constant scale of the
+loss) nearly the same steps. Larger w means smaller β: sharper reconstructions, a less regular
+latent space.
+
 The cross-entropy is computed from the decoder's logits (``binary_cross_entropy_with_logits``),
 which equals sigmoid + BCE but never takes the log of 0.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import torch
@@ -50,7 +75,61 @@ class BceObjective:
         return {"loss": nats / target[0].numel(), "bce_nats": nats}
 
 
-OBJECTIVES: dict[str, type] = {"bce": BceObjective}
+def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_var)) ‖ N(0, I)) in closed form, summed over latent dims: shape [batch].
+
+    Per dimension 0.5·(exp(log_var) + mean² − 1 − log_var), in nats.
+    """
+    per_dim = 0.5 * (torch.exp(log_var) + mean.square() - 1.0 - log_var)
+    return per_dim.flatten(1).sum(dim=1)
+
+
+def _check_weight(name: str, value: Any) -> float:
+    """``value`` as a float if it is a finite number > 0; a :class:`ConfigError` otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a positive number, got {value!r}") from None
+    if not 0 < number < math.inf:
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    return number
+
+
+class VaeBookObjective:
+    """The book's VAE loss: weight × per-pixel mean BCE + KL (see the module docstring)."""
+
+    terms = ("loss", "reconstruction", "kl", "neg_elbo_nats")
+
+    def __init__(self, reconstruction_weight: float = 500.0) -> None:
+        self.reconstruction_weight = _check_weight("reconstruction_weight", reconstruction_weight)
+
+    def __call__(self, output: Any, target: torch.Tensor) -> Terms:
+        nats = bce_per_image(output.logits, target).mean()
+        kl = kl_to_standard_normal(output.mean, output.log_var).mean()
+        reconstruction = nats / target[0].numel()
+        return {
+            "loss": self.reconstruction_weight * reconstruction + kl,
+            "reconstruction": reconstruction,
+            "kl": kl,
+            "neg_elbo_nats": nats + kl,
+        }
+
+
+class BetaVaeObjective:
+    """The standard β-VAE loss: summed BCE + β × KL (see the module docstring)."""
+
+    terms = ("loss", "reconstruction_nats", "kl", "neg_elbo_nats")
+
+    def __init__(self, beta: float = 1.0) -> None:
+        self.beta = _check_weight("beta", beta)
+
+    def __call__(self, output: Any, target: torch.Tensor) -> Terms:
+        nats = bce_per_image(output.logits, target).mean()
+        kl = kl_to_standard_normal(output.mean, output.log_var).mean()
+        return {"loss": nats + self.beta * kl, "reconstruction_nats": nats, "kl": kl, "neg_elbo_nats": nats + kl}
+
+
+OBJECTIVES: dict[str, type] = {"bce": BceObjective, "vae-book": VaeBookObjective, "beta-vae": BetaVaeObjective}
 
 
 def make_objective(name: str, params: dict[str, Any] | None = None) -> Objective:
@@ -59,4 +138,7 @@ def make_objective(name: str, params: dict[str, Any] | None = None) -> Objective
         cls = OBJECTIVES[name]
     except KeyError:
         raise ConfigError(f"unknown objective {name!r}; expected one of {', '.join(OBJECTIVES)}") from None
-    return cls(**(params or {}))
+    try:
+        return cls(**(params or {}))
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters {params!r} for objective {name!r} ({exc})") from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -9,16 +12,33 @@ from vaelab.data.batching import DeviceImages
 from vaelab.data.preprocess import to_unit_float
 from vaelab.training.objectives import Objective
 
+#: Seed of the noise ε that a VAE's validation pass draws (the same at every epoch).
+VALIDATION_SEED = 0
+
 
 @torch.no_grad()
 def mean_terms(model: nn.Module, objective: Objective, data: DeviceImages, batch_size: int) -> dict[str, float]:
-    """Each of the objective's terms averaged over every image of ``data`` (eval mode)."""
+    """Each of the objective's terms averaged over every image of ``data`` (eval mode).
+
+    A VAE draws its ε from a generator seeded with :data:`VALIDATION_SEED` at each call, not from
+    the global RNG, so validation numbers are deterministic, comparable across epochs, and leave
+    the training RNG untouched.
+    """
     was_training = model.training
     model.eval()
+    forward = deterministic_forward(model, data.device)
     sums = torch.zeros(len(objective.terms), dtype=torch.float64, device=data.device)
     for batch in data.batches(batch_size):
         x = to_unit_float(batch)
-        terms = objective(model(x), x)
+        terms = objective(forward(x), x)
         sums += torch.stack([terms[name].detach() for name in objective.terms]).double() * x.shape[0]
     model.train(was_training)
     return dict(zip(objective.terms, (sums / len(data)).tolist()))
+
+
+def deterministic_forward(model: nn.Module, device: torch.device) -> Callable[[torch.Tensor], Any]:
+    """``model``'s forward pass; a VAE's draws its noise from a freshly seeded generator."""
+    if getattr(model, "kind", "ae") != "vae":
+        return model
+    generator = torch.Generator(device=device).manual_seed(VALIDATION_SEED)
+    return lambda x: model(x, generator=generator)
