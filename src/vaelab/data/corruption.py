@@ -21,6 +21,9 @@ from vaelab.errors import ConfigError
 
 KINDS = ("gaussian", "salt-pepper", "mask")
 
+#: The amount each kind takes when only the kind is given.
+DEFAULT_AMOUNTS = {"gaussian": 0.3, "salt-pepper": 0.2, "mask": 0.5}
+
 
 @dataclass(frozen=True)
 class Corruption:
@@ -53,6 +56,13 @@ class Corruption:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Corruption":
         return cls(**data)
+
+    @classmethod
+    def of(cls, kind: str, amount: float | None = None) -> "Corruption":
+        """``kind`` with ``amount``, or that kind's default amount (:data:`DEFAULT_AMOUNTS`)."""
+        if kind not in KINDS:
+            raise ConfigError(f"unknown corruption {kind!r}; choose one of: {', '.join(KINDS)}")
+        return cls(kind, DEFAULT_AMOUNTS[kind] if amount is None else float(amount))
 
     def describe(self) -> str:
         """E.g. ``gaussian noise σ=0.3`` or ``salt-pepper p=0.2``."""

@@ -39,11 +39,9 @@ def encode_images(
 
 
 def _sample_posterior(model: nn.Module, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    if not hasattr(model, "encode_distribution"):
+    if not hasattr(model, "sample_latent"):
         raise ConfigError("sampled embeddings need a VAE; a plain autoencoder's encoder is deterministic")
-    mean, log_var = model.encode_distribution(x)
-    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-    return mean + torch.exp(0.5 * log_var) * noise
+    return model.sample_latent(x, generator)
 
 
 @torch.no_grad()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaelab.data.corruption import Corruption
 from vaelab.errors import ConfigError
 from vaelab.models.spec import ModelSpec
 
@@ -21,6 +22,8 @@ class Preset:
         objective: the training objective's name (see :mod:`vaelab.training.objectives`).
         objective_params: its parameters.
         epochs, batch_size, lr: the book's optimiser settings (Adam).
+        corruption: for a denoising model, how training inputs are corrupted (the target stays
+            the clean image).
     """
 
     name: str
@@ -32,6 +35,7 @@ class Preset:
     epochs: int = 3
     batch_size: int = 100
     lr: float = 1e-3
+    corruption: Corruption | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -69,6 +73,17 @@ PRESETS: dict[str, Preset] = {
             epochs=5,
             batch_size=100,
             lr=5e-4,
+        ),
+        Preset(
+            name="book-dae",
+            description="denoising autoencoder: book-ae trained to restore images under Gaussian noise σ=0.3",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="ae", latent_dim=2),
+            objective="bce",
+            epochs=3,
+            batch_size=100,
+            lr=1e-3,
+            corruption=Corruption("gaussian", 0.3),
         ),
     ]
 }

@@ -10,7 +10,7 @@ from vaelab.presentation.report import write_all
 from vaelab.training import RunDir, load_run, prepare_config, train
 
 #: The presets the demo trains, in order.
-DEMO_PRESETS = ("book-ae",)
+DEMO_PRESETS = ("book-ae", "book-vae", "book-dae")
 
 
 def run_demo(

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from vaelab.data.corruption import Corruption
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
 from vaelab.latent import decode_grid, embed, generate, reconstruct
+from vaelab.latent.denoising import denoise
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
 from vaelab.latent.samplers import default_sampler
+from vaelab.presentation.denoising import plot_denoising
 from vaelab.presentation.generated import plot_generated
 from vaelab.presentation.images import save_figure
 from vaelab.presentation.latent_cdf import plot_latent_cdf
@@ -117,11 +120,36 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = 
     return [figure, data]
 
 
+def write_denoising(
+    run: Run, test_set: ImageSet, kind: str | None = None, amount: float | None = None, seed: int = 0
+) -> list[Path]:
+    """PSNR of corrupted and restored test images (``denoising.json``) and examples
+    (``denoising.png``). The corruption is the run's own unless ``kind``/``amount`` say otherwise."""
+    corruption = corruption_for(run.config.corruption, kind, amount)
+    result = denoise(run.model, test_set, corruption, seed=seed)
+    data = save_json(run.dir.figure_path("denoising.json"), result.to_dict())
+    figure = save_figure(plot_denoising(result, run.config.preset), run.dir.figure_path("denoising.png"))
+    return [figure, data]
+
+
+def corruption_for(trained: Corruption | None, kind: str | None, amount: float | None) -> Corruption:
+    """The corruption to evaluate with: the given kind/amount, else the training one, else the default."""
+    if kind is None and amount is None:
+        return trained or Corruption()
+    kind = kind or (trained.kind if trained else "gaussian")
+    if amount is None and trained is not None and trained.kind == kind:
+        amount = trained.amount
+    return Corruption.of(kind, amount)
+
+
 def write_all(run: Run, test_set: ImageSet) -> list[Path]:
-    """Every analysis of the book's autoencoder notebook."""
-    return (
+    """Every analysis of the book's notebooks for this run (and denoising for a denoising model)."""
+    written = (
         write_reconstructions(run, test_set)
         + write_embedding(run, test_set)
         + write_generated(run, test_set)
         + write_grid(run, test_set)
     )
+    if run.config.corruption is not None:
+        written += write_denoising(run, test_set)
+    return written

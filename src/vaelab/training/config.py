@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import __version__
+from vaelab.data.corruption import Corruption
 from vaelab.errors import ConfigError
 from vaelab.models import ModelSpec, get_preset
 
@@ -41,6 +42,7 @@ class RunConfig:
     data_dir: str | None = None
     limit_train: int | None = None
     limit_test: int | None = None
+    corruption: Corruption | None = None
 
     def __post_init__(self) -> None:
         _check_positive("epochs", self.epochs)
@@ -67,6 +69,7 @@ class RunConfig:
         if "latent_dim" in overrides:
             _check_positive("latent_dim", overrides["latent_dim"])
             model = replace(model, latent_dim=overrides.pop("latent_dim"))
+        corruption = _corruption_override(preset.corruption, overrides)
         objective_params = dict(preset.objective_params)
         if "beta" in overrides:
             beta = overrides.pop("beta")
@@ -82,6 +85,7 @@ class RunConfig:
             epochs=preset.epochs,
             batch_size=preset.batch_size,
             lr=preset.lr,
+            corruption=corruption,
         )
         return replace(base, **overrides)
 
@@ -98,6 +102,11 @@ class RunConfig:
             saved = self.objective_params.get(_beta_param(self.objective))
             if float(beta) != saved:
                 raise ConfigError(f"this run was trained with --beta {saved:g}; --resume cannot change it")
+        if "corruption" in overrides or "noise_amount" in overrides:
+            wanted = _corruption_override(self.corruption, overrides)
+            if wanted != self.corruption:
+                saved = self.corruption.describe() if self.corruption else "no corruption"
+                raise ConfigError(f"this run was trained with {saved}; --resume cannot change it")
         _reject_unknown(overrides)
         for key, value in overrides.items():
             if key not in RESUMABLE_OVERRIDES and value != getattr(self, key):
@@ -112,6 +121,7 @@ class RunConfig:
         """JSON-ready form, with the vaelab version that wrote it."""
         data = asdict(self)
         data["model"] = self.model.to_dict()
+        data["corruption"] = self.corruption.to_dict() if self.corruption else None
         data["vaelab_version"] = __version__
         return data
 
@@ -122,6 +132,8 @@ class RunConfig:
         data.pop("vaelab_version", None)
         try:
             data["model"] = ModelSpec.from_dict(data["model"])
+            if data.get("corruption") is not None:
+                data["corruption"] = Corruption.from_dict(data["corruption"])
             return cls(**data)
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"config is incomplete or has unknown settings ({exc})") from None
@@ -138,6 +150,19 @@ class RunConfig:
             raise ConfigError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+
+def _corruption_override(base: Corruption | None, overrides: dict[str, Any]) -> Corruption | None:
+    """``base`` changed by the ``corruption`` (kind) and ``noise_amount`` overrides, which it pops."""
+    kind = overrides.pop("corruption", None)
+    amount = overrides.pop("noise_amount", None)
+    if kind is None and amount is None:
+        return base
+    if kind is None:
+        kind = base.kind if base else "gaussian"
+    if amount is None and base is not None and base.kind == kind:
+        amount = base.amount
+    return Corruption.of(kind, amount)
 
 
 def _check_positive(name: str, value: Any) -> None:

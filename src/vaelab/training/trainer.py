@@ -141,7 +141,8 @@ class Trainer:
         with bar:
             for step, batch in enumerate(self.train_data.batches(config.batch_size, order, state.step), state.step):
                 x = to_unit_float(batch)
-                terms = self.objective(self.model(x), x)
+                x_in = self.config.corruption(x) if self.config.corruption else x
+                terms = self.objective(self.model(x_in), x)
                 self.optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 self.optimizer.step()
@@ -162,7 +163,9 @@ class Trainer:
     def _finish_epoch(self, train_terms: dict[str, float], images: int, train_seconds: float) -> None:
         state = self.state
         started = time.perf_counter()
-        val_terms = mean_terms(self.model, self.objective, self.test_data, self.config.batch_size)
+        val_terms = mean_terms(
+            self.model, self.objective, self.test_data, self.config.batch_size, self.config.corruption
+        )
         val_seconds = time.perf_counter() - started
         self._check_finite(val_terms["loss"], f"in validation after epoch {state.epoch + 1}")
         row = {

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from vaelab.data.batching import DeviceImages
+from vaelab.data.corruption import Corruption
 from vaelab.data.preprocess import to_unit_float
 from vaelab.training.objectives import Objective
 
@@ -17,20 +18,29 @@ VALIDATION_SEED = 0
 
 
 @torch.no_grad()
-def mean_terms(model: nn.Module, objective: Objective, data: DeviceImages, batch_size: int) -> dict[str, float]:
+def mean_terms(
+    model: nn.Module,
+    objective: Objective,
+    data: DeviceImages,
+    batch_size: int,
+    corruption: Corruption | None = None,
+) -> dict[str, float]:
     """Each of the objective's terms averaged over every image of ``data`` (eval mode).
 
     A VAE draws its ε from a generator seeded with :data:`VALIDATION_SEED` at each call, not from
     the global RNG, so validation numbers are deterministic, comparable across epochs, and leave
-    the training RNG untouched.
+    the training RNG untouched. With ``corruption`` (a denoising model), the inputs are corrupted
+    the same way, from another seeded generator, and the terms compare with the clean images.
     """
     was_training = model.training
     model.eval()
     forward = deterministic_forward(model, data.device)
+    noise = torch.Generator(device=data.device).manual_seed(VALIDATION_SEED + 1)
     sums = torch.zeros(len(objective.terms), dtype=torch.float64, device=data.device)
     for batch in data.batches(batch_size):
         x = to_unit_float(batch)
-        terms = objective(forward(x), x)
+        x_in = corruption(x, noise) if corruption else x
+        terms = objective(forward(x_in), x)
         sums += torch.stack([terms[name].detach() for name in objective.terms]).double() * x.shape[0]
     model.train(was_training)
     return dict(zip(objective.terms, (sums / len(data)).tolist()))
