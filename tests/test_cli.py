@@ -11,7 +11,7 @@ from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
 from vaelab.cli import build_parser, main
 from vaelab.data import fashion_mnist as fm
 
-COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "demo", "presets", "data"]
+COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "denoise", "demo", "presets", "data"]
 
 
 def run_cli(capsys, *argv):
@@ -56,6 +56,9 @@ def test_every_documented_command_exists():
         (["--batch-size", "1.5"], "--batch-size"),
         (["--device", "tpu"], "--device"),
         (["--bogus"], "--bogus"),
+        (["--corruption", "blur"], "--corruption"),
+        (["--noise-amount", "0"], "--noise-amount"),
+        (["--beta", "-2"], "--beta"),
     ],
 )
 def test_bad_flag_values(capsys, tmp_path, flags, fragment):
@@ -120,6 +123,11 @@ def test_train_analyses_and_resume_end_to_end(capsys, monkeypatch, tmp_path):
     assert code == 0, err
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
+
+    code, out, err = run_cli(capsys, "denoise", run, "--device", "cpu", "--noise-amount", "0.4")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "figures" / "denoising.json").read_text())["corruption"] == {
+        "kind": "gaussian", "amount": 0.4}
 
     for command, figure in [
         ("reconstruct", "reconstructions.png"),
