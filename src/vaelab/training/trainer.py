@@ -181,9 +181,11 @@ class Trainer:
         save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, capture_rng(self.shuffle))
         self.run_dir.write_metrics(state.history)
         self.run_dir.save_weights(self.model, self.config)
+        others = ", ".join(f"{name} {value:.4g}" for name, value in val_terms.items() if name != "loss")
         self.log(
             f"epoch {row['epoch']}/{self.config.epochs}: train loss {train_terms['loss']:.5f}, "
-            f"val loss {val_terms['loss']:.5f} ({row['seconds']:.1f} s, {row['images_per_second']:.0f} images/s)"
+            f"val loss {val_terms['loss']:.5f} ({others}; {row['seconds']:.1f} s, "
+            f"{row['images_per_second']:.0f} images/s)"
         )
 
     def _check_finite(self, value: float, where: str) -> None:
