@@ -155,3 +155,21 @@ def test_unknown_sampler_is_a_config_error():
 
 def test_default_sampler_is_the_books():
     assert default_sampler("ae") == "uniform-box" and default_sampler("vae") == "prior"
+
+
+def test_tsne_view_of_a_16d_space(tmp_path, test_images):
+    torch.manual_seed(0)
+    config = RunConfig.from_preset("book-ae", latent_dim=16, device="cpu")
+    run = Run(RunDir(tmp_path), config, build_model(config.model).eval(), torch.device("cpu"))
+    embedding = embed(run.model, test_images).with_tsne(seed=0)
+    assert embedding.plane.shape == (len(test_images), 2)
+    assert embedding.axis_labels() == ("t-SNE 1", "t-SNE 2")
+    assert embedding.projection.method == "pca"  # samples and grids still use the invertible plane
+    _png(report.write_embedding(run, test_images, view="tsne")[0])
+    with pytest.raises(ConfigError, match="tsne"):
+        report.write_embedding(run, test_images, view="umap")
+
+
+def test_tsne_leaves_a_2d_space_as_it_is(trained_run, test_images):
+    embedding = embed(trained_run.model, test_images)
+    assert embedding.with_tsne() is embedding

@@ -28,38 +28,25 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number_type(convert: Callable[[str], float], accept: Callable[[float], bool], what: str):
+    """An argparse type converting with ``convert`` and keeping values for which ``accept`` holds."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what.replace(" ", "_")
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer ≥ 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
+positive_int = _number_type(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number_type(int, lambda v: v >= 0, "an integer ≥ 0")
+positive_float = _number_type(float, lambda v: 0 < v < float("inf"), "a positive number")
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 CORRUPTIONS = ("gaussian", "salt-pepper", "mask")
@@ -122,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=positive_int, default=5000, help="number of test images (default: 5000)")
     p.add_argument("--sampled", action="store_true",
                    help="VAE only: plot a sampled z = mean + σ·ε (what the book plots) instead of the encoder mean")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of ε for --sampled (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of ε for --sampled and of t-SNE (default: 0)")
+    p.add_argument("--view", choices=("pca", "tsne"), default="pca",
+                   help="how a latent space over 2-D is drawn: its PCA plane (default) or t-SNE (scikit-learn, "
+                   "about a minute for 5,000 points on 2 cores)")
     p.set_defaults(handler=cmd_embed)
 
     p = sub.add_parser("generate", help="decode points sampled in latent space",
@@ -223,7 +213,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 def cmd_embed(args: argparse.Namespace) -> None:
     from vaelab.presentation.report import write_embedding
 
-    _print_paths(write_embedding(*_open(args), count=args.count, sampled=args.sampled, seed=args.seed))
+    _print_paths(
+        write_embedding(*_open(args), count=args.count, sampled=args.sampled, seed=args.seed, view=args.view)
+    )
 
 
 def cmd_generate(args: argparse.Namespace) -> None:

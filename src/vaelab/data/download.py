@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
-import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
+from vaelab.atomic import atomic_write
 from vaelab.data.idx import read_idx_bytes
 from vaelab.errors import DataError
 
@@ -52,15 +51,18 @@ def download_file(
     """
     dest = Path(dest)
     _make_folder(dest.parent)
-    tmp = _temp_path(dest)
-    try:
+
+    def fetch_and_verify(tmp: Path) -> None:
         _fetch(url, tmp, opener=opener, bar_label=dest.name if progress else None, fix_hint=fix_hint)
         _verify(tmp, url, expected_sha256_of_decompressed, fix_hint)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_folder(dest.parent)
+
+    try:
+        atomic_write(dest, fetch_and_verify)
+    except OSError as exc:
+        raise DataError(
+            f"cannot write {dest} ({exc.strerror or exc}); fix the folder's permissions "
+            "or set XDG_CACHE_HOME to a writable folder"
+        ) from exc
     return dest
 
 
@@ -75,13 +77,8 @@ def _make_folder(folder: Path) -> None:
         ) from exc
 
 
-def _temp_path(dest: Path) -> Path:
-    """A fresh hidden name next to ``dest`` for the download in progress."""
-    return dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
-
-
 def _fetch(url: str, tmp: Path, *, opener: Opener, bar_label: str | None, fix_hint: str) -> None:
-    """Stream ``url`` into the new file ``tmp`` and fsync it; network problems are DataErrors.
+    """Stream ``url`` into the file ``tmp``; network problems are DataErrors.
 
     ``bar_label`` names the file on the progress bar; None shows no bar.
     """
@@ -89,8 +86,6 @@ def _fetch(url: str, tmp: Path, *, opener: Opener, bar_label: str | None, fix_hi
         with _create(tmp) as out, opener(url, timeout=TIMEOUT_S) as response:
             expected = _content_length(response)
             received = _copy(response, out, expected, tmp, bar_label)
-            out.flush()
-            os.fsync(out.fileno())
     except DataError:
         raise
     except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -102,9 +97,9 @@ def _fetch(url: str, tmp: Path, *, opener: Opener, bar_label: str | None, fix_hi
 
 
 def _create(tmp: Path) -> BinaryIO:
-    """Open the new file ``tmp`` for writing, or raise a DataError saying why it cannot be."""
+    """Open the temporary file ``tmp`` for writing, or raise a DataError saying why it cannot be."""
     try:
-        return open(tmp, "xb")
+        return open(tmp, "wb")
     except OSError as exc:
         raise DataError(
             f"cannot create {tmp} ({exc.strerror or exc}); fix the folder's permissions "
@@ -159,20 +154,6 @@ def _verify(tmp: Path, url: str, expected_sha256: str | None, fix_hint: str) -> 
             f"download of {url} is corrupt: SHA-256 of its contents is {digest}, expected "
             f"{expected_sha256}; {fix_hint}"
         )
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename into ``folder`` durable where the platform allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _reason(exc: BaseException) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import numpy as np
 from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.latent.codec import encode_images
-from vaelab.latent.projection import Projection, fit_projection
+from vaelab.latent.projection import Projection, fit_projection, tsne_plane
 
 
 @dataclass
@@ -23,6 +23,8 @@ class Embedding:
     labels: np.ndarray | None
     class_names: tuple[str, ...]
     projection: Projection = field(default=None)  # type: ignore[assignment]
+    view: np.ndarray | None = None
+    view_labels: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.projection is None:
@@ -30,8 +32,19 @@ class Embedding:
 
     @property
     def plane(self) -> np.ndarray:
-        """The embeddings in the projection's plane [N, 2]."""
-        return self.projection.project(self.z)
+        """The embeddings as shown [N, 2]: ``view`` when one was set (e.g. t-SNE), else the
+        projection's plane."""
+        return self.view if self.view is not None else self.projection.project(self.z)
+
+    def axis_labels(self) -> tuple[str, str]:
+        """What the axes of :attr:`plane` are."""
+        return self.view_labels if self.view is not None else self.projection.axis_labels()
+
+    def with_tsne(self, seed: int = 0) -> "Embedding":
+        """A copy shown through t-SNE (for a latent space over 2-D; a 2-D space is shown as is)."""
+        if self.z.shape[1] <= 2:
+            return self
+        return replace(self, view=tsne_plane(self.z, seed), view_labels=("t-SNE 1", "t-SNE 2"))
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-dimension minimum and maximum (the bounding box the book samples in)."""

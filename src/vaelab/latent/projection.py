@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaelab.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -42,6 +44,21 @@ class Projection:
         if self.method == "identity":
             return "z[0]", "z[1]"
         return tuple(f"PC{i + 1} of z ({100 * e:.0f}% of variance)" for i, e in enumerate(self.explained))
+
+
+def tsne_plane(z: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A t-SNE map of ``z`` [N, d] to [N, 2] (scikit-learn; PCA-initialised, seeded).
+
+    t-SNE keeps neighbourhoods, not distances or densities, and cannot be mapped back, so it is
+    offered for looking at the scatter only; samples and grids use the PCA plane.
+    """
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        raise ConfigError("t-SNE needs scikit-learn: pip install scikit-learn") from None
+    perplexity = float(min(30.0, max(2.0, (len(z) - 1) / 3)))
+    tsne = TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity)
+    return tsne.fit_transform(np.asarray(z, np.float32)).astype(np.float32)
 
 
 def fit_projection(z: np.ndarray) -> Projection:

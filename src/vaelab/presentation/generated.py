@@ -30,7 +30,6 @@ def plot_generated(embedding: Embedding, generated: Generated, columns: int = 6)
             show_image(cell, generated.images[i], f"({x:.2g}, {y:.2g})", fontsize=9)
         else:
             cell.axis("off")
-    xlabel, ylabel = embedding.projection.axis_labels()
     where = "(z[0], z[1])" if embedding.projection.method == "identity" else "(PC1, PC2) of each sample"
     right.suptitle(f"decoded samples, captioned {where}")
     return fig

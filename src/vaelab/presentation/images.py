@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from vaelab.training.atomic import atomic_write  # noqa: E402
+from vaelab.atomic import atomic_write  # noqa: E402
 
 DPI = 120
 

@@ -42,7 +42,7 @@ def draw_class_scatter(
 def draw_latent_scatter(ax: Axes, embedding: Embedding, point_size: float = 3.0, legend: bool = True) -> None:
     """Scatter the embeddings in their plane (the latent axes, or PCA for more than two
     dimensions), coloured by class."""
-    xlabel, ylabel = embedding.projection.axis_labels()
+    xlabel, ylabel = embedding.axis_labels()
     draw_class_scatter(ax, embedding.plane, embedding.labels, embedding.class_names, xlabel, ylabel,
                        point_size, legend)
 

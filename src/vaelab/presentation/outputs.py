@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from vaelab.training.atomic import atomic_write, atomic_write_text
+from vaelab.atomic import atomic_write, atomic_write_text
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> Path:

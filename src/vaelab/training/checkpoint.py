@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from vaelab.errors import RunDirError
-from vaelab.training.atomic import atomic_write
+from vaelab.atomic import atomic_write
 
 FORMAT = "vaelab-checkpoint-1"
 

@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from vaelab.errors import ConfigError, RunDirError
-from vaelab.training.atomic import atomic_write, atomic_write_text
+from vaelab.atomic import atomic_write, atomic_write_text
 from vaelab.training.checkpoint import load_weights_into, read_safetensors
 from vaelab.training.config import RunConfig
 
