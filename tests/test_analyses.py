@@ -173,3 +173,24 @@ def test_tsne_view_of_a_16d_space(tmp_path, test_images):
 def test_tsne_leaves_a_2d_space_as_it_is(trained_run, test_images):
     embedding = embed(trained_run.model, test_images)
     assert embedding.with_tsne() is embedding
+
+
+def test_gmm_sampler_recovers_the_modes_of_a_mixture():
+    rng = np.random.default_rng(0)
+    centres = np.array([[-6.0, 0.0], [0.0, 6.0], [6.0, 0.0]])
+    z = np.concatenate([c + 0.3 * rng.standard_normal((400, 2)) for c in centres])
+    sampler = make_sampler("gmm")
+    sampler.components = 3
+    points = sampler.fit(z).sample(3000, seed=1)
+    nearest = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    shares = np.bincount(nearest, minlength=3) / len(points)
+    assert np.allclose(shares, 1 / 3, atol=0.04)
+    assert (points - centres[nearest]).std() == pytest.approx(0.3, rel=0.1)
+    found = np.array(sorted(sampler.describe()["means"]))
+    assert np.allclose(found, sorted(centres.tolist()), atol=0.1)
+
+
+def test_generate_with_gmm_fits_the_training_set(trained_run, train_images, test_images):
+    png, summary, _ = report.write_generated(trained_run, test_images, sampler="gmm", train_set=train_images)
+    content = json.loads(summary.read_text())
+    assert content["sampler"] == "gmm" and content["components"] == 10 and len(content["weights"]) == 10

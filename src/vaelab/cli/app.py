@@ -121,9 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.add_argument("--count", type=positive_int, default=18, help="number of samples (default: 18, a 3×6 grid)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
-    p.add_argument("--sampler", choices=("uniform-box", "prior"),
-                   help="uniform-box: uniform in the embeddings' bounding box; prior: N(0, I) "
-                   "(default: uniform-box for an autoencoder, prior for a VAE, as the book)")
+    p.add_argument("--sampler", choices=("uniform-box", "prior", "gmm"),
+                   help="uniform-box: uniform in the embeddings' bounding box; prior: N(0, I); gmm: a 10-component "
+                   "Gaussian mixture fitted to the training set's embeddings (default: uniform-box for an "
+                   "autoencoder, prior for a VAE, as the book)")
     p.set_defaults(handler=cmd_generate)
 
     p = sub.add_parser("grid", help="decode a regular grid over the latent space",

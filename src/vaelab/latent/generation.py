@@ -29,10 +29,16 @@ class Generated:
 
 
 def generate(
-    model: nn.Module, embedding: Embedding, count: int = 18, seed: int = 0, sampler: str = "uniform-box"
+    model: nn.Module,
+    embedding: Embedding,
+    count: int = 18,
+    seed: int = 0,
+    sampler: str = "uniform-box",
+    fit_to: np.ndarray | None = None,
 ) -> Generated:
-    """Decode ``count`` points drawn by ``sampler`` fitted to the embeddings (see
-    :mod:`vaelab.latent.samplers`; the book uses ``uniform-box`` for its AE, ``prior`` for its VAE)."""
-    fitted = make_sampler(sampler).fit(embedding.z)
+    """Decode ``count`` points drawn by ``sampler`` fitted to ``fit_to`` (default: the
+    embeddings). See :mod:`vaelab.latent.samplers`; the book uses ``uniform-box`` for its AE and
+    ``prior`` for its VAE."""
+    fitted = make_sampler(sampler).fit(embedding.z if fit_to is None else fit_to)
     points = fitted.sample(count, seed)
     return Generated(points, decode_points(model, points), fitted.name, seed, fitted.describe())

@@ -4,7 +4,10 @@ A sampler is fitted to embeddings (training or test images encoded) and then dra
 
 * ``uniform-box`` — uniform in the embeddings' bounding box (what the book does for its plain
   autoencoder: there is no distribution to sample from, so it guesses a box);
-* ``prior`` — the standard normal N(0, I) (what a VAE is trained to match).
+* ``prior`` — the standard normal N(0, I) (what a VAE is trained to match);
+* ``gmm`` — a Gaussian mixture (10 full-covariance components by default) fitted, after
+  training, to the embeddings of the training set: an "ex-post" density that follows where the
+  data actually went, for any model.
 """
 
 from __future__ import annotations
@@ -67,7 +70,45 @@ class PriorSampler:
         return {"sampler": self.name, "distribution": "N(0, I)", "dim": self.dim}
 
 
-SAMPLERS: dict[str, type] = {"uniform-box": UniformBoxSampler, "prior": PriorSampler}
+class GmmSampler:
+    """A Gaussian mixture fitted to the embeddings (scikit-learn, EM, k-means initialisation)."""
+
+    name = "gmm"
+
+    def __init__(self, components: int = 10, seed: int = 0) -> None:
+        self.components = components
+        self.seed = seed
+
+    def fit(self, z: np.ndarray) -> "GmmSampler":
+        from sklearn.mixture import GaussianMixture
+
+        if len(z) < self.components:
+            raise ConfigError(f"a {self.components}-component mixture needs at least that many embeddings, got {len(z)}")
+        self.mixture = GaussianMixture(
+            self.components, covariance_type="full", random_state=self.seed, reg_covar=1e-5
+        ).fit(np.asarray(z, np.float64))
+        return self
+
+    def sample(self, count: int, seed: int = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        mixture = self.mixture
+        component = rng.choice(self.components, size=count, p=mixture.weights_ / mixture.weights_.sum())
+        noise = rng.standard_normal((count, mixture.means_.shape[1]))
+        chol = np.linalg.cholesky(mixture.covariances_)
+        points = mixture.means_[component] + np.einsum("nij,nj->ni", chol[component], noise)
+        return points.astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "sampler": self.name,
+            "components": self.components,
+            "fit_seed": self.seed,
+            "weights": self.mixture.weights_.tolist(),
+            "means": self.mixture.means_.tolist(),
+        }
+
+
+SAMPLERS: dict[str, type] = {"uniform-box": UniformBoxSampler, "prior": PriorSampler, "gmm": GmmSampler}
 
 
 def make_sampler(name: str) -> Sampler:
@@ -76,6 +117,12 @@ def make_sampler(name: str) -> Sampler:
         return SAMPLERS[name]()
     except KeyError:
         raise ConfigError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}") from None
+
+
+def sampler_fits_training_set(name: str) -> bool:
+    """Whether sampler ``name`` is fitted to training-set embeddings (the ex-post ones) rather
+    than to the embeddings being shown."""
+    return name == "gmm"
 
 
 def default_sampler(model_kind: str) -> str:

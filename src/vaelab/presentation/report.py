@@ -19,7 +19,8 @@ from vaelab.latent import decode_grid, embed, generate, reconstruct
 from vaelab.latent.denoising import denoise
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
-from vaelab.latent.samplers import default_sampler
+from vaelab.latent.codec import encode_images
+from vaelab.latent.samplers import default_sampler, sampler_fits_training_set
 from vaelab.presentation.denoising import plot_denoising
 from vaelab.presentation.generated import plot_generated
 from vaelab.presentation.images import save_figure
@@ -91,12 +92,24 @@ def write_embedding(
 
 
 def write_generated(
-    run: Run, test_set: ImageSet, count: int = 18, seed: int = 0, sampler: str | None = None
+    run: Run,
+    test_set: ImageSet,
+    count: int = 18,
+    seed: int = 0,
+    sampler: str | None = None,
+    train_set: ImageSet | None = None,
 ) -> list[Path]:
     """``count`` points drawn by ``sampler`` (default: the book's for this kind of model),
-    decoded: the figure, ``generated.json`` (points, sampler) and ``generated.npz`` (images)."""
+    decoded: the figure, ``generated.json`` (points, sampler) and ``generated.npz`` (images).
+
+    A sampler fitted after training (``gmm``) is fitted to the embeddings of ``train_set``
+    (default: the run's training set); the others to the embedded test images."""
+    sampler = sampler or default_sampler(run.config.model.kind)
     embedding = embed(run.model, test_set, EMBED_COUNT)
-    generated = generate(run.model, embedding, count, seed, sampler or default_sampler(run.config.model.kind))
+    fit_to = None
+    if sampler_fits_training_set(sampler):
+        fit_to = encode_images(run.model, (train_set or run.train_set()).images)
+    generated = generate(run.model, embedding, count, seed, sampler, fit_to)
     data = save_json(run.dir.figure_path("generated.json"), generated.to_dict())
     images = save_npz(run.dir.figure_path("generated.npz"), points=generated.points, images=generated.images)
     figure = save_figure(plot_generated(embedding, generated), run.dir.figure_path("generated.png"))
