@@ -194,3 +194,14 @@ def test_generate_with_gmm_fits_the_training_set(trained_run, train_images, test
     png, summary, _ = report.write_generated(trained_run, test_images, sampler="gmm", train_set=train_images)
     content = json.loads(summary.read_text())
     assert content["sampler"] == "gmm" and content["components"] == 10 and len(content["weights"]) == 10
+
+
+def test_reconstruction_metrics_agree_with_validation(trained_run, test_images):
+    from vaelab.evaluation.reconstruction import reconstruction_metrics
+
+    metrics = reconstruction_metrics(trained_run.model, test_images)
+    last = trained_run.dir.read_metrics()[-1]["val"]
+    assert metrics["bce_per_pixel"] == pytest.approx(last["loss"], rel=1e-5)
+    assert metrics["images"] == len(test_images)
+    # predicting 0.5 for every pixel of these mostly black images gives MSE ≈ 0.2, PSNR ≈ 7 dB
+    assert 0 < metrics["mse"] < 0.1 and metrics["psnr_db"] > 10
