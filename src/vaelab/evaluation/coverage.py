@@ -8,8 +8,8 @@ probabilities). From these assignments:
   ``min_share``, by default 1/(5·K), a fifth of the share each class would get if the classes were
   balanced (2 % for Fashion-MNIST's 10 classes). A class counts as covered when the model
   produces it at a noticeable rate, not merely once: any single image can be assigned to a class
-  by a judge's mistake (the judge errs on some 7 % of real test images, spread over the
-  classes), and "at least one image" would also depend on how many images were drawn. The 2 %
+  by a judge's mistake (a Fashion-MNIST classifier errs on several percent of real test images,
+  spread over the classes), and "at least one image" would also depend on how many images were drawn. The 2 %
   bar is independent of the sample size and above what one class's confusions add to another;
   a model that never draws a class has that class well under it;
 * the KL divergence of the class distribution p from the uniform one,
