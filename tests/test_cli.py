@@ -11,7 +11,7 @@ from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
 from vaelab.cli import build_parser, main
 from vaelab.data import fashion_mnist as fm
 
-COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "denoise", "demo", "presets", "data"]
+COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "denoise", "demo", "judge", "presets", "data"]
 
 
 def run_cli(capsys, *argv):

@@ -27,3 +27,7 @@ class RunDirError(VaelabError):
 
 class TrainingDivergedError(VaelabError):
     """The training loss became NaN or infinite."""
+
+
+class JudgeError(VaelabError):
+    """The judge classifier is missing, corrupt, or differs from the hash recorded for it."""

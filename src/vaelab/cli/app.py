@@ -162,6 +162,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_demo)
 
+    p = sub.add_parser("judge", help="the classifier that scores generated images: train it once, show it",
+                       description="The judge is a Fashion-MNIST classifier (a small CNN) whose class "
+                       "probabilities and 128-d features the evaluation metrics use. It is trained once and cached in the user cache "
+                       "($XDG_CACHE_HOME/vaelab/judge or ~/.cache/vaelab/judge) with its test accuracy and hash.")
+    judge = p.add_subparsers(dest="judge_command", metavar="JUDGE_COMMAND", parser_class=Parser, required=True)
+    q = judge.add_parser("train", help="train the judge on Fashion-MNIST and cache it",
+                         description="Train the judge on the 60,000 training images, report its accuracy on the "
+                         "10,000 test images after each epoch, and cache it (replacing a cached judge).")
+    q.add_argument("--epochs", type=positive_int, default=8, help="number of epochs (default: 8)")
+    q.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
+    q.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to compute (default: auto)")
+    q.add_argument("--data-dir", help="folder holding the dataset files (searched first)")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(handler=cmd_judge_train)
+    q = judge.add_parser("show", help="where the cached judge is, its accuracy and hash",
+                         description="Show the cached judge's file, test accuracy, hash and training record, "
+                         "after checking the file against its recorded hash.")
+    q.set_defaults(handler=cmd_judge_show)
+
     p = sub.add_parser("presets", help="list the presets", description="List the model presets and their recipes.")
     p.set_defaults(handler=cmd_presets)
 
@@ -252,6 +271,23 @@ def cmd_demo(args: argparse.Namespace) -> None:
         _print_paths(paths)
 
 
+def cmd_judge_train(args: argparse.Namespace) -> None:
+    from vaelab.evaluation.judge import train_and_save_judge
+
+    judge = train_and_save_judge(
+        epochs=args.epochs, seed=args.seed, device=args.device, data_dir=args.data_dir, progress=not args.no_progress
+    )
+    _print_paths([judge.path, judge.record_path])
+    print(f"judge test accuracy {judge.accuracy:.2%}, hash {judge.hash}")
+
+
+def cmd_judge_show(args: argparse.Namespace) -> None:
+    from vaelab.evaluation.judge import load_judge
+    from vaelab.presentation.tables import judge_lines
+
+    print(judge_lines(load_judge("cpu")))
+
+
 def cmd_presets(args: argparse.Namespace) -> None:
     from vaelab.presentation.tables import presets_table
 
@@ -281,12 +317,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], None] = args.handler
+    command = " ".join(filter(None, [args.command, getattr(args, "judge_command", None)]))
     try:
         handler(args)
     except VaelabError as exc:
-        print(f"vaelab {args.command}: error: {exc}", file=sys.stderr)
+        print(f"vaelab {command}: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_ERROR)
     except KeyboardInterrupt:
-        print(f"vaelab {args.command}: interrupted", file=sys.stderr)
+        print(f"vaelab {command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vaelab.data.fashion_mnist import FileReport
+from vaelab.evaluation.judge import Judge
 from vaelab.models import PRESETS, build_model, count_parameters
 
 
@@ -38,3 +39,24 @@ def data_table(reports: Sequence[FileReport]) -> str:
         for r in reports
     ]
     return format_table(["file", "status", "found via", "path", "detail"], rows)
+
+
+def judge_lines(judge: Judge) -> str:
+    """Where the judge is, its test accuracy, hash and how it was trained, one fact a line."""
+    record = judge.record
+    images = f" on {record['test_images']:,} test images" if "test_images" in record else ""
+    trained = ", ".join(
+        text
+        for key, text in (
+            ("epochs", f"{record.get('epochs')} epochs"),
+            ("train_images", f"{record.get('train_images', 0):,} training images"),
+            ("seed", f"seed {record.get('seed')}"),
+            ("created", f"{record.get('created')}"),
+            ("vaelab_version", f"vaelab {record.get('vaelab_version')}"),
+        )
+        if key in record
+    )
+    rows = [("path", judge.path), ("accuracy", f"{judge.accuracy:.2%}{images}"), ("hash", judge.hash)]
+    if trained:
+        rows.append(("trained", trained))
+    return "\n".join(f"{name:<9} {value}" for name, value in rows)

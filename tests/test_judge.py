@@ -1,0 +1,225 @@
+"""The judge classifier: training on synthetic shapes, the cache (hash, tampering, missing judge),
+scoring inputs, and `vaelab judge train|show`."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+from idx_fixtures import install_fake_fashion_mnist
+from synthetic import synthetic_images
+
+from vaelab import __version__
+from vaelab.cli import main
+from vaelab.errors import JudgeError
+from vaelab.evaluation import Judge, judge_summary, load_judge, save_judge, train_judge
+from vaelab.evaluation.judge import RECORD_FILE, WEIGHTS_FILE, JudgeNet, default_judge_dir, random_shift
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return synthetic_images(300, seed=0), synthetic_images(200, seed=1)
+
+
+@pytest.fixture(scope="module")
+def trained(shapes):
+    torch.set_num_threads(1)
+    train, test = shapes
+    return train_judge(train, test, epochs=2, batch_size=25, seed=0, device="cpu", progress=False, log=lambda s: None)
+
+
+def run_cli(capsys, *argv):
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_network_shapes():
+    model = JudgeNet().eval()
+    x = torch.rand(3, 1, 32, 32)
+    assert model.features(x).shape == (3, 128)
+    assert model(x).shape == (3, 10)
+    assert (model.features(x) >= 0).all()  # after the ReLU
+
+
+def test_judge_learns_the_synthetic_shapes(trained, shapes):
+    assert trained.accuracy > 0.9
+    assert [row["epoch"] for row in trained.history] == [1, 2]
+    assert trained.history[-1]["test_accuracy"] == trained.accuracy
+    assert not trained.model.training
+    assert set(trained.history[0]) >= {"train_loss", "train_accuracy", "test_accuracy", "seconds", "images_per_second"}
+
+
+def test_training_is_deterministic(shapes):
+    train, test = shapes[0].head(60), shapes[1].head(20)
+    runs = [
+        train_judge(train, test, epochs=1, batch_size=20, seed=3, device="cpu", progress=False, log=lambda s: None)
+        for _ in range(2)
+    ]
+    for a, b in zip(runs[0].model.state_dict().values(), runs[1].model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_training_needs_labelled_32x32_images(shapes):
+    train, test = shapes
+    unlabelled = type(train)(train.images, None, train.class_names, "unlabelled")
+    with pytest.raises(ValueError, match="labelled"):
+        train_judge(unlabelled, test, epochs=1, progress=False)
+
+
+def test_random_shift_moves_each_image_within_the_padding():
+    x = torch.rand(5, 1, 32, 32)
+    shifted = random_shift(x, 2, torch.Generator().manual_seed(7))
+    offsets = torch.randint(0, 5, (5, 2), generator=torch.Generator().manual_seed(7))
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i, (dy, dx) in enumerate(offsets.tolist()):
+        assert torch.equal(shifted[i], padded[i, :, dy : dy + 32, dx : dx + 32])
+
+
+def test_save_load_round_trip_gives_identical_probabilities(trained, shapes, tmp_path):
+    saved = save_judge(trained.model, trained.accuracy, {"epochs": 2, "seed": 0}, folder=tmp_path)
+    loaded = load_judge("cpu", folder=tmp_path)
+    images = shapes[1].images
+    assert np.array_equal(saved.predict_proba(images), loaded.predict_proba(images))
+    assert np.array_equal(saved.features(images), loaded.features(images))
+    assert loaded.accuracy == trained.accuracy
+    assert not loaded.model.training
+    probabilities = loaded.predict_proba(images, batch_size=64)
+    assert probabilities.shape == (200, 10)
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert (probabilities.argmax(1) == shapes[1].labels).mean() == pytest.approx(trained.accuracy)
+    assert loaded.features(images).shape == (200, 128)
+
+
+def test_the_hash_and_record_are_written(trained, tmp_path):
+    judge = save_judge(trained.model, trained.accuracy, {"epochs": 2, "seed": 0}, folder=tmp_path)
+    weights = tmp_path / WEIGHTS_FILE
+    assert judge.path == weights
+    assert judge.hash == hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    record = json.loads((tmp_path / RECORD_FILE).read_text())
+    assert record["hash"] == judge.hash
+    assert record["accuracy"] == trained.accuracy
+    assert record["epochs"] == 2 and record["seed"] == 0
+    assert record["vaelab_version"] == __version__
+    assert "created" in record
+    assert judge_summary(load_judge(folder=tmp_path)) == {
+        "hash": judge.hash, "accuracy": trained.accuracy, "path": str(weights)
+    }
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        embedded = json.loads(handle.metadata()["record"])
+    assert embedded["accuracy"] == trained.accuracy and embedded["seed"] == 0
+
+
+def test_default_folder_is_in_the_user_cache(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_judge_dir() == tmp_path / "vaelab" / "judge"
+    saved = save_judge(trained.model, trained.accuracy)
+    assert saved.path == tmp_path / "vaelab" / "judge" / WEIGHTS_FILE
+    assert isinstance(load_judge(), Judge)
+
+
+def test_missing_judge_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(JudgeError) as info:
+        load_judge()
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"no judge classifier in {tmp_path / 'vaelab' / 'judge'}" in message
+    assert "`vaelab judge train`" in message and "minutes on CPU" in message
+
+
+def test_a_tampered_weights_file_is_refused(trained, tmp_path):
+    save_judge(trained.model, trained.accuracy, folder=tmp_path)
+    weights = tmp_path / WEIGHTS_FILE
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    with pytest.raises(JudgeError, match="changed or damaged"):
+        load_judge(folder=tmp_path)
+
+
+def test_an_edited_record_is_refused(trained, tmp_path):
+    save_judge(trained.model, trained.accuracy, folder=tmp_path)
+    record_path = tmp_path / RECORD_FILE
+    record = json.loads(record_path.read_text())
+    record["accuracy"] = 0.999
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(JudgeError, match="records accuracy"):
+        load_judge(folder=tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a safetensors file at all", b"\xff" * 64])
+def test_a_corrupt_weights_file_gives_a_clear_error(trained, tmp_path, content):
+    save_judge(trained.model, trained.accuracy, folder=tmp_path)
+    (tmp_path / WEIGHTS_FILE).write_bytes(content)
+    record_path = tmp_path / RECORD_FILE
+    record = json.loads(record_path.read_text())
+    record["hash"] = hashlib.sha256(content).hexdigest()[:16]  # a consistent record: only parsing can tell
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(JudgeError, match="corrupt or truncated") as info:
+        load_judge(folder=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_or_unreadable_record(trained, tmp_path):
+    save_judge(trained.model, trained.accuracy, folder=tmp_path)
+    (tmp_path / RECORD_FILE).write_text("{not json")
+    with pytest.raises(JudgeError, match="unreadable"):
+        load_judge(folder=tmp_path)
+    (tmp_path / RECORD_FILE).unlink()
+    with pytest.raises(JudgeError, match="records its hash"):
+        load_judge(folder=tmp_path)
+
+
+def test_scoring_accepts_uint8_and_unit_floats_only(trained, shapes):
+    judge = Judge(trained.model, trained.accuracy, "0" * 16, None)
+    images = shapes[1].images[:20]
+    as_float = images.astype(np.float32) / 255
+    np.testing.assert_allclose(judge.predict_proba(images), judge.predict_proba(as_float), atol=1e-6)
+    np.testing.assert_allclose(judge.features(torch.from_numpy(as_float)), judge.features(as_float), atol=1e-6)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        judge.predict_proba(images.astype(np.float32))
+    with pytest.raises(ValueError, match="32, 32"):
+        judge.features(np.zeros((2, 28, 28), np.float32))
+    assert judge.predict_proba(np.zeros((0, 1, 32, 32), np.float32)).shape == (0, 10)
+
+
+def test_cli_judge_show_without_a_judge(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    code, out, err = run_cli(capsys, "judge", "show")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert lines[0].startswith("vaelab judge show: error: no judge classifier in")
+
+
+def test_cli_judge_needs_a_subcommand(capsys):
+    code, _, err = run_cli(capsys, "judge")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["judge", "--help"], ["judge", "train", "--help"], ["judge", "show", "--help"]])
+def test_cli_judge_help(capsys, argv):
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0
+    assert "usage: vaelab " + " ".join(argv[:-1]) in out
+
+
+def test_cli_judge_train_then_show(capsys, tmp_path, monkeypatch):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)  # 60 train, 20 test random images; cache in tmp_path/xdg
+    code, out, err = run_cli(capsys, "judge", "train", "--epochs", "1", "--device", "cpu", "--no-progress")
+    assert code == 0, err
+    folder = tmp_path / "xdg" / "vaelab" / "judge"
+    assert f"wrote {folder / WEIGHTS_FILE}" in out and f"wrote {folder / RECORD_FILE}" in out
+    record = json.loads((folder / RECORD_FILE).read_text())
+    assert record["train_images"] == 60 and record["test_images"] == 20 and record["epochs"] == 1
+    code, out, err = run_cli(capsys, "judge", "show")
+    assert code == 0, err
+    assert str(folder / WEIGHTS_FILE) in out and record["hash"] in out and "accuracy" in out
