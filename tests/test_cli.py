@@ -11,7 +11,7 @@ from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
 from vaelab.cli import build_parser, main
 from vaelab.data import fashion_mnist as fm
 
-COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "denoise", "demo", "judge", "presets", "data"]
+COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "denoise", "diagnose", "evaluate", "compare", "demo", "judge", "presets", "data"]
 
 
 def run_cli(capsys, *argv):
@@ -169,3 +169,16 @@ def test_console_entry_point_prints_no_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("vaelab train: error: unknown preset")
+
+
+def test_diagnose_and_evaluate_without_a_judge(capsys, monkeypatch, tmp_path):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    run = str(tmp_path / "run")
+    run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", run, "--epochs", "1", "--batch-size", "30", "--no-progress")
+    for command in ("diagnose", "evaluate"):
+        code, _, err = run_cli(capsys, command, run, "--device", "cpu")
+        assert_one_line_error(code, err, 1, "vaelab judge train")
+    code, _, err = run_cli(capsys, "compare", run)
+    assert_one_line_error(code, err, 1, "vaelab evaluate")
+    code, _, err = run_cli(capsys, "compare", str(tmp_path / "nowhere"))
+    assert_one_line_error(code, err, 1, "does not exist")

@@ -162,6 +162,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_demo)
 
+    samplers = ("uniform-box", "prior", "gmm")
+    p = sub.add_parser("diagnose", help="the latent space's three problems as numbers",
+                       description="Measure the chapter's three problems of a latent space for samples drawn by "
+                       "--sampler fitted to the training-set embeddings: P1 crowding (the judge's class distribution "
+                       "of decoded samples against uniform, each class's share of the latent region), P2 centring and "
+                       "bounds (the embeddings against N(0, I)), P3 holes (samples the judge is unsure of, samples far "
+                       "from every training embedding). Writes figures/diagnostics.json (per sampler) and "
+                       "diagnostics-<sampler>.png. Needs the judge (`vaelab judge train`).")
+    _add_run_options(p)
+    p.add_argument("--sampler", choices=samplers, help="default: uniform-box for an autoencoder, prior for a VAE")
+    p.add_argument("--num-samples", type=positive_int, default=10000, help="samples to draw (default: 10000)")
+    p.add_argument("--limit-train", type=positive_int, help="embed only the first N training images")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
+    p.set_defaults(handler=cmd_diagnose)
+
+    p = sub.add_parser("evaluate", help="reconstruction, likelihood and sample-quality metrics",
+                       description="Test reconstruction (BCE per pixel, MSE, PSNR); for a VAE the negative ELBO and "
+                       "an importance-weighted NLL bound (nats per image; k samples, default 1000 on a GPU and 64 "
+                       "on a CPU, over all test images on a GPU and the first 2,000 on a CPU); the Fréchet distance "
+                       "between --num-samples generated and the test images in the judge's feature space; precision "
+                       "and recall (k-NN manifolds); the judge's class coverage. Writes figures/evaluation.json "
+                       "(per sampler). Needs the judge (`vaelab judge train`).")
+    _add_run_options(p)
+    p.add_argument("--sampler", choices=samplers, help="default: uniform-box for an autoencoder, prior for a VAE")
+    p.add_argument("--num-samples", type=positive_int, default=10000, help="samples to generate (default: 10000)")
+    p.add_argument("--limit-test", type=positive_int, help="use the first N test images only")
+    p.add_argument("--limit-train", type=positive_int, help="embed only the first N training images (samplers' fit)")
+    p.add_argument("--importance-samples", "-k", type=positive_int, help="k of the importance-weighted bound")
+    p.add_argument("--likelihood-images", type=positive_int, help="test images for the likelihood bounds")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="one table of every metric across runs and samplers",
+                       description="Print one table of the diagnostics and metrics stored in each RUN_DIR (by "
+                       "`vaelab diagnose` and `vaelab evaluate`), one row per run and sampler, and write it as "
+                       "comparison.md and comparison.csv into --output.")
+    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="run directories")
+    p.add_argument("--output", default=".", help="folder for comparison.md and comparison.csv (default: .)")
+    p.set_defaults(handler=cmd_compare)
+
     p = sub.add_parser("judge", help="the classifier that scores generated images: train it once, show it",
                        description="The judge is a Fashion-MNIST classifier (a small CNN) whose class "
                        "probabilities and 128-d features the evaluation metrics use. It is trained once and cached in the user cache "
@@ -269,6 +310,40 @@ def cmd_demo(args: argparse.Namespace) -> None:
     )
     for paths in written.values():
         _print_paths(paths)
+
+
+def cmd_diagnose(args: argparse.Namespace) -> None:
+    from vaelab.evaluation.judge import load_judge
+    from vaelab.presentation.evaluation_report import write_diagnostics
+    from vaelab.training import load_run
+
+    run = load_run(args.run_dir, args.device)
+    judge = load_judge(str(run.device))
+    train_set = run.train_set(args.data_dir, args.limit_train)
+    _print_paths(write_diagnostics(run, train_set, judge, args.sampler, args.num_samples, args.seed))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from vaelab.evaluation.judge import load_judge
+    from vaelab.presentation.evaluation_report import write_evaluation
+    from vaelab.training import load_run
+
+    run = load_run(args.run_dir, args.device)
+    judge = load_judge(str(run.device))
+    train_set = run.train_set(args.data_dir, args.limit_train)
+    test_set = run.test_set(args.data_dir, args.limit_test)
+    _print_paths(write_evaluation(
+        run, train_set, test_set, judge, args.sampler, args.num_samples, args.importance_samples,
+        args.likelihood_images, args.seed, progress=not args.no_progress,
+    ))
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from vaelab.presentation.compare import write_comparison
+
+    table, paths = write_comparison(args.run_dirs, args.output)
+    print(table)
+    _print_paths(paths)
 
 
 def cmd_judge_train(args: argparse.Namespace) -> None:

@@ -16,42 +16,68 @@ view of the decoded samples:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
-from vaelab.evaluation.coverage import class_distribution
+from vaelab.evaluation.coverage import class_coverage
 from vaelab.evaluation.judge import Judge, judge_summary
 from vaelab.evaluation.sampling import SampleSet
-from vaelab.latent.diagnostics import centring_and_bounds, hole_fraction, region_shares
+from vaelab.latent.diagnostics import centring_and_bounds, far_from_data, region_shares
 
 #: Below this top probability the judge is "not confident" about a decoded sample.
 CONFIDENCE = 0.5
 
 
-def diagnose(samples: SampleSet, train_set: ImageSet, judge: Judge, region_samples: int = 20000) -> dict[str, Any]:
+#: The percentile of the training embeddings' nearest-neighbour distances beyond which a sample
+#: is in a hole.
+HOLE_PERCENTILE = 99.0
+
+
+@dataclass
+class Diagnosis:
+    """The numbers (``summary``, JSON-ready) and, per sample, whether the judge was unsure and
+    whether the sample lies in a hole."""
+
+    summary: dict[str, Any]
+    unconfident: np.ndarray
+    far: np.ndarray
+
+
+def diagnose(samples: SampleSet, train_set: ImageSet, judge: Judge, region_samples: int = 20000) -> Diagnosis:
     """All three problems' numbers for ``samples`` (drawn from the training-set embeddings)."""
     probabilities = judge.predict_proba(samples.images)
-    distribution = class_distribution(probabilities)
+    coverage = class_coverage(probabilities, class_names=train_set.class_names)
+    shares = coverage.distribution.shares
     num_classes = probabilities.shape[1]
     labels = train_set.labels
-    top = probabilities.max(axis=1)
-    return {
+    unconfident = probabilities.max(axis=1) < CONFIDENCE
+    far, threshold, distances = far_from_data(samples.train_z, samples.points, HOLE_PERCENTILE)
+    summary = {
         "judge": judge_summary(judge),
         "sampler": samples.sampler,
         "samples": len(samples.points),
         "seed": samples.seed,
         "p1_crowding": {
-            **distribution,
+            "kl_from_uniform": coverage.kl_from_uniform,
+            "max_class_share": float(shares.max()),
+            "min_class_share": float(shares.min()),
+            "max_min_share_ratio": float(shares.max() / shares.min()) if shares.min() > 0 else None,
+            "class_shares": dict(zip(train_set.class_names, map(float, shares))),
             "latent_region": region_shares(samples.train_z, labels, num_classes, region_samples, samples.seed)
             if labels is not None
             else None,
         },
         "p2_centring": centring_and_bounds(samples.train_z),
         "p3_holes": {
-            "unconfident_fraction": float(np.mean(top < CONFIDENCE)),
+            "unconfident_fraction": float(np.mean(unconfident)),
             "confidence_threshold": CONFIDENCE,
-            **hole_fraction(samples.train_z, samples.points),
+            "hole_fraction": float(np.mean(far)),
+            "distance_threshold": threshold,
+            "percentile": HOLE_PERCENTILE,
+            "median_sample_distance": float(np.median(distances)),
         },
     }
+    return Diagnosis(summary, unconfident, far)

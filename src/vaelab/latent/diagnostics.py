@@ -95,13 +95,22 @@ def centring_and_bounds(z: np.ndarray) -> dict[str, Any]:
     }
 
 
-def hole_fraction(train_z: np.ndarray, samples: np.ndarray, percentile: float = 99.0) -> dict[str, float]:
-    """The fraction of ``samples`` farther from every training embedding than the
-    ``percentile``-th percentile of the training embeddings' own nearest-neighbour distances."""
+def far_from_data(
+    train_z: np.ndarray, samples: np.ndarray, percentile: float = 99.0
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Which ``samples`` are farther from every training embedding than the ``percentile``-th
+    percentile of the training embeddings' own nearest-neighbour distances: (mask, that
+    threshold, each sample's distance to its nearest training embedding)."""
     threshold = float(np.percentile(nearest_neighbour_distances(train_z, train_z, exclude_self=True), percentile))
     distances = nearest_neighbour_distances(train_z, samples)
+    return distances > threshold, threshold, distances
+
+
+def hole_fraction(train_z: np.ndarray, samples: np.ndarray, percentile: float = 99.0) -> dict[str, float]:
+    """The fraction of ``samples`` that are :func:`far_from_data`, with the threshold used."""
+    far, threshold, distances = far_from_data(train_z, samples, percentile)
     return {
-        "hole_fraction": float(np.mean(distances > threshold)),
+        "hole_fraction": float(np.mean(far)),
         "distance_threshold": threshold,
         "percentile": percentile,
         "median_sample_distance": float(np.median(distances)),
