@@ -1,7 +1,8 @@
-"""The data layer: dataset files (IDX, Fashion-MNIST), where they live, and image preprocessing.
+"""The data layer: dataset files (IDX, Fashion-MNIST, CelebA, folders of images), where they live,
+their attributes and splits, the decoded-image cache, and image preprocessing.
 
-Imports only numpy, the standard library, tqdm and :mod:`vaelab.errors`; torch is imported only
-when a tensor is converted (:func:`to_unit_float`).
+Imports only numpy, Pillow, the standard library, tqdm and :mod:`vaelab.errors`; torch is
+imported only when a tensor is converted (:func:`to_unit_float`).
 """
 
 from vaelab.data.fashion_mnist import (
@@ -14,19 +15,28 @@ from vaelab.data.fashion_mnist import (
     find_file,
     load_fashion_mnist,
 )
+from vaelab.data.attributes import AttributeTable
+from vaelab.data.celeba import find_celeba, load_celeba
+from vaelab.data.image_folder import load_image_folder
+from vaelab.data.image_options import ImageOptions
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import pad_images, to_unit_float
 
 __all__ = [
+    "AttributeTable",
     "CLASS_NAMES",
     "FILES",
     "OFFICIAL_URL",
     "FileReport",
+    "ImageOptions",
     "ImageSet",
     "check_all",
     "check_file",
+    "find_celeba",
     "find_file",
+    "load_celeba",
     "load_fashion_mnist",
+    "load_image_folder",
     "pad_images",
     "to_unit_float",
 ]

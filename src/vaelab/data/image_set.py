@@ -1,4 +1,4 @@
-"""An in-memory image dataset: uint8 images, optional labels, class names and a name."""
+"""An in-memory image dataset: uint8 images, optional labels, class names, attributes and a name."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaelab.data.attributes import AttributeTable
+
 
 @dataclass(frozen=True, eq=False)
 class ImageSet:
-    """Images as uint8 ``[N, C, H, W]`` with optional int64 labels ``[N]``.
+    """Images as uint8 ``[N, C, H, W]`` with optional int64 labels ``[N]`` (one class per image)
+    and optional binary ``attributes`` (any number per image, e.g. CelebA's), one row per image.
 
     Images stay uint8 in memory (a quarter of float32's size); convert batches with
     :func:`vaelab.data.preprocess.to_unit_float` on the training device. Construction checks
@@ -22,12 +25,17 @@ class ImageSet:
     labels: np.ndarray | None
     class_names: tuple[str, ...]
     name: str
+    attributes: AttributeTable | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_names", tuple(self.class_names))
         _check_images(self.images, self.name)
         if self.labels is not None:
             _check_labels(self.labels, len(self.images), len(self.class_names), self.name)
+        if self.attributes is not None and len(self.attributes) != len(self.images):
+            raise ValueError(
+                f"ImageSet {self.name!r}: {len(self.attributes)} attribute rows for {len(self.images)} images"
+            )
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -48,7 +56,8 @@ class ImageSet:
         if n < 0:
             raise ValueError(f"head() needs n >= 0, got {n}")
         labels = None if self.labels is None else self.labels[:n]
-        return dataclasses.replace(self, images=self.images[:n], labels=labels)
+        attributes = None if self.attributes is None else self.attributes.head(n)
+        return dataclasses.replace(self, images=self.images[:n], labels=labels, attributes=attributes)
 
 
 def _check_images(images: object, name: str) -> None:

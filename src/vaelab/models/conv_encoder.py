@@ -24,11 +24,15 @@ class ConvFeatures(nn.Sequential):
 
 
 class PointEncoder(nn.Module):
-    """Deterministic encoder of the plain autoencoder: x ↦ z."""
+    """Deterministic encoder of the plain autoencoder: x ↦ z.
 
-    def __init__(self, spec: ModelSpec) -> None:
+    ``features`` is the convolutional stack ending in a flatten (default :class:`ConvFeatures`);
+    it must give ``encoder_channels[-1] · feature_size²`` features.
+    """
+
+    def __init__(self, spec: ModelSpec, features: nn.Module | None = None) -> None:
         super().__init__()
-        self.features = ConvFeatures(spec.image_channels, spec.encoder_channels)
+        self.features = features or ConvFeatures(spec.image_channels, spec.encoder_channels)
         flat = spec.encoder_channels[-1] * spec.feature_size**2
         self.to_latent = nn.Linear(flat, spec.latent_dim)
 
@@ -43,11 +47,12 @@ class GaussianEncoder(nn.Module):
     and ``z_log_var``, each of size ``latent_dim`` (the book's layer names). For the book's
     32×32 input and a 2-D latent space this has 100,868 parameters. The log-variance is
     returned as computed; :class:`~vaelab.models.vae.VariationalAutoencoder` clamps it.
+    ``features`` replaces the convolutional stack, as for :class:`PointEncoder`.
     """
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, features: nn.Module | None = None) -> None:
         super().__init__()
-        self.features = ConvFeatures(spec.image_channels, spec.encoder_channels)
+        self.features = features or ConvFeatures(spec.image_channels, spec.encoder_channels)
         flat = spec.encoder_channels[-1] * spec.feature_size**2
         self.z_mean = nn.Linear(flat, spec.latent_dim)
         self.z_log_var = nn.Linear(flat, spec.latent_dim)

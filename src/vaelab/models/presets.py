@@ -85,6 +85,21 @@ PRESETS: dict[str, Preset] = {
             lr=1e-3,
             corruption=Corruption("gaussian", 0.3),
         ),
+        Preset(
+            name="book-faces",
+            description="the chapter's CelebA VAE: 32×32 RGB faces, BatchNorm + LeakyReLU(0.3), z = 200, "
+            "the book's loss 2000 × per-pixel MSE + KL",
+            dataset="celeba",
+            model=ModelSpec(
+                kind="vae", architecture="book-faces", latent_dim=200, image_channels=3, image_size=32,
+                encoder_channels=(128, 128, 128, 128),
+            ),
+            objective="vae-mse",
+            objective_params={"reconstruction_weight": 2000.0},
+            epochs=10,
+            batch_size=128,
+            lr=5e-4,
+        ),
     ]
 }
 

@@ -12,7 +12,7 @@ from typing import Any
 from vaelab.errors import ConfigError
 
 MODEL_KINDS = ("ae", "vae")
-ARCHITECTURES = ("book-conv",)
+ARCHITECTURES = ("book-conv", "book-faces")
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,11 @@ class ModelSpec:
     Attributes:
         kind: ``"ae"`` (deterministic encoder) or ``"vae"`` (Gaussian encoder with mean and
             log-variance heads).
-        architecture: the convolutional family; ``"book-conv"`` is the chapter's
-            Fashion-MNIST network.
+        architecture: the convolutional family: ``"book-conv"``, the chapter's Fashion-MNIST
+            network (convolutions with ReLU), or ``"book-faces"``, its CelebA network
+            (convolutions with BatchNorm and LeakyReLU, see :mod:`vaelab.models.faces_conv`).
         latent_dim: size of the latent code z.
-        image_channels: channels of the input images (1 for Fashion-MNIST).
+        image_channels: channels of the input images (1 for Fashion-MNIST, 3 for RGB faces).
         image_size: height and width of the (square) input images.
         encoder_channels: output channels of the stride-2 convolutions, in order.
     """

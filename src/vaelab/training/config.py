@@ -9,6 +9,8 @@ from typing import Any
 
 from vaelab import __version__
 from vaelab.data.corruption import Corruption
+from vaelab.data.image_options import ImageOptions
+from vaelab.data.registry import dataset_info
 from vaelab.errors import ConfigError
 from vaelab.models import ModelSpec, get_preset
 
@@ -17,7 +19,10 @@ RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"})
 
 #: The objective parameter that ``--beta`` sets, per objective. The book's "beta" (vae-book)
 #: weights the reconstruction term; the standard β-VAE's weights the KL term.
-BETA_PARAMS = {"vae-book": "reconstruction_weight", "beta-vae": "beta"}
+BETA_PARAMS = {"vae-book": "reconstruction_weight", "vae-mse": "reconstruction_weight", "beta-vae": "beta"}
+
+#: Overrides that become the run's :class:`ImageOptions` (datasets read from image files only).
+IMAGE_OPTION_KEYS = ("image_size", "center_crop", "on_bad_image")
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,9 @@ class RunConfig:
 
     ``model`` is the architecture; the remaining fields are the training recipe, the data
     selection and the execution settings. ``limit_train``/``limit_test`` keep the first N images
-    of each split (``None`` keeps all).
+    of each split (``None`` keeps all). ``data_options`` (image size, centre crop, bad-image
+    policy) is set for the datasets read from image files (``celeba``, ``image-folder``) and
+    None for Fashion-MNIST; its ``image_size`` always equals the model's.
     """
 
     preset: str
@@ -43,6 +50,7 @@ class RunConfig:
     limit_train: int | None = None
     limit_test: int | None = None
     corruption: Corruption | None = None
+    data_options: ImageOptions | None = None
 
     def __post_init__(self) -> None:
         _check_positive("epochs", self.epochs)
@@ -55,6 +63,7 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None:
                 _check_positive(name, value)
+        _check_data_fits_model(self.dataset, self.model, self.data_options)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "RunConfig":
@@ -65,7 +74,8 @@ class RunConfig:
         """
         preset = get_preset(name)
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        model = preset.model
+        dataset = overrides.pop("dataset", preset.dataset)
+        model, data_options = _data_settings(dataset, preset.model, overrides)
         if "latent_dim" in overrides:
             _check_positive("latent_dim", overrides["latent_dim"])
             model = replace(model, latent_dim=overrides.pop("latent_dim"))
@@ -78,7 +88,7 @@ class RunConfig:
         _reject_unknown(overrides)
         base = cls(
             preset=preset.name,
-            dataset=preset.dataset,
+            dataset=dataset,
             model=model,
             objective=preset.objective,
             objective_params=objective_params,
@@ -86,6 +96,7 @@ class RunConfig:
             batch_size=preset.batch_size,
             lr=preset.lr,
             corruption=corruption,
+            data_options=data_options,
         )
         return replace(base, **overrides)
 
@@ -107,6 +118,14 @@ class RunConfig:
             if wanted != self.corruption:
                 saved = self.corruption.describe() if self.corruption else "no corruption"
                 raise ConfigError(f"this run was trained with {saved}; --resume cannot change it")
+        if any(key in overrides for key in IMAGE_OPTION_KEYS):
+            _, wanted = _data_settings(self.dataset, self.model, overrides)
+            if wanted != self.data_options:
+                saved = self.data_options
+                raise ConfigError(
+                    f"this run was trained on {saved.describe()} images with --on-bad-image {saved.on_bad_image}; "
+                    "--resume cannot change --image-size, --center-crop or --on-bad-image"
+                )
         _reject_unknown(overrides)
         for key, value in overrides.items():
             if key not in RESUMABLE_OVERRIDES and value != getattr(self, key):
@@ -122,6 +141,7 @@ class RunConfig:
         data = asdict(self)
         data["model"] = self.model.to_dict()
         data["corruption"] = self.corruption.to_dict() if self.corruption else None
+        data["data_options"] = self.data_options.to_dict() if self.data_options else None
         data["vaelab_version"] = __version__
         return data
 
@@ -134,6 +154,8 @@ class RunConfig:
             data["model"] = ModelSpec.from_dict(data["model"])
             if data.get("corruption") is not None:
                 data["corruption"] = Corruption.from_dict(data["corruption"])
+            if data.get("data_options") is not None:
+                data["data_options"] = ImageOptions.from_dict(data["data_options"])
             return cls(**data)
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"config is incomplete or has unknown settings ({exc})") from None
@@ -163,6 +185,40 @@ def _corruption_override(base: Corruption | None, overrides: dict[str, Any]) -> 
     if amount is None and base is not None and base.kind == kind:
         amount = base.amount
     return Corruption.of(kind, amount)
+
+
+def _data_settings(
+    dataset: str, model: ModelSpec, overrides: dict[str, Any]
+) -> tuple[ModelSpec, ImageOptions | None]:
+    """The model spec fitted to ``dataset``'s images (channels, size) and the run's image options,
+    from the image-option ``overrides`` (which it pops)."""
+    info = dataset_info(dataset)
+    given = {key: overrides.pop(key) for key in IMAGE_OPTION_KEYS if key in overrides}
+    if not info.image_files:
+        if given:
+            flags = ", ".join("--" + key.replace("_", "-") for key in given)
+            raise ConfigError(
+                f"{flags}: only for datasets read from image files (celeba, image-folder), not {dataset}"
+            )
+        return replace(model, image_channels=info.channels, image_size=info.fixed_size), None
+    options = ImageOptions(**{"image_size": model.image_size, **given})
+    return replace(model, image_channels=info.channels, image_size=options.image_size), options
+
+
+def _check_data_fits_model(dataset: str, model: ModelSpec, options: ImageOptions | None) -> None:
+    """A :class:`ConfigError` unless the dataset's images have the model's channels and size."""
+    info = dataset_info(dataset)
+    if model.image_channels != info.channels:
+        raise ConfigError(
+            f"the model takes {model.image_channels}-channel images but {dataset} has {info.channels} channel(s)"
+        )
+    if info.image_files and options is None:
+        raise ConfigError(f"dataset {dataset} needs image options (size, crop, bad-image policy)")
+    if not info.image_files and options is not None:
+        raise ConfigError(f"dataset {dataset} takes no image options")
+    size = options.image_size if options is not None else info.fixed_size
+    if model.image_size != size:
+        raise ConfigError(f"the model takes {model.image_size}×{model.image_size} images but the data are {size}×{size}")
 
 
 def _check_positive(name: str, value: Any) -> None:

@@ -27,6 +27,25 @@ the other keys are reported alongside it. Reductions, per term:
       images (nats per image).
     * ``kl``, ``neg_elbo_nats`` — as for ``vae-book``, so both objectives can be compared.
 
+``vae-mse`` (book-faces, the book's faces loss; D = pixels × channels per image, 3,072 for
+32×32 RGB):
+    * ``loss`` — ``reconstruction_weight`` (w, the book's 2000) × ``reconstruction`` + ``kl``.
+    * ``reconstruction`` — squared error between the decoded image (after the sigmoid) and the
+      target, averaged over the pixels and channels of each image, then over the images (the MSE
+      Keras prints).
+    * ``kl`` — as for ``vae-book``.
+    * ``neg_elbo_nats`` — the negative ELBO of a Gaussian decoder with a fixed variance,
+      ``SE/(2σ²) + (D/2)·log(2πσ²) + kl`` with SE the summed squared error of an image and
+      σ² = D/(2w) (nats per image, averaged over images; lower is better).
+
+  Why that σ²: a decoder p(x|z) = N(x̂(z), σ²I) over D continuous values has
+  −log p(x|z) = SE/(2σ²) + (D/2)·log(2πσ²). With σ² = D/(2w) the first term is w·SE/D =
+  w × ``reconstruction``, so the book's loss is exactly this negative ELBO minus the constant
+  (D/2)·log(2πσ²) (for D = 3,072 and w = 2000: σ² = 0.768, σ ≈ 0.88, constant 2,418.0 nats).
+  It is a *density* of continuous pixel values, so it can be negative in principle and is not
+  comparable with the Bernoulli numbers of ``vae-book`` and ``beta-vae`` (probabilities of
+  binary pixels) — only with other ``vae-mse`` runs at the same w and image size.
+
 From one to the other: with weight w on the per-pixel mean over P pixels, the book's loss is
 w·S/P + KL = (w/P)·(S + (P/w)·KL), where S is the summed cross-entropy. So the book's recipe is a
 β-VAE with β = P/w (for 32×32 images and w = 500: β = 1024/500 = 2.048) with the loss multiplied
@@ -129,7 +148,45 @@ class BetaVaeObjective:
         return {"loss": nats + self.beta * kl, "reconstruction_nats": nats, "kl": kl, "neg_elbo_nats": nats + kl}
 
 
-OBJECTIVES: dict[str, type] = {"bce": BceObjective, "vae-book": VaeBookObjective, "beta-vae": BetaVaeObjective}
+def squared_error_per_image(images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error summed over each image's pixels and channels: shape [batch]."""
+    return (images - target).square().flatten(1).sum(dim=1)
+
+
+def gaussian_decoder_variance(values_per_image: int, reconstruction_weight: float) -> float:
+    """σ² = D/(2w): the fixed decoder variance under which w × per-value MSE is SE/(2σ²)."""
+    return values_per_image / (2.0 * reconstruction_weight)
+
+
+class VaeMseObjective:
+    """The book's faces loss: weight × per-pixel-channel MSE + KL (see the module docstring)."""
+
+    terms = ("loss", "reconstruction", "kl", "neg_elbo_nats")
+
+    def __init__(self, reconstruction_weight: float = 2000.0) -> None:
+        self.reconstruction_weight = _check_weight("reconstruction_weight", reconstruction_weight)
+
+    def __call__(self, output: Any, target: torch.Tensor) -> Terms:
+        values = target[0].numel()
+        squared_error = squared_error_per_image(torch.sigmoid(output.logits), target).mean()
+        kl = kl_to_standard_normal(output.mean, output.log_var).mean()
+        reconstruction = squared_error / values
+        variance = gaussian_decoder_variance(values, self.reconstruction_weight)
+        gaussian_nll = squared_error / (2.0 * variance) + 0.5 * values * math.log(2.0 * math.pi * variance)
+        return {
+            "loss": self.reconstruction_weight * reconstruction + kl,
+            "reconstruction": reconstruction,
+            "kl": kl,
+            "neg_elbo_nats": gaussian_nll + kl,
+        }
+
+
+OBJECTIVES: dict[str, type] = {
+    "bce": BceObjective,
+    "vae-book": VaeBookObjective,
+    "beta-vae": BetaVaeObjective,
+    "vae-mse": VaeMseObjective,
+}
 
 
 def make_objective(name: str, params: dict[str, Any] | None = None) -> Objective:

@@ -27,11 +27,15 @@ class Run:
 
     def test_set(self, data_dir: str | None = None, limit: int | None = None) -> ImageSet:
         """The test split of the run's dataset (``data_dir`` overrides the one trained with)."""
-        return load_dataset(self.config.dataset, "test", data_dir or self.config.data_dir, limit)
+        return load_dataset(
+            self.config.dataset, "test", data_dir or self.config.data_dir, limit, self.config.data_options
+        )
 
     def train_set(self, data_dir: str | None = None, limit: int | None = None) -> ImageSet:
         """The training split of the run's dataset."""
-        return load_dataset(self.config.dataset, "train", data_dir or self.config.data_dir, limit)
+        return load_dataset(
+            self.config.dataset, "train", data_dir or self.config.data_dir, limit, self.config.data_options
+        )
 
 
 def load_run(path: str | Path, device: str = "auto") -> Run:

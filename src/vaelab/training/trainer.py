@@ -233,9 +233,9 @@ def train(
     """
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if train_set is None:
-        train_set = load_dataset(config.dataset, "train", config.data_dir, config.limit_train)
+        train_set = load_dataset(config.dataset, "train", config.data_dir, config.limit_train, config.data_options)
     if test_set is None:
-        test_set = load_dataset(config.dataset, "test", config.data_dir, config.limit_test)
+        test_set = load_dataset(config.dataset, "test", config.data_dir, config.limit_test, config.data_options)
     trainer = Trainer(config, run_dir, train_set, test_set, progress=progress, log=log)
     if resume:
         trainer.restore()

@@ -1,0 +1,75 @@
+"""The chapter's faces network (``book-faces``): convolutions with BatchNorm and LeakyReLU.
+
+Encoder features: per stage a 3×3 stride-2 convolution ("same" padding), BatchNorm and
+LeakyReLU(0.3), then flatten (128·2·2 = 512 features for 32×32 inputs and four stages of 128
+channels). Decoder: Linear(latent → 512) → BatchNorm → LeakyReLU → reshape 128×2×2 → per stage
+a 3×3 stride-2 transposed convolution that doubles the size → BatchNorm → LeakyReLU, then a 3×3
+stride-1 transposed convolution to the image channels (logits; the model applies the sigmoid).
+
+BatchNorm uses Keras' defaults, as the book's code does: ε = 1e-3 and a running-statistics
+momentum of 0.99 in Keras' convention, which is ``momentum=0.01`` in PyTorch's. LeakyReLU's
+slope 0.3 is Keras' default too. For the book's 32×32 RGB input and a 200-d latent space the
+encoder has 652,560 trainable parameters and the decoder 698,755; the book's totals, 653,584 and
+700,803, also count BatchNorm's running means and variances (1,024 and 2,048 numbers).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vaelab.models.spec import ModelSpec
+
+LEAKY_SLOPE = 0.3
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+
+
+def _activation() -> nn.Module:
+    return nn.LeakyReLU(LEAKY_SLOPE)
+
+
+class BatchNormConvFeatures(nn.Sequential):
+    """[Conv 3×3 stride 2 → BatchNorm → LeakyReLU(0.3)] per channel count, then flatten."""
+
+    def __init__(self, in_channels: int, channels: tuple[int, ...]) -> None:
+        layers: list[nn.Module] = []
+        for out_channels in channels:
+            layers += [
+                nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1),
+                nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM),
+                _activation(),
+            ]
+            in_channels = out_channels
+        layers.append(nn.Flatten())
+        super().__init__(*layers)
+
+
+class BatchNormConvDecoder(nn.Module):
+    """z ↦ image logits through Linear/BatchNorm/LeakyReLU and stride-2 transposed convolutions."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        channels = spec.encoder_channels[::-1]
+        self.shape = (channels[0], spec.feature_size, spec.feature_size)
+        flat = channels[0] * spec.feature_size**2
+        self.from_latent = nn.Sequential(
+            nn.Linear(spec.latent_dim, flat),
+            nn.BatchNorm1d(flat, eps=BN_EPS, momentum=BN_MOMENTUM),
+            _activation(),
+        )
+        layers: list[nn.Module] = []
+        in_channels = channels[0]
+        for out_channels in channels:
+            layers += [
+                nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1),
+                nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM),
+                _activation(),
+            ]
+            in_channels = out_channels
+        layers.append(nn.ConvTranspose2d(in_channels, spec.image_channels, 3, stride=1, padding=1))
+        self.upsample = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.from_latent(z).view(z.shape[0], *self.shape)
+        return self.upsample(h)
