@@ -8,6 +8,7 @@ with a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,12 +51,38 @@ positive_float = _number_type(float, lambda v: 0 < v < float("inf"), "a positive
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 CORRUPTIONS = ("gaussian", "salt-pepper", "mask")
+DATASETS = ("fashion-mnist", "celeba", "image-folder")
+BAD_IMAGE_POLICIES = ("fail", "skip")
+MORPH_METHODS = ("linear", "slerp")
+
+
+def factors_type(text: str) -> tuple[float, ...]:
+    """argparse type for --factors (START:STOP[:STEP] or a list), via the latent layer's parser."""
+    from vaelab.latent.arithmetic import parse_factors
+
+    try:
+        return parse_factors(text)
+    except VaelabError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--factors {text!r}: ")) from None
+
+
+factors_type.__name__ = "factors"
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `vaelab train`")
     parser.add_argument("--data-dir", help="folder with the dataset (default: where the run found it)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to compute (default: auto)")
+
+
+def _add_attribute_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--attribute", required=True,
+                        help="an attribute (CelebA: e.g. Smiling, Blond_Hair) or a Fashion-MNIST class (e.g. Sneaker)")
+    parser.add_argument("--against", help=(
+        "compare with this attribute or class instead (CelebA default: the images without --attribute; "
+        "Fashion-MNIST default: every other class), e.g. --attribute Sneaker --against Sandal"))
+    parser.add_argument("--count", type=positive_int, default=20000,
+                        help="training images scanned for the vector (default: 20000, or all when fewer)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         "on the KL term (default 1); book-vae's weight w equals β = 1024/w"))
     p.add_argument("--seed", type=non_negative_int, help="random seed for initialisation and shuffling (default: 0)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="auto uses CUDA when present (default: auto)")
-    p.add_argument("--data-dir", help="folder holding the dataset files (searched first)")
+    p.add_argument("--data-dir", help="folder holding the dataset files (searched first); for celeba the folder "
+                   "with img_align_celeba/ and list_attr_celeba.txt or .csv, for image-folder the folder of images")
+    p.add_argument("--dataset", choices=DATASETS, help=(
+        "train on another dataset than the preset's (book-faces: celeba; the others: fashion-mnist); the model "
+        "takes the dataset's channels and image size. image-folder: every image under --data-dir, with an "
+        "optional attributes.csv"))
+    p.add_argument("--image-size", type=positive_int, help=(
+        "celeba and image-folder: resize every image to N×N (default 32, the book's; book-faces needs a multiple "
+        "of 16, e.g. 64)"))
+    p.add_argument("--center-crop", action="store_true",
+                   help="celeba and image-folder: cut the largest centred square first, so the aspect ratio is kept")
+    p.add_argument("--on-bad-image", choices=BAD_IMAGE_POLICIES, help=(
+        "celeba and image-folder: an unreadable image file stops training with its name (fail, the default) "
+        "or is left out with a warning (skip)"))
     p.add_argument("--limit-train", type=positive_int, help="train on the first N training images only")
     p.add_argument("--limit-test", type=positive_int, help="validate on the first N test images only")
     p.add_argument("--corruption", choices=CORRUPTIONS,
@@ -119,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Sample --count latent points with --sampler and decode them: figures/generated.png, "
                        "generated.json (points, sampler), generated.npz (images).")
     _add_run_options(p)
-    p.add_argument("--count", type=positive_int, default=18, help="number of samples (default: 18, a 3×6 grid)")
+    p.add_argument("--count", type=positive_int,
+                   help="number of samples (default: the book's grid, 18 as 3×6 for Fashion-MNIST, 30 as 3×10 for faces)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
     p.add_argument("--sampler", choices=("uniform-box", "prior", "gmm"),
                    help="uniform-box: uniform in the embeddings' bounding box; prior: N(0, I); gmm: a 10-component "
@@ -148,6 +189,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-test", type=positive_int, help="use the first N test images only")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the corruption (default: 0)")
     p.set_defaults(handler=cmd_denoise)
+
+    p = sub.add_parser("attribute", help="the latent direction of an attribute (e.g. Smiling), with its convergence",
+                       description="The mean encoder mean of training images with --attribute minus that of images "
+                       "without it (or of --against), over the first --count training images, normalised to unit "
+                       "length: figures/attribute-NAME.json (counts, norm before normalising, weights hash), .npz "
+                       "(vector, convergence data) and attribute-NAME-convergence.png (distance and cosine to the "
+                       "final vector as more images are scanned). Attributes are CelebA's (or an image folder's "
+                       "attributes.csv columns) or, for Fashion-MNIST, class names.")
+    _add_run_options(p)
+    _add_attribute_options(p)
+    p.set_defaults(handler=cmd_attribute)
+
+    p = sub.add_parser("arithmetic", help="test images moved along an attribute vector, decoded",
+                       description="Encode --images test images, add f × the unit attribute vector for each of "
+                       "--factors and decode: figures/arithmetic-NAME.png (a row per image: the original, then each "
+                       "factor; f = 0 is the reconstruction) and .npz. Uses the vector saved by `vaelab attribute` "
+                       "when it matches the attribute, --against and the run's weights; computes and saves it "
+                       "otherwise.")
+    _add_run_options(p)
+    _add_attribute_options(p)
+    p.add_argument("--factors", type=factors_type, default="-4:4",
+                   help="START:STOP (steps of 1), START:STOP:STEP or a list a,b,c (default: -4:4, the book's 9)")
+    p.add_argument("--images", type=positive_int, default=5, help="number of test images, one row each (default: 5)")
+    p.add_argument("--pick", choices=("first", "lacking"), default="first",
+                   help="first: the first test images; lacking: the first test images without the attribute "
+                   "(or of the --against class), so adding it shows (default: first)")
+    p.set_defaults(handler=cmd_arithmetic)
+    # "--factors -4:4": argparse (before Python 3.13) takes "-4:4" for an option because it only
+    # knows plain negative numbers; here anything that starts like a negative number is a value.
+    p._negative_number_matcher = re.compile(r"^-\.?\d")
+
+    p = sub.add_parser("morph", help="decode the path between two test images' latent codes",
+                       description="Encode test images --from and --to and decode --steps points between their codes, "
+                       "both endpoints included (so the first and last are their reconstructions): "
+                       "figures/morph-I-J-METHOD.png (the originals at both ends) and .npz.")
+    _add_run_options(p)
+    p.add_argument("--from", dest="start", type=non_negative_int, required=True, help="index of the first test image")
+    p.add_argument("--to", dest="end", type=non_negative_int, required=True, help="index of the second test image")
+    p.add_argument("--steps", type=_number_type(int, lambda v: v >= 2, "an integer ≥ 2"), default=10,
+                   help="images on the path, endpoints included (default: 10)")
+    p.add_argument("--method", choices=MORPH_METHODS, default="linear",
+                   help="linear: z0·(1−f) + z1·f (the book's); slerp: along the great circle, keeping the norm "
+                   "(default: linear)")
+    p.set_defaults(handler=cmd_morph)
 
     p = sub.add_parser("demo", help="train book-ae, book-vae and book-dae on Fashion-MNIST and write every figure",
                        description="Train the book's models on the full Fashion-MNIST, each into OUTPUT/<preset>: book-ae "
@@ -250,6 +335,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         seed=args.seed, device=args.device, data_dir=args.data_dir,
         limit_train=args.limit_train, limit_test=args.limit_test,
         corruption=args.corruption, noise_amount=args.noise_amount,
+        dataset=args.dataset, image_size=args.image_size, center_crop=args.center_crop or None,
+        on_bad_image=args.on_bad_image,
     )
     result = train(config, run_dir, resume=args.resume, progress=not args.no_progress)
     print(f"wrote {run_dir.model}, {run_dir.metrics} and {run_dir.checkpoint}")
@@ -301,6 +388,36 @@ def cmd_denoise(args: argparse.Namespace) -> None:
     _print_paths(paths)
 
 
+def cmd_attribute(args: argparse.Namespace) -> None:
+    from vaelab.presentation.attribute_report import write_attribute
+    from vaelab.training import load_run
+
+    run = load_run(args.run_dir, args.device)
+    vector, paths = write_attribute(run, run.train_set(args.data_dir, args.count), args.attribute, args.against,
+                                    args.count)
+    print(f"{vector.describe()}: {vector.count_with:,} and {vector.count_without:,} of {vector.images_scanned:,} "
+          f"training images; norm before normalising {vector.norm:.4g}")
+    _print_paths(paths)
+
+
+def cmd_arithmetic(args: argparse.Namespace) -> None:
+    from vaelab.presentation.attribute_report import write_arithmetic
+    from vaelab.training import load_run
+
+    run = load_run(args.run_dir, args.device)
+    paths = write_arithmetic(
+        run, run.test_set(args.data_dir), args.attribute, args.against, args.factors, args.images, args.pick,
+        count=args.count, data_dir=args.data_dir,
+    )
+    _print_paths(paths)
+
+
+def cmd_morph(args: argparse.Namespace) -> None:
+    from vaelab.presentation.attribute_report import write_morph
+
+    _print_paths(write_morph(*_open(args), args.start, args.end, args.steps, args.method))
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from vaelab.presentation.demo import run_demo
 
@@ -313,22 +430,24 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
-    from vaelab.evaluation.judge import load_judge
+    from vaelab.evaluation.judge import check_judge_applies, load_judge
     from vaelab.presentation.evaluation_report import write_diagnostics
     from vaelab.training import load_run
 
     run = load_run(args.run_dir, args.device)
+    check_judge_applies(run.config.dataset)
     judge = load_judge(str(run.device))
     train_set = run.train_set(args.data_dir, args.limit_train)
     _print_paths(write_diagnostics(run, train_set, judge, args.sampler, args.num_samples, args.seed))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from vaelab.evaluation.judge import load_judge
+    from vaelab.evaluation.judge import check_judge_applies, load_judge
     from vaelab.presentation.evaluation_report import write_evaluation
     from vaelab.training import load_run
 
     run = load_run(args.run_dir, args.device)
+    check_judge_applies(run.config.dataset)
     judge = load_judge(str(run.device))
     train_set = run.train_set(args.data_dir, args.limit_train)
     test_set = run.test_set(args.data_dir, args.limit_test)

@@ -52,6 +52,8 @@ from vaelab.errors import JudgeError, TrainingDivergedError
 from vaelab.training.device import resolve_device
 
 JUDGE_NAME = "fashion-mnist-judge"
+JUDGE_DATASET = "fashion-mnist"
+"""The only dataset whose images the judge can score."""
 WEIGHTS_FILE = f"{JUDGE_NAME}.safetensors"
 RECORD_FILE = f"{JUDGE_NAME}.json"
 FORMAT = "vaelab-judge-1"
@@ -343,6 +345,16 @@ def save_judge(
     sidecar = {**record, "hash": digest, "weights": WEIGHTS_FILE, "classes": list(CLASS_NAMES)}
     atomic_write_text(folder / RECORD_FILE, json.dumps(sidecar, indent=2) + "\n")
     return Judge(model.eval(), float(accuracy), digest, weights, sidecar)
+
+
+def check_judge_applies(dataset: str) -> None:
+    """A JudgeError unless runs on ``dataset`` can be scored by the judge (Fashion-MNIST only)."""
+    if dataset != JUDGE_DATASET:
+        raise JudgeError(
+            f"diagnose and evaluate score images with the judge, a Fashion-MNIST classifier, so they measure "
+            f"Fashion-MNIST runs only; this run trained on {dataset} (its analyses: vaelab reconstruct, embed, "
+            "generate, grid, attribute, arithmetic, morph)"
+        )
 
 
 def load_judge(device: str = "cpu", folder: str | Path | None = None) -> Judge:

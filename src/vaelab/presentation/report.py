@@ -35,6 +35,17 @@ from vaelab.training.run import Run
 #: The book embeds the first 5,000 test images for its plots.
 EMBED_COUNT = 5000
 
+#: The book's sample grids: 3 × 6 Fashion-MNIST items, 3 × 10 faces (count, columns).
+SAMPLE_GRIDS = {"fashion-mnist": (18, 6)}
+FACES_SAMPLE_GRID = (30, 10)
+
+
+def sample_grid(dataset: str, count: int | None = None) -> tuple[int, int]:
+    """How many samples to draw and how many columns to show them in: the book's grid for the
+    dataset (18 in 6 columns for Fashion-MNIST, 30 in 10 for faces), or ``count`` of them."""
+    default_count, columns = SAMPLE_GRIDS.get(dataset, FACES_SAMPLE_GRID)
+    return (count or default_count), columns
+
 
 def _labels(images_labels: np.ndarray | None, count: int) -> np.ndarray:
     return images_labels if images_labels is not None else np.full(count, -1)
@@ -94,17 +105,19 @@ def write_embedding(
 def write_generated(
     run: Run,
     test_set: ImageSet,
-    count: int = 18,
+    count: int | None = None,
     seed: int = 0,
     sampler: str | None = None,
     train_set: ImageSet | None = None,
 ) -> list[Path]:
     """``count`` points drawn by ``sampler`` (default: the book's for this kind of model),
     decoded: the figure, ``generated.json`` (points, sampler) and ``generated.npz`` (images).
+    ``count`` defaults to the book's grid for the run's dataset (:func:`sample_grid`).
 
     A sampler fitted after training (``gmm``) is fitted to the embeddings of ``train_set``
     (default: the run's training set); the others to the embedded test images."""
     sampler = sampler or default_sampler(run.config.model.kind)
+    count, columns = sample_grid(run.config.dataset, count)
     embedding = embed(run.model, test_set, EMBED_COUNT)
     fit_to = None
     if sampler_fits_training_set(sampler):
@@ -112,7 +125,7 @@ def write_generated(
     generated = generate(run.model, embedding, count, seed, sampler, fit_to)
     data = save_json(run.dir.figure_path("generated.json"), generated.to_dict())
     images = save_npz(run.dir.figure_path("generated.npz"), points=generated.points, images=generated.images)
-    figure = save_figure(plot_generated(embedding, generated), run.dir.figure_path("generated.png"))
+    figure = save_figure(plot_generated(embedding, generated, columns), run.dir.figure_path("generated.png"))
     return [figure, data, images]
 
 

@@ -1,0 +1,72 @@
+"""Latent arithmetic: move images along an attribute vector and decode them.
+
+Each image x is encoded to its encoder mean z, and z + f·v is decoded for every factor f, where
+v is a unit attribute vector (:mod:`vaelab.latent.attributes`). With f = 0 the result is the
+plain reconstruction; positive factors add the attribute, negative ones take it away. Because v
+has unit length, a factor is a distance in latent space (for a VAE, in units of the prior's
+standard deviation).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+from vaelab.errors import ConfigError
+from vaelab.latent.codec import decode_points, encode_images
+
+#: The book's factors: −4 … 4 in steps of 1.
+DEFAULT_FACTORS = "-4:4"
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def parse_factors(text: str) -> tuple[float, ...]:
+    """Factors from ``"A:B"`` (A to B in steps of 1), ``"A:B:STEP"`` or a list ``"a,b,c"``.
+
+    A :class:`ConfigError` for anything else, for an empty range or a zero step.
+    """
+    text = text.strip()
+    if re.fullmatch(rf"{_NUMBER}(?:\s*,\s*{_NUMBER})*", text):
+        return tuple(float(part) for part in text.split(","))
+    match = re.fullmatch(rf"({_NUMBER}):({_NUMBER})(?::({_NUMBER}))?", text)
+    if not match:
+        raise ConfigError(f"--factors {text!r}: expected START:STOP, START:STOP:STEP or a list like -2,0,2")
+    start, stop = float(match[1]), float(match[2])
+    step = float(match[3]) if match[3] else 1.0
+    if step <= 0 or stop < start:
+        raise ConfigError(f"--factors {text!r}: need START ≤ STOP and a positive STEP")
+    count = int(np.floor((stop - start) / step + 1e-9)) + 1
+    if count > 101:
+        raise ConfigError(f"--factors {text!r} gives {count} factors; use at most 101")
+    return tuple(float(start + i * step) for i in range(count))
+
+
+@dataclass
+class Arithmetic:
+    """``images[i, k]`` decodes z_i + ``factors[k]``·``vector`` (float32 [n, K, C, H, W] in [0, 1]);
+    ``originals`` are the images themselves (float32 [n, C, H, W])."""
+
+    originals: np.ndarray
+    factors: np.ndarray
+    vector: np.ndarray
+    latent: np.ndarray
+    images: np.ndarray
+
+
+def add_vector(model: nn.Module, images: np.ndarray, vector: np.ndarray, factors: tuple[float, ...]) -> Arithmetic:
+    """Decode z + f·``vector`` for each uint8 image [n, C, H, W] and each factor f."""
+    vector = np.asarray(vector, dtype=np.float32)
+    if vector.shape != (model.latent_dim,):
+        raise ConfigError(f"the attribute vector has {vector.shape[0]} dimensions but the model's latent space {model.latent_dim}")
+    factors_array = np.asarray(factors, dtype=np.float32)
+    z = encode_images(model, images)
+    points = z[:, None, :] + factors_array[None, :, None] * vector[None, None, :]
+    decoded = decode_points(model, points.reshape(-1, z.shape[1]))
+    originals = images.astype(np.float32) / 255.0
+    return Arithmetic(
+        originals, factors_array, vector, points, decoded.reshape(len(images), len(factors), *decoded.shape[1:])
+    )

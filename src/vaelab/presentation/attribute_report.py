@@ -1,0 +1,167 @@
+"""Attribute vectors, latent arithmetic and morphing of a run, written into its ``figures/``.
+
+* ``attribute-<NAME>.json`` / ``.npz`` — the unit vector, the difference it came from, the counts,
+  the norm before normalising, the convergence data, and which weights it was computed with
+  (``<NAME>`` is the attribute, or ``<A>-vs-<B>`` with ``against``); and
+  ``attribute-<NAME>-convergence.png``;
+* ``arithmetic-<NAME>.png`` / ``.npz`` — images along the vector at each factor;
+* ``morph-<I>-<J>-<method>.png`` / ``.npz`` — the path between two test images.
+
+Arithmetic reuses the saved vector when it was computed for the same attribute, comparison group
+and weights; otherwise it computes the vector (and saves it) first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from vaelab.data.image_set import ImageSet
+from vaelab.errors import ConfigError
+from vaelab.latent.arithmetic import add_vector, parse_factors, DEFAULT_FACTORS
+from vaelab.latent.attributes import (
+    DEFAULT_COUNT,
+    AttributeVector,
+    Convergence,
+    attribute_groups,
+    attribute_vector,
+)
+from vaelab.latent.morph import morph
+from vaelab.presentation.arithmetic_grid import plot_arithmetic
+from vaelab.presentation.attribute_convergence import plot_attribute_convergence
+from vaelab.presentation.images import save_figure
+from vaelab.presentation.morph_row import plot_morph
+from vaelab.presentation.outputs import save_json, save_npz
+from vaelab.training.run import Run
+
+PICKS = ("first", "lacking")
+
+
+def attribute_slug(attribute: str, against: str | None = None) -> str:
+    """A file-name-safe name: ``Smiling``, ``Sneaker-vs-Sandal``, ``T-shirt-top``."""
+    name = attribute if against is None else f"{attribute}-vs-{against}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "attribute"
+
+
+def weights_hash(run: Run) -> str:
+    """The first 16 hex digits of the SHA-256 of the run's ``model.safetensors``."""
+    return hashlib.sha256(run.dir.model.read_bytes()).hexdigest()[:16]
+
+
+def write_attribute(
+    run: Run, images: ImageSet, attribute: str, against: str | None = None, count: int | None = DEFAULT_COUNT
+) -> tuple[AttributeVector, list[Path]]:
+    """Compute the attribute vector over the first ``count`` of ``images`` (the training set, as
+    the book) and save it with its convergence figure; returns it and the paths written."""
+    vector = attribute_vector(run.model, images, attribute, against, count)
+    slug = attribute_slug(attribute, against)
+    c = vector.convergence
+    arrays = save_npz(
+        run.dir.figure_path(f"attribute-{slug}.npz"),
+        vector=vector.vector, difference=vector.difference, convergence_images=c.images,
+        convergence_with=c.with_count, convergence_without=c.without_count,
+        convergence_distance=c.distance, convergence_cosine=c.cosine,
+    )
+    record = {**vector.metadata(), "against_given": against, "run": str(run.dir), "preset": run.config.preset,
+              "weights_sha256_16": weights_hash(run)}
+    meta = save_json(run.dir.figure_path(f"attribute-{slug}.json"), record)
+    figure = save_figure(plot_attribute_convergence(vector), run.dir.figure_path(f"attribute-{slug}-convergence.png"))
+    return vector, [figure, meta, arrays]
+
+
+def saved_attribute_vector(run: Run, attribute: str, against: str | None = None) -> AttributeVector | None:
+    """The vector saved by :func:`write_attribute` for this attribute, comparison and weights, or None."""
+    slug = attribute_slug(attribute, against)
+    meta_path, arrays_path = run.dir.figures / f"attribute-{slug}.json", run.dir.figures / f"attribute-{slug}.npz"
+    try:
+        record = json.loads(meta_path.read_text())
+        with np.load(arrays_path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, KeyError):
+        return None
+    same = (
+        record.get("attribute") == attribute
+        and record.get("against_given") == against
+        and record.get("weights_sha256_16") == weights_hash(run)
+        and arrays.get("vector", np.zeros(0)).shape == (run.config.model.latent_dim,)
+    )
+    if not same:
+        return None
+    convergence = Convergence(
+        arrays["convergence_images"], arrays["convergence_with"], arrays["convergence_without"],
+        arrays["convergence_distance"], arrays["convergence_cosine"],
+    )
+    return AttributeVector(
+        attribute=attribute, against=record["against"], vector=arrays["vector"], difference=arrays["difference"],
+        count_with=record["count_with"], count_without=record["count_without"],
+        images_scanned=record["images_scanned"], source=record["source"], convergence=convergence,
+    )
+
+
+def pick_images(test_set: ImageSet, count: int, pick: str, attribute: str, against: str | None) -> np.ndarray:
+    """The uint8 images to move: the first ``count`` (``first``), or the first ``count`` of the
+    comparison group, those lacking the attribute (``lacking``)."""
+    if pick not in PICKS:
+        raise ConfigError(f"unknown --pick {pick!r}; use one of: {', '.join(PICKS)}")
+    if pick == "first":
+        return test_set.images[:count]
+    chosen = np.flatnonzero(attribute_groups(test_set, attribute, against).comparison)[:count]
+    if len(chosen) == 0:
+        raise ConfigError(f"no image of {test_set.name} lacks {attribute}; use --pick first")
+    return test_set.images[chosen]
+
+
+def write_arithmetic(
+    run: Run,
+    test_set: ImageSet,
+    attribute: str,
+    against: str | None = None,
+    factors: str | tuple[float, ...] = DEFAULT_FACTORS,
+    images: int = 5,
+    pick: str = "first",
+    train_set: ImageSet | None = None,
+    count: int | None = DEFAULT_COUNT,
+    data_dir: str | None = None,
+) -> list[Path]:
+    """``images`` test images moved along the attribute vector at each factor (the book: 5 images,
+    factors −4…4). The vector is the saved one when it matches, else computed over the first
+    ``count`` images of ``train_set`` (default: the run's training set, read from ``data_dir``
+    or where the run found it) and saved."""
+    factors = parse_factors(factors) if isinstance(factors, str) else tuple(factors)
+    chosen = pick_images(test_set, images, pick, attribute, against)
+    written: list[Path] = []
+    vector = saved_attribute_vector(run, attribute, against)
+    if vector is None:
+        images_for_vector = train_set if train_set is not None else run.train_set(data_dir, count)
+        vector, written = write_attribute(run, images_for_vector, attribute, against, count)
+    result = add_vector(run.model, chosen, vector.vector, factors)
+    slug = attribute_slug(attribute, against)
+    data = save_npz(
+        run.dir.figure_path(f"arithmetic-{slug}.npz"),
+        originals=result.originals, factors=result.factors, vector=result.vector, latent=result.latent,
+        images=result.images,
+    )
+    title = (f"{run.config.preset}: z + f·v, v the unit vector {vector.describe()} "
+             f"(norm {vector.norm:.3g} before normalising)")
+    figure = save_figure(plot_arithmetic(result, title), run.dir.figure_path(f"arithmetic-{slug}.png"))
+    return written + [figure, data]
+
+
+def write_morph(
+    run: Run, test_set: ImageSet, start: int, end: int, steps: int = 10, method: str = "linear"
+) -> list[Path]:
+    """The morph between test images ``start`` and ``end`` (``morph-<start>-<end>-<method>``)."""
+    result = morph(run.model, test_set, start, end, steps, method)
+    name = f"morph-{start}-{end}-{method}"
+    data = save_npz(
+        run.dir.figure_path(f"{name}.npz"),
+        fractions=result.fractions, points=result.points, images=result.images, endpoints=result.endpoints,
+        method=np.array(method),
+    )
+    title = f"{run.config.preset}: {method} morph from test image {start} to {end} ({steps} steps, endpoints included)"
+    figure = save_figure(plot_morph(result, title), run.dir.figure_path(f"{name}.png"))
+    return [figure, data]
