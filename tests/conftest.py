@@ -50,3 +50,34 @@ def trained_run(tmp_path_factory, train_images, test_images):
     run_dir = tmp_path_factory.mktemp("runs") / "ae"
     train(small_config(), run_dir, train_set=train_images, test_set=test_images, progress=False, log=lambda s: None)
     return load_run(run_dir, "cpu")
+
+
+@pytest.fixture(scope="session")
+def faces():
+    """300 synthetic faces (JPEG bytes) and their ±1 attributes (see face_fixtures)."""
+    from face_fixtures import make_faces
+
+    return make_faces(300, seed=0)
+
+
+@pytest.fixture(scope="session")
+def celeba_dirs(tmp_path_factory, faces):
+    """The synthetic faces written in CelebA's official and Kaggle layouts: {layout: folder}."""
+    from face_fixtures import write_celeba
+
+    root = tmp_path_factory.mktemp("celeba")
+    return {layout: write_celeba(root / layout, *faces, layout=layout) for layout in ("official", "kaggle")}
+
+
+@pytest.fixture(scope="session")
+def image_cache_home(tmp_path_factory):
+    """A cache folder (XDG_CACHE_HOME) of the tests' own, so decoded images never reach ~/.cache."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture
+def private_cache(monkeypatch, image_cache_home):
+    """Point XDG_CACHE_HOME at the tests' cache and keep VAELAB_DATA out of data searches."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(image_cache_home))
+    monkeypatch.delenv("VAELAB_DATA", raising=False)
+    return image_cache_home

@@ -182,7 +182,7 @@ def _table(rows: list[tuple[int, list[str]]], names: list[str], source: str) -> 
     if not known.all():
         row, column = map(int, np.argwhere(~known)[0])
         raise _malformed(
-            source, rows[row][0], f"value {cells[row, column]!r} for {names[column]} is not 1, -1 or 0"
+            source, rows[row][0], f"value {str(cells[row, column])!r} for {names[column]} is not 1, -1 or 0"
         )
     seen: set[str] = set()
     for (number, _), image_id in zip(rows, ids):

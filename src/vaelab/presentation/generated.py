@@ -27,7 +27,7 @@ def plot_generated(embedding: Embedding, generated: Generated, columns: int = 6)
     for i, cell in enumerate(axes.flat):
         if i < count:
             x, y = shown[i]
-            show_image(cell, generated.images[i], f"({x:.2g}, {y:.2g})", fontsize=9)
+            show_image(cell, generated.images[i], f"({x:.2g}, {y:.2g})", fontsize=9 if columns <= 6 else 6.5)
         else:
             cell.axis("off")
     where = "(z[0], z[1])" if embedding.projection.method == "identity" else "(PC1, PC2) of each sample"
