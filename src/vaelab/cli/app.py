@@ -236,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train book-ae, book-vae and book-dae on Fashion-MNIST and write every figure",
                        description="Train the book's models on the full Fashion-MNIST, each into OUTPUT/<preset>: book-ae "
-                       "(3 epochs), book-vae (5 epochs) and book-dae (3 epochs), and write all of their figures. "
+                       "(3 epochs), book-vae (5 epochs) and book-dae (3 epochs), and write all of their figures, for "
+                       "book-vae also the Sneaker − Sandal attribute vector, its arithmetic grid and a Sandal → Sneaker "
+                       "morph. "
                        "Re-running resumes an interrupted demo or only redraws.")
     p.add_argument("--output", default="runs/demo", help="folder for the demo's runs (default: runs/demo)")
     p.add_argument("--epochs", type=positive_int, help="override the presets' epochs")

@@ -111,8 +111,8 @@ def load_images(
     progress: bool = True,
     warn: Warn = warn_on_stderr,
 ) -> DecodedImages:
-    """The images of ``files`` from the cache, or decoded (with a progress bar named ``label``)
-    and cached. Applies ``options.on_bad_image`` to unreadable files (see the module docstring)."""
+    """The images of ``files`` from the cache, or decoded (with a progress bar named ``label`` on
+    stderr when ``progress`` and stderr is a terminal) and cached. Applies ``options.on_bad_image`` to unreadable files (see the module docstring)."""
     path = image_cache_dir() / f"{cache_key(files, options)}.npz"
     decoded = _read_cache(path, len(files), options.image_size, warn)
     if decoded is None:
@@ -139,7 +139,7 @@ def _decode_all(files: list[ImageFile], options: ImageOptions, label: str, progr
     kept: list[int] = []
     skipped: list[tuple[str, str]] = []
     bar = tqdm(total=len(files), desc=f"decoding {label} to {options.describe()}", unit="image",
-               disable=not progress, leave=False, dynamic_ncols=True)
+               disable=None if progress else True, leave=False, dynamic_ncols=True)
     with bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
         for start in range(0, len(files), CHUNK):
             chunk = files[start : start + CHUNK]

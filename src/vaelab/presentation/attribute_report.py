@@ -132,6 +132,7 @@ def write_arithmetic(
     ``count`` images of ``train_set`` (default: the run's training set, read from ``data_dir``
     or where the run found it) and saved."""
     factors = parse_factors(factors) if isinstance(factors, str) else tuple(factors)
+    attribute_groups(test_set, attribute, against)  # an unknown name fails here, before any encoding
     chosen = pick_images(test_set, images, pick, attribute, against)
     written: list[Path] = []
     vector = saved_attribute_vector(run, attribute, against)
@@ -165,3 +166,17 @@ def write_morph(
     title = f"{run.config.preset}: {method} morph from test image {start} to {end} ({steps} steps, endpoints included)"
     figure = save_figure(plot_morph(result, title), run.dir.figure_path(f"{name}.png"))
     return [figure, data]
+
+
+def write_attribute_tour(
+    run: Run, test_set: ImageSet, attribute: str, against: str | None = None, data_dir: str | None = None,
+    count: int | None = DEFAULT_COUNT,
+) -> list[Path]:
+    """The attribute vector (with its convergence), the arithmetic grid on the first test images
+    that lack the attribute, and a linear morph from the first of those to the first test image
+    that has it (what ``vaelab demo`` shows for book-vae: Sandal → Sneaker)."""
+    written = write_attribute(run, run.train_set(data_dir, count), attribute, against, count)[1]
+    written += write_arithmetic(run, test_set, attribute, against, pick="lacking", count=count, data_dir=data_dir)
+    groups = attribute_groups(test_set, attribute, against)
+    start, end = int(np.flatnonzero(groups.comparison)[0]), int(np.flatnonzero(groups.has)[0])
+    return written + write_morph(run, test_set, start, end)

@@ -6,11 +6,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from vaelab.presentation.attribute_report import write_attribute_tour
 from vaelab.presentation.report import write_all
 from vaelab.training import RunDir, load_run, prepare_config, train
 
 #: The presets the demo trains, in order.
 DEMO_PRESETS = ("book-ae", "book-vae", "book-dae")
+
+#: Latent arithmetic and morphing the demo shows, per preset: (attribute class, against class).
+DEMO_ATTRIBUTES = {"book-vae": ("Sneaker", "Sandal")}
 
 
 def run_demo(
@@ -24,7 +28,8 @@ def run_demo(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, list[Path]]:
-    """Train each demo preset in ``output/<preset>`` and write its figures.
+    """Train each demo preset in ``output/<preset>`` and write its figures (for book-vae also
+    the Sneaker − Sandal attribute vector, its arithmetic grid and a Sandal → Sneaker morph).
 
     A run already there is resumed (so an interrupted demo continues and a finished one only
     redraws its figures). Returns the files written, per preset.
@@ -41,6 +46,9 @@ def run_demo(
         log(f"{preset}: {'resuming' if resume else 'training'} in {run_dir} ({config.epochs} epochs)")
         train(config, run_dir, resume=resume, progress=progress, log=log)
         run = load_run(run_dir.path, device)
-        written[preset] = write_all(run, run.test_set(data_dir))
+        test_set = run.test_set(data_dir)
+        written[preset] = write_all(run, test_set)
+        if preset in DEMO_ATTRIBUTES:
+            written[preset] += write_attribute_tour(run, test_set, *DEMO_ATTRIBUTES[preset], data_dir=data_dir)
         log(f"{preset}: done in {time.perf_counter() - started:.0f} s; figures in {run_dir.figures}")
     return written
