@@ -123,6 +123,19 @@ def test_a_parent_folder_with_a_celeba_subfolder_is_found(celeba_dirs, tmp_path)
     assert find_celeba(tmp_path / "datasets").root == tmp_path / "datasets" / "celeba"
 
 
+def test_the_google_drive_folders_are_found(celeba_dirs, tmp_path):
+    drive = tmp_path / "drive"
+    shutil.copytree(celeba_dirs["official"] / "img_align_celeba", drive / "Img" / "img_align_celeba")
+    (drive / "Anno").mkdir()
+    (drive / "Eval").mkdir()
+    shutil.copy(celeba_dirs["official"] / "list_attr_celeba.txt", drive / "Anno")
+    shutil.copy(celeba_dirs["official"] / "list_eval_partition.txt", drive / "Eval")
+    files = find_celeba(drive)
+    assert files.attributes == drive / "Anno" / "list_attr_celeba.txt"
+    assert files.partition == drive / "Eval" / "list_eval_partition.txt"
+    assert len(load_celeba("test", drive, options=SMALL, progress=False)) == 45
+
+
 def test_missing_celeba_says_where_it_looked(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="CelebA not found") as caught:
@@ -161,6 +174,7 @@ def test_whole_image_is_resized_and_centre_crop_keeps_the_middle(tmp_path):
 
 
 def test_cache_hit_does_not_decode_again(celeba_dirs, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh-cache"))
     root = copy_of(celeba_dirs, tmp_path)
     calls = []
     real = image_cache.decode_image
@@ -175,6 +189,7 @@ def test_cache_hit_does_not_decode_again(celeba_dirs, tmp_path, monkeypatch):
     image.write_bytes(image.read_bytes())  # a new modification time: the list changed
     load_celeba("test", root, options=SMALL, progress=False)
     assert len(calls) == 135
+    assert len(list((tmp_path / "fresh-cache" / "vaelab" / "images").glob("*.npz"))) == 3
 
 
 def test_damaged_cache_is_rebuilt(celeba_dirs, tmp_path, image_cache_home):

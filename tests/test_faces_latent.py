@@ -199,6 +199,12 @@ def test_saved_vector_is_reused_until_the_weights_change(faces_run, monkeypatch)
 # --- the commands --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("command", ["attribute", "arithmetic", "morph"])
+def test_new_commands_have_help(capsys, command):
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0 and f"usage: vaelab {command}" in out
+
+
 def test_faces_commands_end_to_end(capsys, tmp_path, celeba_dirs, private_cache):
     run = str(tmp_path / "faces")
     code, out, err = run_cli(

@@ -25,6 +25,9 @@ _LAZY = {
     "generate": "vaelab.latent",
     "reconstruct": "vaelab.latent",
     "decode_grid": "vaelab.latent",
+    "attribute_vector": "vaelab.latent",
+    "add_vector": "vaelab.latent",
+    "morph": "vaelab.latent",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -11,7 +11,7 @@ from vaelab.presentation.images import show_image
 
 def factor_caption(factor: float) -> str:
     """``f = -4``, ``f = 0.5``; f = 0 is the reconstruction."""
-    return "f = 0 (recon.)" if factor == 0 else f"f = {factor:+g}"
+    return "f = 0 (recon.)" if factor == 0 else f"f = {factor:+.3g}"
 
 
 def plot_arithmetic(result: Arithmetic, title: str) -> Figure:

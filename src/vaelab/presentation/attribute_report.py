@@ -174,9 +174,15 @@ def write_attribute_tour(
 ) -> list[Path]:
     """The attribute vector (with its convergence), the arithmetic grid on the first test images
     that lack the attribute, and a linear morph from the first of those to the first test image
-    that has it (what ``vaelab demo`` shows for book-vae: Sandal → Sneaker)."""
-    written = write_attribute(run, run.train_set(data_dir, count), attribute, against, count)[1]
-    written += write_arithmetic(run, test_set, attribute, against, pick="lacking", count=count, data_dir=data_dir)
+    that has it (what ``vaelab demo`` shows for book-vae: Sandal → Sneaker).
+
+    The factors are multiples −1, −0.5, …, 2 of the difference's norm ‖d‖, so f = ‖d‖ moves an
+    image by the whole difference between the two groups' mean codes (in a 2-D latent space the
+    book's −4…4 would overshoot the data many times over)."""
+    vector, written = write_attribute(run, run.train_set(data_dir, count), attribute, against, count)
+    factors = tuple(round(k * vector.norm, 4) for k in (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0))
+    written += write_arithmetic(run, test_set, attribute, against, factors, pick="lacking", count=count,
+                                data_dir=data_dir)
     groups = attribute_groups(test_set, attribute, against)
     start, end = int(np.flatnonzero(groups.comparison)[0]), int(np.flatnonzero(groups.has)[0])
     return written + write_morph(run, test_set, start, end)

@@ -41,7 +41,7 @@ the other keys are reported alongside it. Reductions, per term:
   Why that σ²: a decoder p(x|z) = N(x̂(z), σ²I) over D continuous values has
   −log p(x|z) = SE/(2σ²) + (D/2)·log(2πσ²). With σ² = D/(2w) the first term is w·SE/D =
   w × ``reconstruction``, so the book's loss is exactly this negative ELBO minus the constant
-  (D/2)·log(2πσ²) (for D = 3,072 and w = 2000: σ² = 0.768, σ ≈ 0.88, constant 2,418.0 nats).
+  (D/2)·log(2πσ²) (for D = 3,072 and w = 2000: σ² = 0.768, σ ≈ 0.88, constant 2,417.5 nats).
   It is a *density* of continuous pixel values, so it can be negative in principle and is not
   comparable with the Bernoulli numbers of ``vae-book`` and ``beta-vae`` (probabilities of
   binary pixels) — only with other ``vae-mse`` runs at the same w and image size.
