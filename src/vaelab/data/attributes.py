@@ -25,8 +25,9 @@ import numpy as np
 
 from vaelab.errors import ConfigError, DataError
 
-#: The values accepted in an attribute file and whether each means "has the attribute".
-VALUE_MEANING = {"1": True, "-1": False, "0": False}
+#: The values accepted in an attribute file, as numbers; only 1 means "has the attribute".
+VALUE_CODES = {"1": 1, "-1": -1, "0": 0}
+UNKNOWN_CODE = 9
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,19 +178,21 @@ def _table(rows: list[tuple[int, list[str]]], names: list[str], source: str) -> 
                 source, number, f"expected a file name and {len(names)} values, got {len(fields)} fields"
             )
     ids = [fields[0] for _, fields in rows]
-    cells = np.array([fields[1:] for _, fields in rows], dtype=str).reshape(len(rows), len(names))
-    known = np.isin(cells, list(VALUE_MEANING))
-    if not known.all():
-        row, column = map(int, np.argwhere(~known)[0])
-        raise _malformed(
-            source, rows[row][0], f"value {str(cells[row, column])!r} for {names[column]} is not 1, -1 or 0"
-        )
+    codes = np.fromiter(
+        (VALUE_CODES.get(value, UNKNOWN_CODE) for _, fields in rows for value in fields[1:]),
+        dtype=np.int8, count=len(rows) * len(names),
+    ).reshape(len(rows), len(names))
+    unknown = codes == UNKNOWN_CODE
+    if unknown.any():
+        row, column = map(int, np.argwhere(unknown)[0])
+        number, fields = rows[row]
+        raise _malformed(source, number, f"value {fields[column + 1]!r} for {names[column]} is not 1, -1 or 0")
     seen: set[str] = set()
     for (number, _), image_id in zip(rows, ids):
         if image_id in seen:
             raise _malformed(source, number, f"image {image_id!r} appears twice")
         seen.add(image_id)
-    return AttributeTable(tuple(ids), tuple(names), cells == "1")
+    return AttributeTable(tuple(ids), tuple(names), codes == 1)
 
 
 def clear_cache() -> None:
