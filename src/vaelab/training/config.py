@@ -11,9 +11,12 @@ from vaelab import __version__
 from vaelab.data.corruption import Corruption
 from vaelab.errors import ConfigError
 from vaelab.models import ModelSpec, get_preset
+from vaelab.training.execution import PRECISIONS
 
 #: Options that may change when a run is resumed (everything else must stay as saved).
-RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"})
+RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
+    {"precision", "compile", "threads", "cuda_graphs"}  # execution settings (vaelab.training.execution)
+)
 
 #: The objective parameter that ``--beta`` sets, per objective. The book's "beta" (vae-book)
 #: weights the reconstruction term; the standard β-VAE's weights the KL term.
@@ -26,7 +29,8 @@ class RunConfig:
 
     ``model`` is the architecture; the remaining fields are the training recipe, the data
     selection and the execution settings. ``limit_train``/``limit_test`` keep the first N images
-    of each split (``None`` keeps all).
+    of each split (``None`` keeps all). ``precision``, ``compile``, ``threads`` and
+    ``cuda_graphs`` choose how the run executes (see :mod:`vaelab.training.execution`).
     """
 
     preset: str
@@ -43,9 +47,17 @@ class RunConfig:
     limit_train: int | None = None
     limit_test: int | None = None
     corruption: Corruption | None = None
+    precision: str = "fp32"
+    compile: bool = False
+    threads: int | None = None
+    cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
         _check_positive("epochs", self.epochs)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.threads is not None:
+            _check_positive("threads", self.threads)
         _check_positive("batch_size", self.batch_size)
         if not self.lr > 0:
             raise ConfigError(f"--lr must be positive, got {self.lr}")
