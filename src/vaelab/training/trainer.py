@@ -57,7 +57,8 @@ class TrainResult:
     """What :func:`train` returns: the run directory, its config, the model and its history.
 
     Under torchrun every process gets one; ``is_main`` is true for rank 0, the one that wrote the
-    run directory and whose ``history`` holds the metrics (the other processes' is empty).
+    run directory and whose ``history`` holds the metrics (the other processes' is empty; their
+    ``model`` holds the same weights).
     """
 
     run_dir: RunDir
@@ -353,10 +354,15 @@ def _train(
             trainer.log(
                 f"{run_dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue"
             )
-            return TrainResult(run_dir, config, trainer.model, trainer.state.history, processes.is_main)
+            return _result(trainer, processes)
     elif processes.is_main:
         run_dir.path.mkdir(parents=True, exist_ok=True)
     if processes.is_main:
         run_dir.write_config(config)
-    history = trainer.fit()
-    return TrainResult(run_dir, config, trainer.model, history, processes.is_main)
+    trainer.fit()
+    return _result(trainer, processes)
+
+
+def _result(trainer: Trainer, processes: SingleProcess) -> TrainResult:
+    history = trainer.state.history if processes.is_main else []
+    return TrainResult(trainer.run_dir, trainer.config, trainer.model, history, processes.is_main)
