@@ -8,7 +8,7 @@ corruption, forward, loss, backward, fused Adam, loss sums — and from then on 
 into the graph's static input and replays it. The graph runs exactly the kernels the eager step
 runs, so the numbers do not change; random draws (a VAE's ε, a denoiser's noise) come from
 PyTorch's graph-safe CUDA generator, whose state a checkpoint saves as usual. Batches of another
-size (an epoch's last, smaller batch) run eagerly. If capture fails, the step falls back to eager
+size than the run's batch size (an epoch's last, smaller batch) run eagerly. If capture fails, the step falls back to eager
 execution for the rest of the run and says so once.
 """
 
@@ -27,8 +27,9 @@ WARMUP_STEPS = 3
 class GraphedStep:
     """Wraps an eager :class:`TrainStep`; same call signature, same ``sums`` and ``reset``."""
 
-    def __init__(self, step: TrainStep, log: Callable[[str], None] = print) -> None:
+    def __init__(self, step: TrainStep, batch_size: int, log: Callable[[str], None] = print) -> None:
         self.step = step
+        self.batch_size = batch_size
         self.log = log
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static: torch.Tensor | None = None
@@ -44,7 +45,7 @@ class GraphedStep:
         self.step.reset(values)
 
     def __call__(self, batch: torch.Tensor) -> None:
-        if self.failed or (self.static is not None and batch.shape != self.static.shape):
+        if self.failed or batch.shape[0] != self.batch_size:
             self.step(batch)
         elif self.graph is not None:
             self.static.copy_(batch)

@@ -150,7 +150,9 @@ class Trainer:
             shard=self.processes.shard,
             world_size=self.processes.world_size,
         )
-        self.step: TrainStep | GraphedStep = GraphedStep(step, self.log) if self.execution.cuda_graphs else step
+        self.step: TrainStep | GraphedStep = (
+            GraphedStep(step, config.batch_size, self.log) if self.execution.cuda_graphs else step
+        )
 
     def restore(self) -> None:
         """Load the run directory's checkpoint: weights, optimiser, RNGs, position."""
