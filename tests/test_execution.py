@@ -101,3 +101,15 @@ def test_running_loss_on_the_cpu_is_the_current_mean():
     assert running.read(3) == 2.0
     sums[0] = 9.0
     assert running.read(4) == 2.25
+
+
+def test_bf16_losses_are_computed_from_float32_outputs():
+    torch.manual_seed(0)
+    model = build_model(small_config().model.__class__(kind="vae"))
+    bf16 = choose_execution(CPU, precision="bf16")
+    with bf16.autocast():
+        output = model(torch.rand(4, 1, 32, 32))
+    assert output.mean.dtype == torch.bfloat16
+    widened = bf16.float32_outputs(output)
+    assert {widened.logits.dtype, widened.z.dtype, widened.mean.dtype, widened.log_var.dtype} == {torch.float32}
+    assert choose_execution(CPU).float32_outputs(output) is output

@@ -62,8 +62,8 @@ def _add_speed_options(parser: argparse.ArgumentParser) -> None:
     """How `train` executes (saved in config.json; a --resume may change them). See README "Speed"."""
     group = parser.add_argument_group("speed", "how the run executes; none of these changes the recipe")
     group.add_argument("--precision", choices=("fp32", "bf16"), help=(
-        "fp32 (default), or bf16: the training forward pass and loss under bfloat16 autocast, on GPUs and "
-        "on CPUs with bf16 instructions (weights, Adam and validation stay float32; the numbers change a little)"))
+        "fp32 (default), or bf16: the training forward pass under bfloat16 autocast, on GPUs and on CPUs with "
+        "bf16 instructions (the loss, weights, Adam and validation stay float32; the numbers change a little)"))
     group.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help=(
         "torch.compile the model (default: off; compiling takes tens of seconds and paid 5-10%% on a 2-core CPU)"))
     group.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None, help=(

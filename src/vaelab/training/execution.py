@@ -13,16 +13,19 @@ only where it paid:
   is most of the cost of these tiny models. Same kernels, same numbers. Single process only.
 * ``compile`` — ``torch.compile`` of the model; opt-in (on a 2-core CPU it gained 5–10 % for a
   compile of 25–30 s).
-* ``precision`` — ``bf16`` runs the training forward pass and loss under bfloat16 autocast
-  (weights, optimiser and validation stay float32); opt-in, since it changes the numbers.
+* ``precision`` — ``bf16`` runs the training forward pass under bfloat16 autocast and computes
+  the loss in float32 from its outputs (weights, optimiser and validation stay float32); opt-in,
+  since it changes the numbers.
 * ``threads`` — ``torch.set_num_threads`` for the run (numbers depend on the thread count).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -59,8 +62,20 @@ class Execution:
         """A float batch in this execution's memory format (a no-op when it already is)."""
         return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
 
+    def float32_outputs(self, output: Any) -> Any:
+        """A model output (a dataclass of tensors) with its floating tensors in float32, so that the
+        loss is computed in float32 after a bf16 forward pass (unchanged for fp32)."""
+        if self.precision == "fp32" or not dataclasses.is_dataclass(output):
+            return output
+        changes = {
+            f.name: value.float()
+            for f in dataclasses.fields(output)
+            if torch.is_tensor(value := getattr(output, f.name)) and value.is_floating_point()
+        }
+        return dataclasses.replace(output, **changes)
+
     def autocast(self) -> contextlib.AbstractContextManager:
-        """The autocast region of the training forward pass and loss (a no-op for fp32).
+        """The autocast region of the training forward pass (a no-op for fp32).
 
         The autocast cache is off, as CUDA graph capture requires; each weight is cast once per
         forward pass either way.

@@ -1,7 +1,7 @@
 """One training step, the unit the trainer repeats and the benchmark times.
 
 A step takes a uint8 batch from the device-resident data and does everything on the device:
-scale to [0, 1], corrupt (denoising models), forward pass and loss (under autocast for bf16),
+scale to [0, 1], corrupt (denoising models), forward pass (under autocast for bf16), loss,
 backward pass, Adam, and adding each loss term × images to running sums. Nothing is read back to
 the host, so on a GPU the host only queues work and never waits.
 
@@ -75,7 +75,8 @@ class TrainStep:
         x = self.execution.prepare_input(to_unit_float(part))
         x_in = self.corruption(x) if self.corruption else x
         with self.execution.autocast():
-            terms = self.objective(self.forward(x_in), x)
+            output = self.forward(x_in)
+        terms = self.objective(self.execution.float32_outputs(output), x)
         loss = terms["loss"]
         scale = weight * self.world_size / count
         if scale != 1.0:
