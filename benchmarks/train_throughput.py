@@ -318,7 +318,9 @@ def summarise(rows: list[dict]) -> list[dict]:
             "data": source,
             **{f"{loop}": medians[loop] for loop in LOOPS},
             "ratio": medians["vaelab"]["images_per_second"] / medians["reference"]["images_per_second"],
-            "cpu_time_ratio": medians["vaelab"]["images_per_cpu_second"] / medians["reference"]["images_per_cpu_second"],
+            "cpu_time_ratio": (
+                medians["vaelab"]["images_per_cpu_second"] / medians["reference"]["images_per_cpu_second"]
+            ),
         })
     return summary
 

@@ -8,8 +8,8 @@ corruption, forward, loss, backward, fused Adam, loss sums — and from then on 
 into the graph's static input and replays it. The graph runs exactly the kernels the eager step
 runs, so the numbers do not change; random draws (a VAE's ε, a denoiser's noise) come from
 PyTorch's graph-safe CUDA generator, whose state a checkpoint saves as usual. Batches of another
-size than the run's batch size (an epoch's last, smaller batch) run eagerly. If capture fails, the step falls back to eager
-execution for the rest of the run and says so once.
+size than the run's batch size (an epoch's last, smaller batch) run eagerly. If capture fails,
+the step falls back to eager execution for the rest of the run and says so once.
 """
 
 from __future__ import annotations

@@ -174,7 +174,8 @@ class ProcessGroup(SingleProcess):
         otherwise (another number, or a single-process checkpoint) a stream derived from ``seed``,
         the rank and ``salt`` (the position in training)."""
         key = f"rng.rank.{self.rank}.torch"
-        same_world = f"rng.rank.{self.world_size - 1}.torch" in tensors and f"rng.rank.{self.world_size}.torch" not in tensors
+        last, beyond = f"rng.rank.{self.world_size - 1}.torch", f"rng.rank.{self.world_size}.torch"
+        same_world = last in tensors and beyond not in tensors
         if key in tensors and same_world:
             torch.set_rng_state(tensors[key])
             if device.type == "cuda" and f"rng.rank.{self.rank}.cuda" in tensors:
@@ -212,7 +213,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> SingleProcess:
     return ProcessGroup(rank, world_size, local_rank)
 
 
-def open_processes(device: torch.device, environ: Mapping[str, str] | None = None) -> tuple[SingleProcess, torch.device]:
+def open_processes(
+    device: torch.device, environ: Mapping[str, str] | None = None
+) -> tuple[SingleProcess, torch.device]:
     """The processes of this run, joined, and this process's device."""
     processes = from_environment(environ)
     device = processes.device_for(device)

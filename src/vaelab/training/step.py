@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 from vaelab.data.corruption import Corruption
 from vaelab.data.preprocess import to_unit_float
@@ -87,10 +86,3 @@ class TrainStep:
         stacked = torch.stack([terms[name].detach().float() for name in self.names])
         self.sums.add_(stacked.double(), alpha=weight)
 
-
-def build_forward(model: nn.Module, execution: Execution, wrap: Callable[[nn.Module], nn.Module] | None = None):
-    """The callable a step runs forward through: ``model``, wrapped for DDP and/or compiled."""
-    forward: nn.Module = wrap(model) if wrap else model
-    if execution.compile:
-        forward = torch.compile(forward)
-    return forward
