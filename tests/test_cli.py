@@ -59,6 +59,8 @@ def test_every_documented_command_exists():
         (["--corruption", "blur"], "--corruption"),
         (["--noise-amount", "0"], "--noise-amount"),
         (["--beta", "-2"], "--beta"),
+        (["--precision", "fp16"], "--precision"),
+        (["--threads", "0"], "--threads"),
     ],
 )
 def test_bad_flag_values(capsys, tmp_path, flags, fragment):

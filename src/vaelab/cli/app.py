@@ -85,6 +85,21 @@ def _add_attribute_options(parser: argparse.ArgumentParser) -> None:
                         help="training images scanned for the vector (default: 20000, or all when fewer)")
 
 
+def _add_speed_options(parser: argparse.ArgumentParser) -> None:
+    """How `train` executes (saved in config.json; a --resume may change them). See README "Speed"."""
+    group = parser.add_argument_group("speed", "how the run executes; none of these changes the recipe")
+    group.add_argument("--precision", choices=("fp32", "bf16"), help=(
+        "fp32 (default), or bf16: the training forward pass under bfloat16 autocast, on GPUs and on CPUs with "
+        "bf16 instructions (the loss, weights, Adam and validation stay float32; the numbers change a little)"))
+    group.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help=(
+        "torch.compile the model (default: off; compiling takes tens of seconds and paid 5-10%% on a 2-core CPU)"))
+    group.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None, help=(
+        "on CUDA, capture each training step as one CUDA graph and replay it (default: on; single process, "
+        "without --compile)"))
+    group.add_argument("--threads", type=positive_int, help=(
+        "CPU threads for PyTorch (default: PyTorch's choice, one per core); numbers depend on the thread count"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``vaelab`` argument parser."""
     parser = Parser(
@@ -133,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="σ for gaussian (default 0.3), or the fraction of pixels hit for salt-pepper (0.2) and mask (0.5)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_speed_options(p)
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("reconstruct", help="test images above their reconstructions",
@@ -339,8 +355,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         corruption=args.corruption, noise_amount=args.noise_amount,
         dataset=args.dataset, image_size=args.image_size, center_crop=args.center_crop or None,
         on_bad_image=args.on_bad_image,
+        precision=args.precision, compile=args.compile, cuda_graphs=args.cuda_graphs, threads=args.threads,
     )
     result = train(config, run_dir, resume=args.resume, progress=not args.no_progress)
+    if not result.is_main:  # another process of a torchrun job: rank 0 reports
+        return
     print(f"wrote {run_dir.model}, {run_dir.metrics} and {run_dir.checkpoint}")
     if result.history:
         last = result.history[-1]

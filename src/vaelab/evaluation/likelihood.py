@@ -16,14 +16,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
-from vaelab.latent.codec import model_device
+from vaelab.latent.codec import device_batches, model_device
 from vaelab.training.objectives import bce_per_image, kl_to_standard_normal
 
 LOG_2PI = math.log(2 * math.pi)
@@ -59,7 +58,7 @@ def _log_normal(z: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> t
     return -0.5 * (LOG_2PI + log_var + (z - mean) ** 2 / log_var.exp()).sum(dim=-1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def log_weights(
     model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator, chunk: int = 256
 ) -> torch.Tensor:
@@ -80,7 +79,7 @@ def log_weights(
     return torch.cat(columns, dim=1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def likelihood_bounds(
     model: nn.Module,
     images: ImageSet,
@@ -94,14 +93,15 @@ def likelihood_bounds(
     device = model_device(model)
     k = k or default_importance_samples(device)
     generator = torch.Generator(device=device).manual_seed(seed)
-    elbo_sum = iw_sum = 0.0
-    for begin in tqdm(range(0, len(images), batch_size), desc=f"likelihood (k={k})", disable=not progress,
-                      unit="batch", leave=False):
-        batch = torch.from_numpy(np.ascontiguousarray(images.images[begin : begin + batch_size])).to(device)
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # negative ELBO, IW bound
+    batches = device_batches(images.images, device, batch_size)
+    for batch in tqdm(batches, total=-(-len(images) // batch_size), desc=f"likelihood (k={k})",
+                      disable=not progress, unit="batch", leave=False):
         x = to_unit_float(batch)
         weights = log_weights(model, x, k, generator).double()
-        elbo_sum += -weights[:, 0].sum().item() if k == 1 else -_elbo(model, x, generator).sum().item()
-        iw_sum += -(torch.logsumexp(weights, dim=1) - math.log(k)).sum().item()
+        sums[0] += -weights[:, 0].sum() if k == 1 else -_elbo(model, x, generator).sum()
+        sums[1] += -(torch.logsumexp(weights, dim=1) - math.log(k)).sum()
+    elbo_sum, iw_sum = sums.tolist()
     count = len(images)
     return LikelihoodBounds(elbo_sum / count, iw_sum / count, k, count, seed)
 

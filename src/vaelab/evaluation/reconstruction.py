@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
-from vaelab.latent.codec import model_device
+from vaelab.latent.codec import device_batches, model_device
 from vaelab.latent.denoising import psnr
 from vaelab.training.objectives import bce_per_image
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def reconstruction_metrics(model: nn.Module, images: ImageSet, batch_size: int = 500) -> dict[str, float]:
     """Averages over ``images`` of: binary cross-entropy per pixel (nats; the book's loss), mean
     squared error per pixel, and PSNR per image (dB, 10·log10(1/MSE), pixels in [0, 1])."""
     model.eval()
     device = model_device(model)
-    bce = mse = db = 0.0
-    for begin in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images.images[begin : begin + batch_size])).to(device)
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # BCE, MSE, PSNR
+    for batch in device_batches(images.images, device, batch_size):
         x = to_unit_float(batch)
         logits = model.decoder(model.encode(x))
         restored = torch.sigmoid(logits)
-        bce += (bce_per_image(logits, x) / x[0].numel()).double().sum().item()
-        mse += (restored - x).pow(2).flatten(1).mean(dim=1).double().sum().item()
-        db += psnr(restored, x).double().sum().item()
+        sums[0] += (bce_per_image(logits, x) / x[0].numel()).double().sum()
+        sums[1] += (restored - x).pow(2).flatten(1).mean(dim=1).double().sum()
+        sums[2] += psnr(restored, x).double().sum()
+    bce, mse, db = sums.tolist()
     count = len(images)
     return {"bce_per_pixel": bce / count, "mse": mse / count, "psnr_db": db / count, "images": count}

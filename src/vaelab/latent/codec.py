@@ -1,6 +1,12 @@
-"""Encoding images to latent points and decoding points to images, in batches, without gradients."""
+"""Encoding images to latent points and decoding points to images, in batches, without gradients.
+
+The inputs go to the model's device once, every batch is computed there, and the results come
+back in one transfer: on a GPU the host never waits between batches.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -17,7 +23,14 @@ def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-@torch.no_grad()
+def device_batches(images: np.ndarray, device: torch.device, batch_size: int) -> Iterator[torch.Tensor]:
+    """uint8 ``images`` [N, C, H, W] copied to ``device`` once, then yielded in batches of ``batch_size``."""
+    resident = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    for begin in range(0, len(resident), batch_size):
+        yield resident[begin : begin + batch_size]
+
+
+@torch.inference_mode()
 def encode_images(
     model: nn.Module, images: np.ndarray, batch_size: int = BATCH_SIZE, sampled: bool = False, seed: int = 0
 ) -> np.ndarray:
@@ -30,12 +43,11 @@ def encode_images(
     device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed) if sampled else None
     chunks = []
-    for begin in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images[begin : begin + batch_size])).to(device)
+    for batch in device_batches(images, device, batch_size):
         x = to_unit_float(batch)
         z = _sample_posterior(model, x, generator) if sampled else model.encode(x)
-        chunks.append(z.float().cpu())
-    return torch.cat(chunks).numpy() if chunks else np.zeros((0, model.latent_dim), np.float32)
+        chunks.append(z.float())
+    return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, model.latent_dim), np.float32)
 
 
 def _sample_posterior(model: nn.Module, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -44,11 +56,11 @@ def _sample_posterior(model: nn.Module, x: torch.Tensor, generator: torch.Genera
     return model.sample_latent(x, generator)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def decode_points(model: nn.Module, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Images [N, C, H, W] in [0, 1] (float32) decoded from latent points [N, latent_dim]."""
     model.eval()
     device = model_device(model)
-    z = torch.as_tensor(np.asarray(points, dtype=np.float32))
-    chunks = [model.decode(z[b : b + batch_size].to(device)).float().cpu() for b in range(0, len(z), batch_size)]
-    return torch.cat(chunks).numpy()
+    z = torch.as_tensor(np.asarray(points, dtype=np.float32)).to(device)
+    chunks = [model.decode(z[b : b + batch_size]).float() for b in range(0, len(z), batch_size)]
+    return torch.cat(chunks).cpu().numpy()

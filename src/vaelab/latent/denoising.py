@@ -11,7 +11,7 @@ from torch import nn
 from vaelab.data.corruption import Corruption
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
-from vaelab.latent.codec import BATCH_SIZE, model_device
+from vaelab.latent.codec import BATCH_SIZE, device_batches, model_device
 
 #: Mean squared errors are floored here so that a perfect image scores 100 dB, not infinity.
 MSE_FLOOR = 1e-10
@@ -58,7 +58,7 @@ class Denoised:
         }
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def denoise(
     model: nn.Module,
     images: ImageSet,
@@ -72,17 +72,17 @@ def denoise(
     model.eval()
     device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed)
-    noisy_sum = denoised_sum = 0.0
-    shown: list[tuple[torch.Tensor, ...]] = []
-    for begin in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images.images[begin : begin + batch_size])).to(device)
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # PSNR of noisy, of denoised
+    shown: list[torch.Tensor] = []
+    for batch in device_batches(images.images, device, batch_size):
         clean = to_unit_float(batch)
         noisy = corruption(clean, generator)
         restored = model.decode(model.encode(noisy))
-        noisy_sum += psnr(noisy, clean).double().sum().item()
-        denoised_sum += psnr(restored, clean).double().sum().item()
+        sums[0] += psnr(noisy, clean).double().sum()
+        sums[1] += psnr(restored, clean).double().sum()
         if not shown:
-            shown = [t[:examples].float().cpu() for t in (clean, noisy, restored)]
-    clean, noisy, restored = (t.numpy() for t in shown)
+            shown = [t[:examples].float() for t in (clean, noisy, restored)]
+    clean, noisy, restored = (t.cpu().numpy() for t in shown)
     count = len(images)
+    noisy_sum, denoised_sum = sums.tolist()
     return Denoised(noisy_sum / count, denoised_sum / count, count, corruption, seed, clean, noisy, restored)

@@ -29,7 +29,7 @@ class ConvDecoder(nn.Module):
         for out_channels in channels:
             layers += [
                 nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1),
-                nn.ReLU(),
+                nn.ReLU(inplace=True),
             ]
             in_channels = out_channels
         layers.append(nn.Conv2d(in_channels, spec.image_channels, 3, stride=1, padding=1))

@@ -17,7 +17,7 @@ class ConvFeatures(nn.Sequential):
     def __init__(self, in_channels: int, channels: tuple[int, ...]) -> None:
         layers: list[nn.Module] = []
         for out_channels in channels:
-            layers += [nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1), nn.ReLU()]
+            layers += [nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1), nn.ReLU(inplace=True)]
             in_channels = out_channels
         layers.append(nn.Flatten())
         super().__init__(*layers)

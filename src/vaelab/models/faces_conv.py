@@ -29,7 +29,7 @@ BN_MOMENTUM = 0.1
 
 
 def _activation() -> nn.Module:
-    return nn.LeakyReLU(LEAKY_SLOPE)
+    return nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
 
 
 class BatchNormConvFeatures(nn.Sequential):

@@ -20,6 +20,7 @@ from torch import nn
 
 from vaelab.errors import RunDirError
 from vaelab.atomic import atomic_write
+from vaelab.training.optimizer import with_current_implementation
 
 FORMAT = "vaelab-checkpoint-1"
 
@@ -105,9 +106,8 @@ def load_checkpoint(
             opt_state.setdefault(int(index), {})[name] = value
     for index, values in json.loads(metadata["optim_scalars"]).items():
         opt_state.setdefault(int(index), {}).update(values)
-    optimizer.load_state_dict(
-        {"state": opt_state, "param_groups": json.loads(metadata["optim_param_groups"])}
-    )
+    groups = with_current_implementation(json.loads(metadata["optim_param_groups"]), optimizer)
+    optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
     state = TrainingState(**json.loads(metadata["state"]))
     rng = {k: v for k, v in tensors.items() if k.startswith("rng.")}
     return state, rng

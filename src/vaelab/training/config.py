@@ -13,9 +13,12 @@ from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
 from vaelab.errors import ConfigError
 from vaelab.models import ModelSpec, get_preset
+from vaelab.training.execution import PRECISIONS
 
 #: Options that may change when a run is resumed (everything else must stay as saved).
-RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"})
+RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
+    {"precision", "compile", "threads", "cuda_graphs"}  # execution settings (vaelab.training.execution)
+)
 
 #: The objective parameter that ``--beta`` sets, per objective. The book's "beta" (vae-book)
 #: weights the reconstruction term; the standard β-VAE's weights the KL term.
@@ -33,7 +36,9 @@ class RunConfig:
     selection and the execution settings. ``limit_train``/``limit_test`` keep the first N images
     of each split (``None`` keeps all). ``data_options`` (image size, centre crop, bad-image
     policy) is set for the datasets read from image files (``celeba``, ``image-folder``) and
-    None for Fashion-MNIST; its ``image_size`` always equals the model's.
+    None for Fashion-MNIST; its ``image_size`` always equals the model's. ``precision``,
+    ``compile``, ``threads`` and ``cuda_graphs`` choose how the run executes (see
+    :mod:`vaelab.training.execution`).
     """
 
     preset: str
@@ -51,9 +56,17 @@ class RunConfig:
     limit_test: int | None = None
     corruption: Corruption | None = None
     data_options: ImageOptions | None = None
+    precision: str = "fp32"
+    compile: bool = False
+    threads: int | None = None
+    cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
         _check_positive("epochs", self.epochs)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.threads is not None:
+            _check_positive("threads", self.threads)
         _check_positive("batch_size", self.batch_size)
         if not self.lr > 0:
             raise ConfigError(f"--lr must be positive, got {self.lr}")

@@ -1,10 +1,13 @@
 """The training loop: epochs of Adam steps, validation, metrics and resumable checkpoints.
 
-Data stays on the device as uint8 and each batch is converted on the fly; loss terms are summed
-on the device and read back only when the progress bar is refreshed and at the end of an epoch.
+Data stays on the device as uint8; each step (:mod:`vaelab.training.step`, replayed as a CUDA
+graph on a GPU: :mod:`vaelab.training.cuda_graph`) converts its batch on the fly and adds the loss
+terms to sums on the device. The host reads them without waiting every ``CHECK_EVERY`` steps
+(progress bar, NaN check: :mod:`vaelab.training.monitor`) and exactly once at the end of an epoch.
 Every completed epoch writes, in this order and each atomically: the checkpoint (which also holds
 the metric history), ``metrics.jsonl`` and ``model.safetensors``. Ctrl-C stops after the current
-step and checkpoints mid-epoch; ``resume`` continues exactly where it stopped.
+step and checkpoints mid-epoch; ``resume`` continues exactly where it stopped. Under torchrun the
+same loop trains with DistributedDataParallel (:mod:`vaelab.training.distributed`).
 """
 
 from __future__ import annotations
@@ -21,19 +24,25 @@ from tqdm.auto import tqdm
 
 from vaelab.data.batching import DeviceImages
 from vaelab.data.image_set import ImageSet
-from vaelab.data.preprocess import to_unit_float
 from vaelab.data.registry import load_dataset
 from vaelab.errors import RunDirError, TrainingDivergedError, VaelabError
 from vaelab.models import build_model
 from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from vaelab.training.config import RunConfig
+from vaelab.training.cuda_graph import GraphedStep
 from vaelab.training.device import resolve_device
+from vaelab.training.distributed import SingleProcess, open_processes
+from vaelab.training.execution import Execution, choose_execution, thread_count
 from vaelab.training.interrupts import StopRequest
+from vaelab.training.monitor import RunningLoss
 from vaelab.training.objectives import make_objective
+from vaelab.training.optimizer import make_adam
 from vaelab.training.run_dir import RunDir
+from vaelab.training.step import TrainStep
 from vaelab.training.validation import mean_terms
 
-#: Steps between reads of the running loss (progress bar, NaN check).
+#: Steps between reads of the running loss (progress bar, NaN check) and, under torchrun, between
+#: the processes' agreements on Ctrl-C and divergence.
 CHECK_EVERY = 25
 
 
@@ -45,12 +54,18 @@ class TrainingInterrupted(VaelabError):
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the run directory, its config, the model and its history."""
+    """What :func:`train` returns: the run directory, its config, the model and its history.
+
+    Under torchrun every process gets one; ``is_main`` is true for rank 0, the one that wrote the
+    run directory and whose ``history`` holds the metrics (the other processes' is empty; their
+    ``model`` holds the same weights).
+    """
 
     run_dir: RunDir
     config: RunConfig
     model: nn.Module
     history: list[dict[str, Any]]
+    is_main: bool = True
 
 
 def prepare_config(run_dir: RunDir, preset: str | None, resume: bool, **overrides: Any) -> RunConfig:
@@ -79,7 +94,12 @@ def prepare_config(run_dir: RunDir, preset: str | None, resume: bool, **override
 
 
 class Trainer:
-    """Owns the model, optimiser and RNGs of one run and trains it epoch by epoch."""
+    """Owns the model, optimiser, RNGs and training step of one run and trains it epoch by epoch.
+
+    ``processes`` and ``device`` come from :func:`vaelab.training.distributed.open_processes`
+    (default: one process on the config's device); ``execution`` overrides the automatic choice
+    of :func:`vaelab.training.execution.choose_execution` (the benchmark and tests use it).
+    """
 
     def __init__(
         self,
@@ -90,29 +110,61 @@ class Trainer:
         *,
         progress: bool = True,
         log: Callable[[str], None] = print,
+        processes: SingleProcess | None = None,
+        device: torch.device | None = None,
+        execution: Execution | None = None,
     ) -> None:
         self.config = config
         self.run_dir = run_dir
-        self.progress = progress
-        self.log = log
-        self.device = resolve_device(config.device)
+        self.processes = processes or SingleProcess()
+        self.progress = progress and self.processes.is_main
+        self.log = log if self.processes.is_main else _silent
+        self.device = device or resolve_device(config.device)
+        self.execution = execution or choose_execution(
+            self.device,
+            precision=config.precision,
+            compile=config.compile,
+            threads=config.threads,
+            cuda_graphs=config.cuda_graphs,
+            distributed=self.processes.world_size > 1,
+        )
         torch.manual_seed(config.seed)
-        self.model = build_model(config.model).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.model = self.execution.prepare_model(build_model(config.model))
+        forward = self.processes.wrap(self.model)
+        self.model = getattr(forward, "module", self.model)
+        if self.execution.compile:
+            forward = torch.compile(forward)
+        self.optimizer = make_adam(self.model.parameters(), config.lr, self.device)
         self.objective = make_objective(config.objective, config.objective_params)
         self.shuffle = torch.Generator().manual_seed(config.seed)
+        self.processes.reseed(config.seed)
         self.train_data = DeviceImages(train_set.images, None, self.device)
         self.test_data = DeviceImages(test_set.images, None, self.device)
         self.state = TrainingState()
+        step = TrainStep(
+            forward,
+            self.optimizer,
+            self.objective,
+            self.execution,
+            config.corruption,
+            shard=self.processes.shard,
+            world_size=self.processes.world_size,
+        )
+        self.step: TrainStep | GraphedStep = (
+            GraphedStep(step, config.batch_size, self.log) if self.execution.cuda_graphs else step
+        )
 
     def restore(self) -> None:
         """Load the run directory's checkpoint: weights, optimiser, RNGs, position."""
         self.state, rng = load_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer)
         restore_rng(rng, self.shuffle)
+        position = (self.state.epoch, self.state.step)
+        self.processes.restore_rank_rng(rng, self.device, self.config.seed, position)
 
     def fit(self) -> list[dict[str, Any]]:
         """Train up to ``config.epochs``; returns the metric history."""
-        self.run_dir.write_metrics(self.state.history)
+        if self.processes.is_main:
+            self.run_dir.write_metrics(self.state.history)
         with StopRequest() as stop:
             while self.state.epoch < self.config.epochs:
                 train_terms, images, seconds = self._train_epoch(stop)
@@ -120,14 +172,17 @@ class Trainer:
         return self.state.history
 
     def _train_epoch(self, stop: StopRequest) -> tuple[dict[str, float], int, float]:
-        config, state = self.config, self.state
+        config, state, processes = self.config, self.state, self.processes
         epoch_shuffle_state = self.shuffle.get_state()
         order = self.train_data.permutation(self.shuffle)
-        names = self.objective.terms
-        sums = torch.tensor(state.progress.get("sums", [0.0] * len(names)), dtype=torch.float64, device=self.device)
+        # The saved sums are the processes' total: only rank 0 starts from them.
+        saved = state.progress if processes.is_main else {}
+        self.step.reset(saved.get("sums"))
+        local_images = saved.get("images", 0)
         images = state.progress.get("images", 0)
         elapsed = state.progress.get("seconds", 0.0)
         steps = self.train_data.num_batches(config.batch_size)
+        running = RunningLoss(self.step.sums)
         self.model.train()
         bar = tqdm(
             total=steps,
@@ -140,34 +195,60 @@ class Trainer:
         started = time.perf_counter()
         with bar:
             for step, batch in enumerate(self.train_data.batches(config.batch_size, order, state.step), state.step):
-                x = to_unit_float(batch)
-                x_in = self.config.corruption(x) if self.config.corruption else x
-                terms = self.objective(self.model(x_in), x)
-                self.optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                self.optimizer.step()
-                sums += torch.stack([terms[n].detach() for n in names]).double() * x.shape[0]
-                images += x.shape[0]
+                self.step(batch)
+                begin, end = processes.shard(batch.shape[0])
+                local_images += end - begin
+                images += batch.shape[0]
                 bar.update(1)
-                if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:
-                    running = sums[0].item() / images
-                    self._check_finite(running, f"at epoch {state.epoch + 1}, batch {step + 1}")
-                    bar.set_postfix(loss=f"{running:.4f}")
-                if stop:
+                at_check = (step + 1) % CHECK_EVERY == 0 and step + 1 < steps
+                loss = running.read(local_images) if at_check else None
+                if loss is not None:
+                    bar.set_postfix(loss=f"{loss:.4f}")
+                if self._poll(stop, at_check, loss, f"at epoch {state.epoch + 1}, by batch {step + 1}"):
                     seconds = elapsed + time.perf_counter() - started
-                    self._save_interrupted(step + 1, sums, images, seconds, epoch_shuffle_state)
+                    self._save_interrupted(step + 1, images, seconds, epoch_shuffle_state)
+            sums = processes.all_reduce_(self.step.sums.clone())
+            means = dict(zip(self.objective.terms, (sums / images).tolist()))
+            bar.set_postfix(loss=f"{means['loss']:.4f}")
         seconds = elapsed + time.perf_counter() - started
-        means = dict(zip(names, (sums / images).tolist()))
+        self._check_finite(means["loss"], f"at epoch {state.epoch + 1}")
         return means, images, seconds
 
+    def _poll(self, stop: StopRequest, at_check: bool, loss: float | None, where: str) -> bool:
+        """Whether to stop now for Ctrl-C; raises :class:`TrainingDivergedError` on a non-finite loss.
+
+        One process stops as soon as Ctrl-C is seen; several agree at each check, so that all
+        stop at the same step.
+        """
+        if self.processes.world_size == 1:
+            if loss is not None:
+                self._check_finite(loss, where)
+            return bool(stop)
+        if not at_check:
+            return False
+        diverged = loss is not None and not math.isfinite(loss)
+        stop_all, diverged_all = self.processes.agree(bool(stop), diverged)
+        if diverged_all:
+            self._check_finite(loss if diverged else math.nan, where + " in one of the processes")
+        return stop_all
+
     def _finish_epoch(self, train_terms: dict[str, float], images: int, train_seconds: float) -> None:
-        state = self.state
+        state, processes = self.state, self.processes
+        rank_rng = processes.rank_rng_states(self.device)
+        val_terms: dict[str, float] = {}
         started = time.perf_counter()
-        val_terms = mean_terms(
-            self.model, self.objective, self.test_data, self.config.batch_size, self.config.corruption
-        )
+        if processes.is_main:
+            val_terms = mean_terms(
+                self.model, self.objective, self.test_data, self.config.batch_size, self.config.corruption,
+                self.execution,
+            )
         val_seconds = time.perf_counter() - started
-        self._check_finite(val_terms["loss"], f"in validation after epoch {state.epoch + 1}")
+        (diverged,) = processes.agree(processes.is_main and not math.isfinite(val_terms["loss"]))
+        if diverged:
+            self._check_finite(val_terms.get("loss", math.nan), f"in validation after epoch {state.epoch + 1}")
+        if not processes.is_main:
+            state.epoch, state.step, state.progress = state.epoch + 1, 0, {}
+            return
         row = {
             "epoch": state.epoch + 1,
             "train": train_terms,
@@ -178,7 +259,8 @@ class Trainer:
         }
         state.history.append(row)
         state.epoch, state.step, state.progress = state.epoch + 1, 0, {}
-        save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, capture_rng(self.shuffle))
+        rng = capture_rng(self.shuffle) | rank_rng
+        save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng)
         self.run_dir.write_metrics(state.history)
         self.run_dir.save_weights(self.model, self.config)
         others = ", ".join(f"{name} {value:.4g}" for name, value in val_terms.items() if name != "loss")
@@ -200,19 +282,24 @@ class Trainer:
                 f"try a lower --lr or another --seed"
             )
 
-    def _save_interrupted(
-        self, step: int, sums: torch.Tensor, images: int, seconds: float, shuffle_state: torch.Tensor
-    ) -> None:
-        state = self.state
-        state.step = step
-        state.progress = {"sums": sums.tolist(), "images": images, "seconds": seconds}
-        rng = capture_rng(self.shuffle)
+    def _save_interrupted(self, step: int, images: int, seconds: float, shuffle_state: torch.Tensor) -> None:
+        state, processes = self.state, self.processes
+        sums = processes.all_reduce_(self.step.sums.clone())
+        rng = capture_rng(self.shuffle) | processes.rank_rng_states(self.device)
         rng["rng.shuffle"] = shuffle_state
-        save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng)
+        if processes.is_main:
+            state.step = step
+            state.progress = {"sums": sums.tolist(), "images": images, "seconds": seconds}
+            save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng)
+        processes.agree()  # every process waits until the checkpoint is written
         raise TrainingInterrupted(
             f"interrupted at epoch {state.epoch + 1}, batch {step}; checkpoint saved; "
             f"continue with `vaelab train --run-dir {self.run_dir} --resume`"
         )
+
+
+def _silent(message: str) -> None:
+    """The log of processes other than rank 0."""
 
 
 def train(
@@ -229,21 +316,55 @@ def train(
 
     ``train_set`` defaults to the config's dataset's training split and ``test_set`` (used for
     validation, as in the book) to its test split; pass :class:`ImageSet` objects to
-    train on data held in memory (tests, notebooks).
+    train on data held in memory (tests, notebooks). Started by torchrun (``WORLD_SIZE`` > 1 in
+    the environment), each process calls this and they train together with DDP; rank 0 writes.
+    ``config.threads`` applies for the duration of the call.
     """
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if train_set is None:
         train_set = load_dataset(config.dataset, "train", config.data_dir, config.limit_train, config.data_options)
     if test_set is None:
         test_set = load_dataset(config.dataset, "test", config.data_dir, config.limit_test, config.data_options)
-    trainer = Trainer(config, run_dir, train_set, test_set, progress=progress, log=log)
+    with thread_count(config.threads):
+        processes, device = open_processes(resolve_device(config.device))
+        finished = False
+        try:
+            result = _train(config, run_dir, resume, train_set, test_set, progress, log, processes, device)
+            finished = True
+            return result
+        finally:
+            processes.close(finished)
+
+
+def _train(
+    config: RunConfig,
+    run_dir: RunDir,
+    resume: bool,
+    train_set: ImageSet,
+    test_set: ImageSet,
+    progress: bool,
+    log: Callable[[str], None],
+    processes: SingleProcess,
+    device: torch.device,
+) -> TrainResult:
+    trainer = Trainer(
+        config, run_dir, train_set, test_set, progress=progress, log=log, processes=processes, device=device
+    )
     if resume:
         trainer.restore()
         if trainer.state.epoch >= config.epochs:
-            log(f"{run_dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue")
-            return TrainResult(run_dir, config, trainer.model, trainer.state.history)
-    else:
+            trainer.log(
+                f"{run_dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue"
+            )
+            return _result(trainer, processes)
+    elif processes.is_main:
         run_dir.path.mkdir(parents=True, exist_ok=True)
-    run_dir.write_config(config)
-    history = trainer.fit()
-    return TrainResult(run_dir, config, trainer.model, history)
+    if processes.is_main:
+        run_dir.write_config(config)
+    trainer.fit()
+    return _result(trainer, processes)
+
+
+def _result(trainer: Trainer, processes: SingleProcess) -> TrainResult:
+    history = trainer.state.history if processes.is_main else []
+    return TrainResult(trainer.run_dir, trainer.config, trainer.model, history, processes.is_main)

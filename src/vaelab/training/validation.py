@@ -1,4 +1,10 @@
-"""Loss terms of a model over a whole dataset, without gradients."""
+"""Loss terms of a model over a whole dataset, without gradients.
+
+Validation is batched like training (same batch size, so a VAE's seeded noise and the sums are
+the same at any speed setting), runs under ``torch.inference_mode``, accumulates every term on the
+device and reads the sums back once. It always computes in float32, even for a run trained in
+bf16, so validation numbers measure the model, not the arithmetic.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +17,21 @@ from torch import nn
 from vaelab.data.batching import DeviceImages
 from vaelab.data.corruption import Corruption
 from vaelab.data.preprocess import to_unit_float
+from vaelab.training.execution import Execution
 from vaelab.training.objectives import Objective
 
 #: Seed of the noise ε that a VAE's validation pass draws (the same at every epoch).
 VALIDATION_SEED = 0
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def mean_terms(
     model: nn.Module,
     objective: Objective,
     data: DeviceImages,
     batch_size: int,
     corruption: Corruption | None = None,
+    execution: Execution | None = None,
 ) -> dict[str, float]:
     """Each of the objective's terms averaged over every image of ``data`` (eval mode).
 
@@ -31,6 +39,7 @@ def mean_terms(
     the global RNG, so validation numbers are deterministic, comparable across epochs, and leave
     the training RNG untouched. With ``corruption`` (a denoising model), the inputs are corrupted
     the same way, from another seeded generator, and the terms compare with the clean images.
+    ``execution`` gives the memory format the model's weights are in (batches are converted to it).
     """
     was_training = model.training
     model.eval()
@@ -39,9 +48,11 @@ def mean_terms(
     sums = torch.zeros(len(objective.terms), dtype=torch.float64, device=data.device)
     for batch in data.batches(batch_size):
         x = to_unit_float(batch)
+        if execution is not None:
+            x = execution.prepare_input(x)
         x_in = corruption(x, noise) if corruption else x
         terms = objective(forward(x_in), x)
-        sums += torch.stack([terms[name].detach() for name in objective.terms]).double() * x.shape[0]
+        sums.add_(torch.stack([terms[name] for name in objective.terms]).double(), alpha=x.shape[0])
     model.train(was_training)
     return dict(zip(objective.terms, (sums / len(data)).tolist()))
 

@@ -1,0 +1,134 @@
+"""How a run executes on its device: precision, memory format, compilation, CUDA graphs, threads.
+
+None of these settings changes the recipe (model, loss, data order, random draws); they change
+which kernels compute it. Each was measured (see ``docs/performance.md``) and is on by default
+only where it paid:
+
+* ``channels_last`` — on the CPU, oneDNN's convolutions (the transposed ones above all) run
+  about 1.3–1.6× faster on NHWC tensors. The sums they compute are the same up to float rounding
+  (a different summation order), so a run's numbers agree with a NCHW run to about 1e-4
+  relative, not bit for bit. Off on CUDA, where it was not measured.
+* ``cuda_graphs`` — on CUDA, each full-size training step (forward, loss, backward, Adam, loss
+  sums) is captured once as a CUDA graph and replayed: one launch per step instead of ~100, which
+  is most of the cost of these tiny models. Same kernels, same numbers. Single process only.
+* ``compile`` — ``torch.compile`` of the model; opt-in (on a 2-core CPU it gained 5–10 % for a
+  compile of 25–30 s).
+* ``precision`` — ``bf16`` runs the training forward pass under bfloat16 autocast and computes
+  the loss in float32 from its outputs (weights, optimiser and validation stay float32); opt-in,
+  since it changes the numbers.
+* ``threads`` — ``torch.set_num_threads`` for the run (numbers depend on the thread count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from vaelab.errors import ConfigError
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The execution choices of one training process (see the module docstring)."""
+
+    device: torch.device
+    precision: str = "fp32"
+    channels_last: bool = False
+    cuda_graphs: bool = False
+    compile: bool = False
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The memory format of model weights and input batches."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` moved to the device in this execution's memory format (in place)."""
+        return model.to(device=self.device, memory_format=self.memory_format)
+
+    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        """A float batch in this execution's memory format (a no-op when it already is)."""
+        return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
+
+    def float32_outputs(self, output: Any) -> Any:
+        """A model output (a dataclass of tensors) with its floating tensors in float32, so that the
+        loss is computed in float32 after a bf16 forward pass (unchanged for fp32)."""
+        if self.precision == "fp32" or not dataclasses.is_dataclass(output):
+            return output
+        changes = {
+            f.name: value.float()
+            for f in dataclasses.fields(output)
+            if torch.is_tensor(value := getattr(output, f.name)) and value.is_floating_point()
+        }
+        return dataclasses.replace(output, **changes)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The autocast region of the training forward pass (a no-op for fp32).
+
+        The autocast cache is off, as CUDA graph capture requires; each weight is cast once per
+        forward pass either way.
+        """
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False)
+
+
+def choose_execution(
+    device: torch.device,
+    *,
+    precision: str = "fp32",
+    compile: bool = False,
+    threads: int | None = None,
+    cuda_graphs: bool = True,
+    distributed: bool = False,
+    channels_last: bool | None = None,
+) -> Execution:
+    """The execution for ``device`` given the run's options.
+
+    ``cuda_graphs`` is honoured on CUDA only, in a single process (graph capture of DDP's
+    collectives is fragile) and without ``compile``; ``channels_last`` (``None``: automatic)
+    defaults to on for the CPU only.
+    """
+    if channels_last is None:
+        channels_last = device.type == "cpu"
+    graphs = cuda_graphs and device.type == "cuda" and not distributed and not compile
+    return Execution(
+        device=device,
+        precision=precision,
+        channels_last=channels_last,
+        cuda_graphs=graphs,
+        compile=compile,
+        threads=threads,
+    )
+
+
+@contextlib.contextmanager
+def thread_count(threads: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(threads)`` (unchanged for ``None``), then restore."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
