@@ -43,7 +43,7 @@ def plot_diagnostics(
     shown = slice(0, 5000)
     plane = projection.project(samples.train_z[shown])
     xlabel, ylabel = projection.axis_labels()
-    draw_class_scatter(p2, plane, None if labels is None else labels[shown], class_names, xlabel, ylabel, legend=False)
+    draw_class_scatter(p2, plane, None if labels is None else labels[shown], class_names, xlabel, ylabel)
     if projection.method == "identity":
         for r in (1, 2, 3):
             p2.add_patch(Circle((0, 0), r, fill=False, color="black", linewidth=0.8, linestyle=":"))
