@@ -21,7 +21,6 @@ Linear 10 (the logits).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import struct
@@ -49,6 +48,7 @@ from vaelab.data.image_set import ImageSet
 from vaelab.data.locations import user_cache_dir
 from vaelab.data.preprocess import to_unit_float
 from vaelab.errors import JudgeError, TrainingDivergedError
+from vaelab.hashing import file_hash, short_hash
 from vaelab.training.device import resolve_device
 
 JUDGE_NAME = "fashion-mnist-judge"
@@ -311,15 +311,6 @@ def default_judge_dir() -> Path:
     return user_cache_dir() / "judge"
 
 
-def file_hash(path: Path) -> str:
-    """The first 16 hex digits of the SHA-256 of ``path``'s bytes."""
-    return _digest(Path(path).read_bytes())
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:HASH_CHARS]
-
-
 def save_judge(
     model: JudgeNet, accuracy: float, meta: dict[str, Any] | None = None, folder: str | Path | None = None
 ) -> Judge:
@@ -379,7 +370,7 @@ def load_judge(device: str = "cpu", folder: str | Path | None = None) -> Judge:
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise JudgeError(f"{record_path} is unreadable ({type(exc).__name__}: {exc}); {retrain}") from None
     data = weights.read_bytes()
-    digest = _digest(data)
+    digest = short_hash(data)
     if digest != expected:
         raise JudgeError(
             f"{weights} has hash {digest} but {record_path} records {expected}: the file was changed or "

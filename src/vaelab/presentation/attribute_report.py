@@ -13,7 +13,6 @@ and weights; otherwise it computes the vector (and saves it) first.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
+from vaelab.hashing import file_hash
 from vaelab.latent.arithmetic import add_vector, parse_factors, DEFAULT_FACTORS
 from vaelab.latent.attributes import (
     DEFAULT_COUNT,
@@ -49,7 +49,7 @@ def attribute_slug(attribute: str, against: str | None = None) -> str:
 
 def weights_hash(run: Run) -> str:
     """The first 16 hex digits of the SHA-256 of the run's ``model.safetensors``."""
-    return hashlib.sha256(run.dir.model.read_bytes()).hexdigest()[:16]
+    return file_hash(run.dir.model)
 
 
 def write_attribute(
