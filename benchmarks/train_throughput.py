@@ -286,41 +286,116 @@ def measure_reference(spec: dict, images: np.ndarray, device) -> tuple[tuple[flo
     return clock.stop(), dataset.tensors[0].nbytes
 
 
+# --- the hardware's ceiling ------------------------------------------------------------------
+
+
+def step_flops(preset_name: str, batch_size: int) -> int:
+    """Floating-point operations of one training step of the preset at ``batch_size`` — forward,
+    loss and backward — as PyTorch's ``FlopCounterMode`` counts them: convolutions and matrix
+    products (their backward passes included); element-wise work and Adam are not counted."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from vaelab.models import build_model, get_preset
+    from vaelab.training.objectives import make_objective
+
+    preset = get_preset(preset_name)
+    spec = preset.model
+    model = build_model(spec)
+    objective = make_objective(preset.objective, preset.objective_params)
+    x = torch.rand(batch_size, spec.image_channels, spec.image_size, spec.image_size)
+    with FlopCounterMode(display=False) as counter:
+        objective(model(x), x)["loss"].backward()
+    return counter.get_total_flops()
+
+
+def matmul_peak(spec: dict) -> float:
+    """The best GFLOP/s of a large square matrix product in ``spec["dtype"]`` on the device with
+    ``spec["threads"]`` threads: what the device's arithmetic can do when nothing else limits it
+    (run in a child process, like the loops)."""
+    import torch
+
+    from vaelab.training.device import resolve_device
+    from vaelab.training.execution import synchronize
+
+    if spec["threads"]:
+        torch.set_num_threads(spec["threads"])
+    device = resolve_device(spec["device"])
+    size = 2048 if device.type == "cpu" else 8192
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[spec["dtype"]]
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    best = float("inf")
+    for trial in range(6):
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        synchronize(device)
+        if trial:  # the first trial is a warm-up
+            best = min(best, (time.perf_counter() - start) / 4)
+    return 2 * size**3 / best / 1e9
+
+
+def ceilings(presets: list[str], batch_sizes: dict[str, int], device: str, threads: int | None,
+             precisions: tuple[str, ...]) -> dict:
+    """FLOPs per step of each preset and the matmul peak of each precision (see the two above)."""
+    peaks = {p: run_child({"kind": "peak", "device": device, "threads": threads, "dtype": p}) for p in precisions}
+    return {
+        "gflop_per_step": {name: step_flops(name, batch_sizes[name]) / 1e9 for name in presets},
+        "matmul_peak_gflop_per_second": peaks,
+    }
+
+
 # --- orchestration ----------------------------------------------------------------------------
 
 
-def run_child(spec: dict) -> dict:
-    """``measure(spec)`` in a fresh Python process."""
+def run_child(spec: dict):
+    """``measure(spec)`` (or ``matmul_peak(spec)``) in a fresh Python process."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
     if done.returncode != 0:
-        raise SystemExit(f"{spec['loop']} {spec['preset']} failed:\n{done.stderr.strip()[-3000:]}")
+        what = f"{spec['loop']} {spec['preset']}" if "loop" in spec else f"{spec['dtype']} matmul peak"
+        raise SystemExit(f"{what} failed:\n{done.stderr.strip()[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def summarise(rows: list[dict]) -> list[dict]:
-    """Per preset: median images/s of each loop over the repeats, and their ratio."""
+def summarise(rows: list[dict], ceiling: dict, precision: str) -> list[dict]:
+    """Per preset: median images/s of each loop over the repeats, their ratio, and how close each
+    comes to the device's arithmetic (``ceiling``: FLOPs per step and matmul peaks, see
+    :func:`ceilings`; vaelab is held to the peak of its ``precision``, the reference to fp32's)."""
+    peaks = ceiling["matmul_peak_gflop_per_second"]
     summary = []
     for preset in dict.fromkeys(row["preset"] for row in rows):
         source = next(r["data"] for r in rows if r["preset"] == preset)
+        gflop = ceiling["gflop_per_step"][preset]
         medians = {}
         for loop in LOOPS:
             chosen = [r for r in rows if r["preset"] == preset and r["loop"] == loop]
+            step_ms = statistics.median(r["step_ms"] for r in chosen)
+            peak = peaks[precision if loop == "vaelab" else "fp32"]
             medians[loop] = {
                 "images_per_second": statistics.median(r["images_per_second"] for r in chosen),
                 "images_per_cpu_second": statistics.median(r["images_per_cpu_second"] for r in chosen),
-                "step_ms": statistics.median(r["step_ms"] for r in chosen),
+                "step_ms": step_ms,
                 "peak_memory_bytes": max(r["peak_memory_bytes"] for r in chosen),
                 "epoch_seconds_60k": statistics.median(r["epoch_seconds_60k"] for r in chosen),
+                "gflop_per_second": gflop / (step_ms / 1000),
+                "fraction_of_matmul_peak": gflop / (step_ms / 1000) / peak,
             }
+        fastest_ms = 1000 * gflop / peaks[precision]
         summary.append({
             "preset": preset,
             "data": source,
+            "gflop_per_step": gflop,
             **{f"{loop}": medians[loop] for loop in LOOPS},
             "ratio": medians["vaelab"]["images_per_second"] / medians["reference"]["images_per_second"],
             "cpu_time_ratio": (
                 medians["vaelab"]["images_per_cpu_second"] / medians["reference"]["images_per_cpu_second"]
             ),
+            # A step that did nothing but its counted FLOPs, at the matmul peak of vaelab's precision:
+            "step_ms_at_peak": fastest_ms,
+            "ratio_at_peak": medians["reference"]["step_ms"] / fastest_ms,
         })
     return summary
 
@@ -359,10 +434,10 @@ def load_average() -> list[float] | None:
         return None
 
 
-def table(summary: list[dict], device: str) -> str:
+def table(summary: list[dict], device: str, peaks: dict[str, float], precision: str) -> str:
     lines = [
         f"{'preset':<12} {'loop':<10} {'images/s':>10} {'step ms':>9} {'60k epoch s':>12} {'peak MiB':>9} "
-        f"{'images/cpu-s':>13}  ratio (cpu-time ratio)",
+        f"{'images/cpu-s':>13} {'GFLOP/s':>8} {'% peak':>7}  ratio (cpu-time ratio)",
     ]
     for entry in summary:
         for loop in LOOPS:
@@ -371,12 +446,24 @@ def table(summary: list[dict], device: str) -> str:
             lines.append(
                 f"{entry['preset']:<12} {loop:<10} {m['images_per_second']:>10.0f} {m['step_ms']:>9.2f} "
                 f"{m['epoch_seconds_60k']:>12.2f} {m['peak_memory_bytes'] / 2**20:>9.1f} "
-                f"{m['images_per_cpu_second']:>13.0f}  {ratio}"
+                f"{m['images_per_cpu_second']:>13.0f} {m['gflop_per_second']:>8.0f} "
+                f"{100 * m['fraction_of_matmul_peak']:>6.0f}%  {ratio}"
             )
     lines.append(
         f"(medians over repeats, on {device}; ratio = vaelab images/s ÷ reference images/s; images/cpu-s counts "
         "the process's CPU time, which other work on a loaded machine does not inflate — for one thread)"
     )
+    lines.append(
+        "matmul peak: " + ", ".join(f"{name} {value:,.0f} GFLOP/s" for name, value in peaks.items())
+        + f"; % peak = counted FLOPs per second ÷ the peak of the loop's precision (vaelab: {precision}, "
+        "reference: fp32)"
+    )
+    for entry in summary:
+        lines.append(
+            f"{entry['preset']}: {entry['gflop_per_step']:.2f} GFLOP per step; at the {precision} matmul peak a step "
+            f"would take {entry['step_ms_at_peak']:.1f} ms, {entry['ratio_at_peak']:.2f}× the reference "
+            "(the most a loop computing these FLOPs in this precision could gain)"
+        )
     return "\n".join(lines)
 
 
@@ -410,7 +497,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        print(json.dumps(measure(json.loads(args.child))))
+        spec = json.loads(args.child)
+        print(json.dumps(matmul_peak(spec) if spec.get("kind") == "peak" else measure(spec)))
         return 0
     from vaelab.errors import VaelabError
     from vaelab.models import get_preset
@@ -443,15 +531,19 @@ def main(argv: list[str] | None = None) -> int:
                 row = run_child(spec)
                 rows.append(row)
                 print(f"  {name} {loop}: {row['images_per_second']:.0f} images/s", file=sys.stderr, flush=True)
-    summary = summarise(rows)
+    batch_sizes = {name: args.batch_size or get_preset(name).batch_size for name in presets}
+    precisions = tuple(dict.fromkeys(("fp32", args.precision)))
+    ceiling = ceilings(presets, batch_sizes, device, args.threads, precisions)
+    summary = summarise(rows, ceiling, args.precision)
     result = {
         "machine": machine(),
         "load_average": {"before": load_before, "after": load_average()},
         "settings": {k: v for k, v in vars(args).items() if k != "child"},
+        "ceiling": ceiling,
         "summary": summary,
         "measurements": rows,
     }
-    print(table(summary, device))
+    print(table(summary, device, ceiling["matmul_peak_gflop_per_second"], args.precision))
     if args.output:
         Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.output}")

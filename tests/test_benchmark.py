@@ -1,0 +1,95 @@
+"""The training-throughput benchmark script: its FLOP count, its summary arithmetic, and one tiny run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("train_throughput", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def book_ae_training_flops_per_image() -> int:
+    """book-ae's training FLOPs per image counted by hand from DESIGN.md's layers.
+
+    Multiply-accumulates of the forward pass per layer (output positions × kernel taps × input
+    channels × output channels); training costs 3 forward passes (forward, input gradient, weight
+    gradient), 2 FLOPs per MAC, except that the first convolution's input gradient is never needed.
+    """
+    conv1 = 16 * 16 * 9 * 1 * 32
+    forward = (
+        conv1
+        + 8 * 8 * 9 * 32 * 64  # conv 32 → 64, 16×16 → 8×8
+        + 4 * 4 * 9 * 64 * 128  # conv 64 → 128, 8×8 → 4×4
+        + 2048 * 2  # dense to the 2-D latent space
+        + 2 * 2048  # dense back
+        + 4 * 4 * 9 * 128 * 128  # transposed conv 128 → 128, 4×4 → 8×8 (per input position)
+        + 8 * 8 * 9 * 128 * 64  # transposed conv 128 → 64, 8×8 → 16×16
+        + 16 * 16 * 9 * 64 * 32  # transposed conv 64 → 32, 16×16 → 32×32
+        + 32 * 32 * 9 * 32 * 1  # conv 32 → 1 at 32×32
+    )
+    return 2 * (3 * forward - conv1)
+
+
+def test_step_flops_match_a_hand_count(bench):
+    assert bench.step_flops("book-ae", 4) == 4 * book_ae_training_flops_per_image()
+
+
+def _row(loop: str, step_ms: float) -> dict:
+    return {
+        "preset": "book-ae", "loop": loop, "data": "synthetic", "step_ms": step_ms,
+        "images_per_second": 100 / (step_ms / 1000), "images_per_cpu_second": 50 / (step_ms / 1000),
+        "peak_memory_bytes": 2**20, "epoch_seconds_60k": 600 * step_ms / 1000,
+    }
+
+
+def test_summary_holds_each_loop_to_its_precisions_peak(bench):
+    ceiling = {"gflop_per_step": {"book-ae": 10.0}, "matmul_peak_gflop_per_second": {"fp32": 200.0, "bf16": 400.0}}
+    rows = [_row("vaelab", 50.0), _row("vaelab", 40.0), _row("vaelab", 60.0), _row("reference", 100.0)]
+    (entry,) = bench.summarise(rows, ceiling, "bf16")
+    assert entry["vaelab"]["step_ms"] == 50.0  # the median
+    assert entry["ratio"] == pytest.approx(2.0)
+    assert entry["vaelab"]["gflop_per_second"] == pytest.approx(200.0)
+    assert entry["vaelab"]["fraction_of_matmul_peak"] == pytest.approx(0.5)  # of the bf16 peak
+    assert entry["reference"]["fraction_of_matmul_peak"] == pytest.approx(0.5)  # 100 GFLOP/s of fp32's 200
+    assert entry["step_ms_at_peak"] == pytest.approx(25.0)
+    assert entry["ratio_at_peak"] == pytest.approx(4.0)
+    text = bench.table([entry], "cpu", ceiling["matmul_peak_gflop_per_second"], "bf16")
+    assert "4.00× the reference" in text
+
+
+def test_a_tiny_run_writes_consistent_json(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--presets", "book-ae", "--steps", "2", "--warmup", "1", "--repeats", "1",
+         "--threads", "1", "--max-images", "300", "--output", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    (entry,) = result["summary"]
+    assert {row["loop"] for row in result["measurements"]} == {"vaelab", "reference"}
+    assert entry["ratio"] == pytest.approx(
+        entry["vaelab"]["images_per_second"] / entry["reference"]["images_per_second"]
+    )
+    assert result["ceiling"]["matmul_peak_gflop_per_second"]["fp32"] > 0
+    assert 0 < entry["vaelab"]["fraction_of_matmul_peak"] < 1.5
+    assert "book-ae" in done.stdout
+
+
+def test_a_bad_preset_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "--presets", "no-such"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith("train_throughput: error:") and "no-such" in done.stderr
