@@ -1,7 +1,8 @@
 """The data layer: dataset files (IDX, Fashion-MNIST, CelebA, folders of images), where they live,
 their attributes and splits, the decoded-image cache, and image preprocessing.
 
-Imports only numpy, Pillow, the standard library, tqdm and :mod:`vaelab.errors`; torch is
+Imports only numpy, Pillow, the standard library and vaelab's shared helpers (:mod:`vaelab.errors`,
+:mod:`vaelab.atomic`, :mod:`vaelab.progress`); torch is
 imported only when a tensor is converted (:func:`to_unit_float`).
 """
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tqdm import tqdm
 
 from vaelab.atomic import atomic_write
 from vaelab.data.idx import read_idx_bytes
 from vaelab.errors import DataError
+from vaelab.progress import progress_bar
 
 CHUNK_SIZE = 1 << 20
 TIMEOUT_S = 60.0
@@ -110,8 +110,8 @@ def _create(tmp: Path) -> BinaryIO:
 def _copy(response: Any, out: BinaryIO, total: int | None, tmp: Path, bar_label: str | None) -> int:
     """Copy ``response`` into ``out`` chunk by chunk with a progress bar; return the bytes copied."""
     received = 0
-    bar = tqdm(
-        total=total, desc=f"downloading {bar_label}", disable=bar_label is None,
+    bar = progress_bar(
+        total=total, desc=f"downloading {bar_label}", enabled=bar_label is not None,
         unit="B", unit_scale=True, unit_divisor=1024, leave=False,
     )
     with bar:

@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from vaelab.atomic import atomic_write
 from vaelab.data.image_files import ImageFile
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.locations import user_cache_dir
 from vaelab.errors import DataError
+from vaelab.progress import progress_bar
 
 #: Changes whenever the cache's contents would change for the same key.
 CACHE_FORMAT = 1
@@ -138,8 +138,8 @@ def _decode_all(files: list[ImageFile], options: ImageOptions, label: str, progr
     images = np.empty((len(files), 3, size, size), dtype=np.uint8)
     kept: list[int] = []
     skipped: list[tuple[str, str]] = []
-    bar = tqdm(total=len(files), desc=f"decoding {label} to {options.describe()}", unit="image",
-               disable=None if progress else True, leave=False, dynamic_ncols=True)
+    bar = progress_bar(total=len(files), desc=f"decoding {label} to {options.describe()}", unit="image",
+                       enabled=progress, leave=False)
     with bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
         for start in range(0, len(files), CHUNK):
             chunk = files[start : start + CHUNK]

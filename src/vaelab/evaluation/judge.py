@@ -38,7 +38,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 from torch import nn
-from tqdm.auto import tqdm
 
 from vaelab import __version__
 from vaelab.atomic import atomic_write, atomic_write_text
@@ -49,6 +48,7 @@ from vaelab.data.locations import user_cache_dir
 from vaelab.data.preprocess import to_unit_float
 from vaelab.errors import JudgeError, TrainingDivergedError
 from vaelab.hashing import file_hash, short_hash
+from vaelab.progress import progress_bar
 from vaelab.training.device import resolve_device
 
 JUDGE_NAME = "fashion-mnist-judge"
@@ -220,8 +220,7 @@ def train_judge(
         loss_sum = torch.zeros((), dtype=torch.float64, device=target)
         correct = torch.zeros((), dtype=torch.int64, device=target)
         started = time.perf_counter()
-        bar = tqdm(total=steps, desc=f"judge epoch {epoch}/{epochs}", unit="batch", disable=not progress,
-                   dynamic_ncols=True)
+        bar = progress_bar(total=steps, desc=f"judge epoch {epoch}/{epochs}", unit="batch", enabled=progress)
         with bar:
             for begin in range(0, len(train_data), batch_size):
                 index = order[begin : begin + batch_size]

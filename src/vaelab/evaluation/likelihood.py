@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.latent.codec import device_batches, model_device
+from vaelab.progress import progress_bar
 from vaelab.training.objectives import bce_per_image, kl_to_standard_normal
 
 LOG_2PI = math.log(2 * math.pi)
@@ -95,8 +95,8 @@ def likelihood_bounds(
     generator = torch.Generator(device=device).manual_seed(seed)
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # negative ELBO, IW bound
     batches = device_batches(images.images, device, batch_size)
-    for batch in tqdm(batches, total=-(-len(images) // batch_size), desc=f"likelihood (k={k})",
-                      disable=not progress, unit="batch", leave=False):
+    for batch in progress_bar(batches, total=-(-len(images) // batch_size), desc=f"likelihood (k={k})",
+                              unit="batch", enabled=progress, leave=False):
         x = to_unit_float(batch)
         weights = log_weights(model, x, k, generator).double()
         sums[0] += -weights[:, 0].sum() if k == 1 else -_elbo(model, x, generator).sum()

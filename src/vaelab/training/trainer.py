@@ -20,13 +20,13 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from vaelab.data.batching import DeviceImages
 from vaelab.data.image_set import ImageSet
 from vaelab.data.registry import load_dataset
 from vaelab.errors import RunDirError, TrainingDivergedError, VaelabError
 from vaelab.models import build_model
+from vaelab.progress import progress_bar
 from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from vaelab.training.config import RunConfig
 from vaelab.training.cuda_graph import GraphedStep
@@ -184,13 +184,12 @@ class Trainer:
         steps = self.train_data.num_batches(config.batch_size)
         running = RunningLoss(self.step.sums)
         self.model.train()
-        bar = tqdm(
+        bar = progress_bar(
             total=steps,
             initial=state.step,
             desc=f"epoch {state.epoch + 1}/{config.epochs}",
             unit="batch",
-            disable=not self.progress,
-            dynamic_ncols=True,
+            enabled=self.progress,
         )
         started = time.perf_counter()
         with bar:
@@ -203,7 +202,7 @@ class Trainer:
                 at_check = (step + 1) % CHECK_EVERY == 0 and step + 1 < steps
                 loss = running.read(local_images) if at_check else None
                 if loss is not None:
-                    bar.set_postfix(loss=f"{loss:.4f}")
+                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)  # shown at the next redraw
                 if self._poll(stop, at_check, loss, f"at epoch {state.epoch + 1}, by batch {step + 1}"):
                     seconds = elapsed + time.perf_counter() - started
                     self._save_interrupted(step + 1, images, seconds, epoch_shuffle_state)
