@@ -208,7 +208,7 @@ class Trainer:
                     self._save_interrupted(step + 1, images, seconds, epoch_shuffle_state)
             sums = processes.all_reduce_(self.step.sums.clone())
             means = dict(zip(self.objective.terms, (sums / images).tolist()))
-            bar.set_postfix(loss=f"{means['loss']:.4f}")
+            bar.set_postfix(loss=f"{means['loss']:.4f}", refresh=False)  # drawn as the bar closes
         seconds = elapsed + time.perf_counter() - started
         self._check_finite(means["loss"], f"at epoch {state.epoch + 1}")
         return means, images, seconds
