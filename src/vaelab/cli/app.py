@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from vaelab import __version__
-from vaelab.errors import VaelabError
+from vaelab.errors import ConfigError, DataError, VaelabError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -329,11 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_presets)
 
     p = sub.add_parser("data", help="find and verify the datasets",
-                       description="Show where each Fashion-MNIST file was found and verify it (magic number, "
-                       "shape, count, SHA-256). Searched in order: --data-dir, $VAELAB_DATA, the user cache, "
-                       "/usr/share/datasets/fashion-mnist.")
-    p.add_argument("--data-dir", help="folder to search first")
-    p.add_argument("--download", action="store_true", help="download missing files from the official source into the cache")
+                       description="Find a dataset and check it before training. fashion-mnist (the default): "
+                       "where each file was found and whether it verifies (magic number, shape, count, SHA-256); "
+                       "searched in order: --data-dir, $VAELAB_DATA, the user cache, "
+                       "/usr/share/datasets/fashion-mnist. celeba and image-folder: the images, the attribute "
+                       "and partition files and whether they agree, the train/test split, and whether each split "
+                       "is already decoded in the cache (nothing is decoded). Exits non-zero if anything would "
+                       "stop training.")
+    p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist", help="default: fashion-mnist")
+    p.add_argument("--data-dir", help="folder to search first (image-folder: the folder of images)")
+    p.add_argument("--download", action="store_true",
+                   help="fashion-mnist only: download missing files from the official source into the cache")
+    p.add_argument("--image-size", type=positive_int, default=32,
+                   help="celeba and image-folder: the size whose decoded cache is looked for (default: 32)")
+    p.add_argument("--center-crop", action="store_true",
+                   help="celeba and image-folder: look for the centre-cropped cache")
     p.set_defaults(handler=cmd_data)
     return parser
 
@@ -510,6 +520,30 @@ def cmd_presets(args: argparse.Namespace) -> None:
 
 
 def cmd_data(args: argparse.Namespace) -> None:
+    if args.dataset == "fashion-mnist":
+        _check_fashion_mnist(args)
+    else:
+        _check_image_dataset(args)
+
+
+def _check_image_dataset(args: argparse.Namespace) -> None:
+    from vaelab.data.image_dataset_check import check_image_dataset, has_problems
+    from vaelab.data.image_options import ImageOptions
+    from vaelab.presentation.tables import checks_table
+
+    if args.download:
+        raise ConfigError(
+            f"--download fetches Fashion-MNIST only; {args.dataset} cannot be downloaded by vaelab: get it "
+            "yourself (see the README, \"Faces: CelebA\") and pass its folder as --data-dir"
+        )
+    options = ImageOptions(image_size=args.image_size, center_crop=args.center_crop)
+    checks = check_image_dataset(args.dataset, args.data_dir, options)
+    print(checks_table(checks))
+    if has_problems(checks):
+        raise DataError(f"{args.dataset} has problems that would stop training: see the rows marked bad above")
+
+
+def _check_fashion_mnist(args: argparse.Namespace) -> None:
     from vaelab.data.fashion_mnist import check_all, download_missing
     from vaelab.presentation.tables import data_table
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vaelab.data.fashion_mnist import FileReport
+from vaelab.data.image_dataset_check import Check
 from vaelab.evaluation.judge import Judge
 from vaelab.models import PRESETS, build_model, count_parameters
 
@@ -39,6 +40,12 @@ def data_table(reports: Sequence[FileReport]) -> str:
         for r in reports
     ]
     return format_table(["file", "status", "found via", "path", "detail"], rows)
+
+
+def checks_table(checks: Sequence[Check]) -> str:
+    """An image-file dataset's check, a row per item (images, attributes, partition, cache)."""
+    rows = [[c.item, c.status, c.path or "-", c.detail] for c in checks]
+    return format_table(["item", "status", "path", "detail"], rows)
 
 
 def judge_lines(judge: Judge) -> str:
