@@ -29,9 +29,17 @@ DEFAULT_PORT = 8000
 ANY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
+WEB_PACKAGES = ("fastapi", "uvicorn")
+
+
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported."""
+    return importlib.util.find_spec(package) is not None
+
+
 def require_web_packages() -> None:
     """A :class:`ConfigError` naming the install command when FastAPI or uvicorn is missing."""
-    missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
+    missing = [name for name in WEB_PACKAGES if not installed(name)]
     if missing:
         raise ConfigError(f"the explorer needs {' and '.join(missing)}, which are not installed: {INSTALL_HINT}")
 
