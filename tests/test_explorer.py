@@ -19,7 +19,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")  # FastAPI's TestClient
 
 with warnings.catch_warnings():  # Starlette ≥ 1.x prefers httpx2 to httpx; both work
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient  # noqa: E402
 from conftest import small_config  # noqa: E402
 from idx_fixtures import install_fake_fashion_mnist  # noqa: E402
