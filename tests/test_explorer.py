@@ -22,7 +22,7 @@ with warnings.catch_warnings():  # Starlette ≥ 1.x prefers httpx2 to httpx; bo
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient  # noqa: E402
 from conftest import small_config  # noqa: E402
-from idx_fixtures import install_fake_fashion_mnist  # noqa: E402
+from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from vaelab.cli import main  # noqa: E402
@@ -221,7 +221,8 @@ def test_static_files_are_package_data():
 
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     patterns = pyproject["tool"]["setuptools"]["package-data"]["vaelab.presentation.explorer"]
-    assert {"fastapi", "uvicorn"} <= {re.split(r"[<>=\[]", r)[0] for r in pyproject["project"]["optional-dependencies"]["explore"]}
+    extra = pyproject["project"]["optional-dependencies"]["explore"]
+    assert {"fastapi", "uvicorn"} <= {re.split(r"[<>=\[]", requirement)[0] for requirement in extra}
     for path in STATIC_DIR.iterdir():
         assert any(path.relative_to(STATIC_DIR.parent).match(p) for p in patterns), path.name
 
@@ -273,6 +274,21 @@ def test_explore_without_fastapi_says_how_to_install(capsys, monkeypatch, traine
     monkeypatch.setattr(server, "installed", lambda package: package != "fastapi")
     code, _, err = run_cli(capsys, "explore", str(trained_run.dir))
     assert_one_line_error(code, err, 1, "needs fastapi", "pip install 'vaelab[explore]'")
+
+
+def test_explore_without_the_test_data(capsys, monkeypatch, tmp_path, trained_run):
+    from vaelab.data import fashion_mnist as fm
+    from vaelab.errors import DataError
+
+    isolate_data_locations(monkeypatch, tmp_path)
+
+    def offline(url, dest, *args, **kwargs):
+        raise DataError(f"could not download {url}: network unreachable")
+
+    monkeypatch.setattr(fm, "download_file", offline)
+    fm.clear_cache()
+    code, _, err = run_cli(capsys, "explore", str(trained_run.dir), "--device", "cpu")
+    assert_one_line_error(code, err, 1, "t10k-images-idx3-ubyte")
 
 
 def test_explore_on_a_port_in_use(capsys, monkeypatch, tmp_path, trained_run):

@@ -38,7 +38,9 @@ PNG = "image/png"
 
 T = TypeVar("T")
 
-Scale = Annotated[int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)")]
+Scale = Annotated[
+    int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)")
+]
 
 
 def create_app(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> FastAPI:
@@ -111,7 +113,9 @@ def _add_api(app: FastAPI, state: ExplorerState) -> None:
     def morph_strip(
         start: Annotated[int, Query(description="test-set index of the first image")],
         end: Annotated[int, Query(description="test-set index of the last image")],
-        steps: Annotated[int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included")] = 10,
+        steps: Annotated[
+            int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included")
+        ] = 10,
         method: Annotated[str, Query(description=f"interpolation: {' or '.join(METHODS)}")] = "linear",
         scale: Scale = 1,
     ) -> Response:

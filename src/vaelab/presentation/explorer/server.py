@@ -51,7 +51,9 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         return socket.create_server((host, port), family=family)
     except socket.gaierror as exc:
-        raise ConfigError(f"--host {host!r} is not an address or known host name of this machine ({exc.strerror})") from None
+        raise ConfigError(
+            f"--host {host!r} is not an address or known host name of this machine ({exc.strerror})"
+        ) from None
     except OverflowError:
         raise ConfigError(f"--port must be between 0 and 65535, got {port}") from None
     except OSError as exc:
@@ -63,7 +65,9 @@ def listen(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EADDRNOTAVAIL:
             raise ConfigError(f"--host {host} is not an address of this machine; try --host 127.0.0.1") from None
         if exc.errno == errno.EACCES:
-            raise ConfigError(f"not allowed to listen on port {port} (ports below 1024 need root); use --port 8000") from None
+            raise ConfigError(
+                f"not allowed to listen on port {port} (ports below 1024 need root); use --port 8000"
+            ) from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
