@@ -48,6 +48,7 @@ def _number_type(convert: Callable[[str], float], accept: Callable[[float], bool
 positive_int = _number_type(int, lambda v: v >= 1, "a positive integer")
 non_negative_int = _number_type(int, lambda v: v >= 0, "an integer ≥ 0")
 positive_float = _number_type(float, lambda v: 0 < v < float("inf"), "a positive number")
+port_number = _number_type(int, lambda v: 0 <= v <= 65535, "a port number from 0 to 65535")
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 CORRUPTIONS = ("gaussian", "salt-pepper", "mask")
@@ -250,6 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: linear)")
     p.set_defaults(handler=cmd_morph)
 
+    p = sub.add_parser("explore", help="a local web page to see and explore the latent space",
+                       description="Embed the first --points test images and serve a web page (on this machine, "
+                       "by default at http://127.0.0.1:8000/) showing them in latent space by class; moving the "
+                       "mouse decodes the point under it, clicking a point shows that image and its reconstruction, "
+                       "shift-clicking a second one morphs between them. A latent space over 2-D is shown in the "
+                       "PCA plane of the embeddings. Needs the explore extra: pip install 'vaelab[explore]'. "
+                       "Ctrl-C stops the server.")
+    _add_run_options(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=port_number, default=8000, help="port to listen on (default: 8000; 0: any free port)")
+    p.add_argument("--points", type=positive_int, default=5000,
+                   help="number of test images embedded and shown (default: 5000)")
+    p.add_argument("--open", action="store_true", help="open the page in the default web browser")
+    p.set_defaults(handler=cmd_explore)
+
     p = sub.add_parser("demo", help="train book-ae, book-vae and book-dae on Fashion-MNIST and write every figure",
                        description="Train the book's models on the full Fashion-MNIST, each into OUTPUT/<preset>: book-ae "
                        "(3 epochs), book-vae (5 epochs) and book-dae (3 epochs), and write all of their figures, for "
@@ -447,6 +464,13 @@ def cmd_morph(args: argparse.Namespace) -> None:
     from vaelab.presentation.attribute_report import write_morph
 
     _print_paths(write_morph(*_open(args), args.start, args.end, args.steps, args.method))
+
+
+def cmd_explore(args: argparse.Namespace) -> None:
+    from vaelab.presentation.explorer import serve
+
+    serve(args.run_dir, host=args.host, port=args.port, points=args.points, data_dir=args.data_dir,
+          device=args.device, open_browser=args.open)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -1,7 +1,8 @@
-"""Drawing images and saving figures."""
+"""Drawing images and saving figures, and images as PNG bytes."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from vaelab.atomic import atomic_write  # noqa: E402
 
@@ -37,6 +39,28 @@ def mosaic(images: np.ndarray) -> np.ndarray:
     """Tile images [rows, cols, C, H, W] into one [C, rows·H, cols·W] image."""
     rows, cols, channels, height, width = images.shape
     return images.transpose(2, 0, 3, 1, 4).reshape(channels, rows * height, cols * width)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """[C, H, W] in [0, 1] → uint8 [H, W] (one channel) or [H, W, C], rounded to the nearest of 0…255.
+
+    Values outside [0, 1] are clipped. The pixels are the image's own intensities (white = 1), not
+    the black-on-white rendering of :func:`show_image`.
+    """
+    return np.rint(display_array(np.asarray(image, np.float32)) * 255.0).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """An image [C, H, W] in [0, 1] encoded as PNG (grey or RGB), each pixel repeated as a
+    ``scale`` × ``scale`` block (nearest neighbour, so pixels stay sharp)."""
+    if scale < 1:
+        raise ValueError(f"png_bytes() needs scale >= 1, got {scale}")
+    picture = Image.fromarray(to_uint8(image))
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def save_figure(fig: Figure, path: Path) -> Path:

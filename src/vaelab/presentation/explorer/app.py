@@ -1,0 +1,149 @@
+"""The explorer's web application: the page (``/``, ``/static/*``) and its JSON/PNG API (``/api/*``).
+
+Every image answer is a PNG of the model's own intensities (white = 1), at the model's image size
+times ``scale``. Every bad request is a 4xx answer whose JSON body is ``{"detail": "<one line>"}``:
+404 for a test image that is not embedded, 422 for any other invalid parameter. The API is
+described at ``/docs`` (Swagger UI, whose scripts the browser fetches from a CDN) and, offline, as
+OpenAPI at ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParameter
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from vaelab import __version__
+from vaelab.data.image_set import ImageSet
+from vaelab.errors import ConfigError
+from vaelab.latent.morph import METHODS
+from vaelab.presentation.explorer.state import DEFAULT_POINTS, MAX_STEPS, MIN_STEPS, ExplorerState, build_state
+from vaelab.presentation.images import mosaic, png_bytes
+from vaelab.training.run import Run
+
+STATIC_DIR = Path(__file__).parent / "static"
+"""The page: index.html, explorer.js, explorer.css (package data)."""
+
+MAX_SCALE = 16
+"""Largest pixel enlargement of an image answer."""
+
+PNG = "image/png"
+
+T = TypeVar("T")
+
+Scale = Annotated[
+    int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)")
+]
+
+
+def create_app(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> FastAPI:
+    """The explorer of ``run``: embeds the first ``points`` images of ``test_set`` once, then serves
+    the page and the API (see :func:`app_for_state`)."""
+    return app_for_state(build_state(run, test_set, points))
+
+
+def app_for_state(state: ExplorerState) -> FastAPI:
+    """The web application over an already computed :class:`ExplorerState` (kept as ``app.state.explorer``)."""
+    app = FastAPI(
+        title="vaelab latent-space explorer",
+        version=__version__,
+        description="The latent space of one vaelab run: its test images' embeddings, and images decoded "
+        "from any point of the plane they are shown in.",
+    )
+    app.state.explorer = state
+    app.add_exception_handler(RequestValidationError, _one_line_validation_error)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _add_page(app)
+    _add_api(app, state)
+    return app
+
+
+def _add_page(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+
+def _add_api(app: FastAPI, state: ExplorerState) -> None:
+    @app.get("/api/run", tags=["explorer"])
+    def run_facts() -> dict[str, Any]:
+        """The run's facts: preset, model kind, dataset, latent size, image shape, epochs trained and
+        configured, the last epoch's validation loss terms (`final_val`, null before the first epoch
+        ends), the number of embedded points and the plane's projection (identity or PCA)."""
+        return state.facts()
+
+    @app.get("/api/points", tags=["explorer"])
+    def points() -> dict[str, Any]:
+        """The embedded test images in the plane: coordinates `x` and `y`, class `labels` (null for a
+        dataset without labels) and `class_names`, test-set `indices`, the plane's `bounds`
+        (the embeddings' range plus 5% on each side) and `axis_labels`."""
+        return state.points()
+
+    @app.get("/api/decode", tags=["explorer"], response_class=Response,
+             responses={200: {"content": {PNG: {}}, "description": "the decoded image"}})
+    def decode(
+        x: Annotated[float, Query(description="first coordinate of the plane")],
+        y: Annotated[float, Query(description="second coordinate of the plane")],
+        scale: Scale = 1,
+    ) -> Response:
+        """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
+        point of the PCA plane, z = mean + x·PC1 + y·PC2."""
+        return _png(_checked(lambda: state.decode_plane(x, y), 422), scale)
+
+    @app.get("/api/image/{index}", tags=["explorer"], response_class=Response,
+             responses={200: {"content": {PNG: {}}, "description": "the test image beside its reconstruction"}})
+    def image(
+        index: Annotated[int, PathParameter(description="test-set index of an embedded image")],
+        scale: Scale = 1,
+    ) -> Response:
+        """Test image `index` (left) beside its reconstruction (right), the decoding of its embedding
+        (its class is `class_names[labels[index]]` of `/api/points`)."""
+        pair = _checked(lambda: np.stack([state.original(index), state.reconstruction(index)]), 404)
+        return _png(mosaic(pair[None]), scale)
+
+    @app.get("/api/morph", tags=["explorer"], response_class=Response,
+             responses={200: {"content": {PNG: {}}, "description": "the decoded path as one row"}})
+    def morph_strip(
+        start: Annotated[int, Query(description="test-set index of the first image")],
+        end: Annotated[int, Query(description="test-set index of the last image")],
+        steps: Annotated[
+            int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included")
+        ] = 10,
+        method: Annotated[str, Query(description=f"interpolation: {' or '.join(METHODS)}")] = "linear",
+        scale: Scale = 1,
+    ) -> Response:
+        """`steps` images decoded on the path between the two images' latent codes, left to right
+        (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm."""
+        result = _checked(lambda: state.morph(start, end, steps, method), 422)
+        return _png(mosaic(result.images[None]), scale)
+
+
+def _checked(compute: Callable[[], T], status: int) -> T:
+    """``compute()``, with a :class:`ConfigError` (a bad request) answered as ``status``."""
+    try:
+        return compute()
+    except ConfigError as exc:
+        raise HTTPException(status_code=status, detail=str(exc)) from None
+
+
+def _png(image: np.ndarray, scale: int) -> Response:
+    return Response(content=png_bytes(image, scale), media_type=PNG)
+
+
+async def _one_line_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's list of validation errors as one line, e.g. ``steps: Input should be less than or equal to 32``."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    parts = []
+    for error in errors:
+        where = [str(part) for part in error.get("loc", ()) if part not in ("query", "path")]
+        given = error.get("input")
+        suffix = f" (got {given!r})" if isinstance(given, str) else ""
+        parts.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'invalid')}{suffix}")
+    return JSONResponse(status_code=422, content={"detail": "; ".join(parts) or "invalid request"})

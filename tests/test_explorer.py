@@ -1,0 +1,321 @@
+"""The web explorer (`vaelab explore`): its API answers against the model's own numbers, for a
+2-D and a 16-D (PCA plane) latent space, its errors, its page, and the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import threading
+import urllib.request
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")  # FastAPI's TestClient
+
+with warnings.catch_warnings():  # Starlette ≥ 1.x prefers httpx2 to httpx; both work
+    warnings.filterwarnings("ignore", message=".*httpx2")
+    from fastapi.testclient import TestClient  # noqa: E402
+from conftest import small_config  # noqa: E402
+from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from vaelab.cli import main  # noqa: E402
+from vaelab.data.image_set import ImageSet  # noqa: E402
+from vaelab.latent import decode_points, encode_images  # noqa: E402
+from vaelab.models import build_model  # noqa: E402
+from vaelab.presentation.explorer import prepare_explorer, server  # noqa: E402
+from vaelab.presentation.explorer.app import STATIC_DIR, create_app  # noqa: E402
+from vaelab.training import RunConfig, RunDir, load_run, train  # noqa: E402
+from vaelab.training.run import Run  # noqa: E402
+
+POINTS = 50
+
+
+def untrained_run(tmp_path_factory, preset: str, latent_dim: int) -> Run:
+    """A freshly initialised model opened as a run (no metrics yet): the explorer needs no training."""
+    torch.manual_seed(0)
+    config = RunConfig.from_preset(preset, latent_dim=latent_dim, device="cpu")
+    folder = RunDir(tmp_path_factory.mktemp(f"{preset}-{latent_dim}"))
+    return Run(folder, config, build_model(config.model).eval(), torch.device("cpu"))
+
+
+def trained_16d_run(tmp_path_factory, train_images, test_images) -> Run:
+    """book-ae with a 16-D latent space, trained like conftest's ``trained_run`` (shown in its PCA plane)."""
+    run_dir = tmp_path_factory.mktemp("runs") / "ae16"
+    train(small_config(latent_dim=16), run_dir, train_set=train_images, test_set=test_images, progress=False,
+          log=lambda s: None)
+    return load_run(run_dir, "cpu")
+
+
+@pytest.fixture(scope="module", params=["ae-2d", "ae-16d", "vae-2d"])
+def explored(request, tmp_path_factory, trained_run, train_images, test_images):
+    """(run, TestClient) for a trained 2-D autoencoder, a trained 16-D one (shown in its PCA plane)
+    and an untrained 2-D VAE, each exploring the first POINTS test images."""
+    torch.set_num_threads(1)
+    run = {
+        "ae-2d": lambda: trained_run,
+        "ae-16d": lambda: trained_16d_run(tmp_path_factory, train_images, test_images),
+        "vae-2d": lambda: untrained_run(tmp_path_factory, "book-vae", 2),
+    }[request.param]()
+    with TestClient(create_app(run, test_images, points=POINTS)) as client:
+        yield run, client
+
+
+@pytest.fixture(scope="module")
+def client(trained_run, test_images):
+    torch.set_num_threads(1)
+    with TestClient(create_app(trained_run, test_images, points=POINTS)) as client:
+        yield client
+
+
+def expected_plane(run: Run, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The latent points z of ``images``, and the plane's origin and two axes [2, d] computed here
+    from scratch: z's own axes in 2-D, the top two principal directions of z otherwise."""
+    z = encode_images(run.model, images).astype(np.float64)
+    if z.shape[1] == 2:
+        return z, np.zeros(2), np.eye(2)
+    mean = z.mean(axis=0)
+    _, _, vt = np.linalg.svd(z - mean, full_matrices=False)
+    return z, mean, vt[:2]
+
+
+def png_pixels(response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    return np.asarray(Image.open(io.BytesIO(response.content)))
+
+
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    """A one-channel float image [1, H, W] in [0, 1] as the 0…255 values a PNG holds."""
+    return np.rint(np.clip(image[0], 0, 1) * 255).astype(int)
+
+
+def test_points_are_the_embeddings_in_the_plane(explored, test_images):
+    run, client = explored
+    answer = client.get("/api/points").json()
+    z, origin, axes = expected_plane(run, test_images.images[:POINTS])
+    expected = (z - origin) @ axes.T
+    assert answer["count"] == POINTS and answer["indices"] == list(range(POINTS))
+    got = np.column_stack([answer["x"], answer["y"]])
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max()), np.abs(got - expected).max()
+    assert answer["labels"] == test_images.labels[:POINTS].tolist()
+    assert answer["class_names"] == list(test_images.class_names)
+    (x0, x1), (y0, y1) = answer["bounds"]["x"], answer["bounds"]["y"]
+    assert x0 < got[:, 0].min() and got[:, 0].max() < x1 and y0 < got[:, 1].min() and got[:, 1].max() < y1
+    pca = run.config.model.latent_dim > 2
+    assert ("PC1" in answer["axis_labels"][0]) == pca and (answer["axis_labels"][1] == "z[1]") != pca
+
+
+def test_decode_is_the_decoder_at_that_point(explored, test_images):
+    run, client = explored
+    z, origin, axes = expected_plane(run, test_images.images[:POINTS])
+    plane = (z - origin) @ axes.T
+    x, y = 0.3 * plane[0] + 0.7 * plane[1] + 0.05  # between two embeddings, off both
+    pixels = png_pixels(client.get("/api/decode", params={"x": x, "y": y}))
+    assert pixels.shape == (32, 32)  # the model's image size, one channel
+    latent = origin + x * axes[0] + y * axes[1]
+    expected = as_uint8(decode_points(run.model, latent[None].astype(np.float32))[0])
+    assert np.abs(pixels.astype(int) - expected).max() <= 1
+    if run.dir.read_metrics():  # a trained model draws a real image, not a near-constant one anything would match
+        assert np.ptp(expected) > 40
+
+    big = png_pixels(client.get("/api/decode", params={"x": x, "y": y, "scale": 3}))
+    assert big.shape == (96, 96) and np.array_equal(big[::3, ::3], pixels) and np.array_equal(big[2::3, 1::3], pixels)
+
+
+def test_image_is_the_test_image_beside_its_reconstruction(client, trained_run, test_images):
+    pixels = png_pixels(client.get("/api/image/7"))
+    assert pixels.shape == (32, 64)
+    assert np.array_equal(pixels[:, :32], test_images.images[7, 0])
+    reconstruction = decode_points(trained_run.model, encode_images(trained_run.model, test_images.images[7:8]))
+    assert np.abs(pixels[:, 32:].astype(int) - as_uint8(reconstruction[0])).max() <= 1
+
+
+def test_morph_decodes_the_straight_path(client, trained_run, test_images):
+    pixels = png_pixels(client.get("/api/morph", params={"start": 3, "end": 11, "steps": 5}))
+    assert pixels.shape == (32, 5 * 32)
+    z0, z1 = encode_images(trained_run.model, test_images.images[[3, 11]])
+    for k, f in enumerate(np.linspace(0, 1, 5)):
+        expected = as_uint8(decode_points(trained_run.model, (z0 * (1 - f) + z1 * f)[None])[0])
+        assert np.abs(pixels[:, 32 * k : 32 * (k + 1)].astype(int) - expected).max() <= 1, f
+    slerp = png_pixels(client.get("/api/morph", params={"start": 3, "end": 11, "steps": 5, "method": "slerp"}))
+    assert np.abs(slerp[:, :32].astype(int) - pixels[:, :32]).max() <= 1  # same ends, another path
+    assert not np.array_equal(slerp[:, 64:96], pixels[:, 64:96])
+
+
+def test_run_facts(explored):
+    run, client = explored
+    facts = client.get("/api/run").json()
+    assert facts["preset"] == run.config.preset and facts["kind"] == run.config.model.kind
+    assert facts["latent_dim"] == run.config.model.latent_dim and facts["image_shape"] == [1, 32, 32]
+    assert facts["points"] == POINTS and facts["dataset"] == "fashion-mnist"
+    assert facts["projection"]["method"] == ("pca" if run.config.model.latent_dim > 2 else "identity")
+    rows = run.dir.read_metrics()
+    if rows:
+        assert facts["epochs_trained"] == 2 == facts["epochs_configured"]
+        assert facts["final_val"] == rows[-1]["val"] and facts["final_val"]["loss"] > 0
+    else:
+        assert facts["epochs_trained"] == 0 and facts["final_val"] is None
+
+
+def test_a_dataset_without_labels(trained_run, test_images):
+    unlabelled = ImageSet(test_images.images, None, (), "pictures")
+    with TestClient(create_app(trained_run, unlabelled, points=10)) as client:
+        answer = client.get("/api/points").json()
+        assert answer["count"] == 10 and answer["labels"] is None and answer["class_names"] == []
+        assert png_pixels(client.get("/api/image/9")).shape == (32, 64)
+
+
+@pytest.mark.parametrize(
+    "url, status, fragment",
+    [
+        (f"/api/image/{POINTS}", 404, f"not among the {POINTS} embedded"),
+        ("/api/image/-1", 404, "test image -1"),
+        ("/api/image/first", 422, "index"),
+        ("/api/morph?start=0&end=1&steps=1", 422, "steps"),
+        ("/api/morph?start=0&end=1&steps=33", 422, "steps"),
+        ("/api/morph?start=0&end=500", 422, "test image 500"),
+        ("/api/morph?start=0", 422, "end: Field required"),
+        ("/api/morph?start=0&end=1&method=cubic", 422, "method must be one of linear, slerp"),
+        ("/api/decode?x=nan&y=0", 422, "x must be a finite number"),
+        ("/api/decode?x=0&y=inf", 422, "y must be a finite number"),
+        ("/api/decode?x=-1e300&y=0", 422, "x must be a finite number"),
+        ("/api/decode?x=zero&y=0", 422, "x: Input should be a valid number"),
+        ("/api/decode?x=0", 422, "y: Field required"),
+        ("/api/decode?x=0&y=0&scale=0", 422, "scale"),
+        ("/api/decode?x=0&y=0&scale=17", 422, "scale"),
+    ],
+)
+def test_bad_requests_are_4xx_with_one_line(client, url, status, fragment):
+    response = client.get(url)  # a server error would raise here (TestClient re-raises it)
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and fragment in detail, detail
+
+
+def test_page_is_served_with_local_assets_only(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assets = re.findall(r'(?:src|href)="([^"]*)"', page.text)
+    assert {"/static/explorer.js", "/static/explorer.css"} <= set(assets)
+    for asset in assets:
+        assert asset.startswith("/") and not asset.startswith("//"), asset
+        assert client.get(asset).status_code == 200, asset
+    for path in STATIC_DIR.iterdir():
+        text = path.read_text()
+        assert not re.search(r"https?://|//cdn|@import", text), path.name
+    script = (STATIC_DIR / "explorer.js").read_text()
+    assert set(re.findall(r"`?(/api/[a-z]+)", script)) == {"/api/run", "/api/points", "/api/decode", "/api/image",
+                                                             "/api/morph"}
+
+
+def test_static_files_are_package_data():
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["vaelab.presentation.explorer"]
+    extra = pyproject["project"]["optional-dependencies"]["explore"]
+    assert {"fastapi", "uvicorn"} <= {re.split(r"[<>=\[]", requirement)[0] for requirement in extra}
+    for path in STATIC_DIR.iterdir():
+        assert any(path.relative_to(STATIC_DIR.parent).match(p) for p in patterns), path.name
+
+
+def test_api_is_described_in_openapi(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/run", "/api/points", "/api/decode", "/api/image/{index}", "/api/morph"} <= set(paths)
+    assert client.get("/docs").status_code == 200
+
+
+# ---- the server and the command line ------------------------------------------------------------
+
+def run_cli(capsys, *argv):
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, expected_code, *fragments):
+    assert code == expected_code
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_explore_has_help_for_every_flag(capsys):
+    code, out, _ = run_cli(capsys, "explore", "--help")
+    assert code == 0 and "usage: vaelab explore" in out
+    for flag in ("--host", "--port", "--points", "--data-dir", "--device", "--open"):
+        assert re.search(rf"{flag}\b[^\n]*\n?\s+\S", out), flag
+
+
+def test_explore_a_folder_that_is_not_a_run(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "explore", str(tmp_path))
+    assert_one_line_error(code, err, 1, "vaelab explore: error:", "not a vaelab run directory")
+
+
+@pytest.mark.parametrize("flags, fragment", [(["--port", "70000"], "--port"), (["--points", "0"], "--points")])
+def test_explore_bad_flags(capsys, tmp_path, flags, fragment):
+    code, _, err = run_cli(capsys, "explore", str(tmp_path), *flags)
+    assert_one_line_error(code, err, 2, fragment)
+
+
+def test_explore_without_fastapi_says_how_to_install(capsys, monkeypatch, trained_run):
+    monkeypatch.setattr(server, "installed", lambda package: package != "fastapi")
+    code, _, err = run_cli(capsys, "explore", str(trained_run.dir))
+    assert_one_line_error(code, err, 1, "needs fastapi", "pip install 'vaelab[explore]'")
+
+
+def test_explore_without_the_test_data(capsys, monkeypatch, tmp_path, trained_run):
+    from vaelab.data import fashion_mnist as fm
+    from vaelab.errors import DataError
+
+    isolate_data_locations(monkeypatch, tmp_path)
+
+    def offline(url, dest, *args, **kwargs):
+        raise DataError(f"could not download {url}: network unreachable")
+
+    monkeypatch.setattr(fm, "download_file", offline)
+    fm.clear_cache()
+    code, _, err = run_cli(capsys, "explore", str(trained_run.dir), "--device", "cpu")
+    assert_one_line_error(code, err, 1, "t10k-images-idx3-ubyte")
+
+
+def test_explore_on_a_port_in_use(capsys, monkeypatch, tmp_path, trained_run):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, _, err = run_cli(capsys, "explore", str(trained_run.dir), "--port", str(port), "--device", "cpu")
+    assert_one_line_error(code, err, 1, f"port {port}", "already in use", "--port")
+
+
+def test_server_answers_over_http_and_stops(monkeypatch, tmp_path, trained_run):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)  # 20 test images
+    messages = []
+    explorer = prepare_explorer(trained_run.dir.path, port=0, points=5000, device="cpu", log=messages.append)
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", explorer.url) and "embedding 20 test images" in messages[0]
+    thread = threading.Thread(target=explorer.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):  # wait until uvicorn has started
+            if explorer.server is not None and explorer.server.started:
+                break
+            threading.Event().wait(0.05)
+        with urllib.request.urlopen(explorer.url + "api/points", timeout=10) as response:
+            assert json.load(response)["count"] == 20
+        with urllib.request.urlopen(explorer.url, timeout=10) as response:
+            assert b"/static/explorer.js" in response.read()
+    finally:
+        explorer.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
