@@ -290,6 +290,7 @@
   async function selectPoint(i) {
     state.selected = i;
     state.second = null;
+    updateLink();
     drawOverlay();
     $("point-info").textContent = `${describe(i)}: the image, then its reconstruction`;
     $("morph-info").textContent = "Shift-click another point to morph from A to it.";
@@ -322,6 +323,7 @@
     if (i === null) return;
     if (event.shiftKey && state.selected !== null && i !== state.selected) {
       state.second = i;
+      updateLink();
       drawOverlay();
       showMorph();
     } else {
@@ -407,8 +409,42 @@
     $("method").addEventListener("change", showMorph);
     $("ink").addEventListener("change", () => showFacts(state.facts));
     window.addEventListener("resize", layout);
+    applyLink(new URLSearchParams(window.location.search));
+  }
+
+  // ---- links: ?a=TEST_INDEX&b=TEST_INDEX&x=X&y=Y reopens a view ---------------------------------
+
+  function pointOf(params, name) {
+    if (!params.has(name)) return null;
+    const i = state.points.indices.indexOf(Number(params.get(name)));
+    return i >= 0 ? i : null;
+  }
+
+  async function applyLink(params) {
     const [x0, x1] = state.points.bounds.x, [y0, y1] = state.points.bounds.y;
-    requestDecode((x0 + x1) / 2, (y0 + y1) / 2);
+    const x = Number(params.get("x")), y = Number(params.get("y"));
+    const linked = params.has("x") && params.has("y") && Number.isFinite(x) && Number.isFinite(y);
+    if (linked) {
+      state.cursor = [x, y];
+      drawOverlay();
+    }
+    requestDecode(linked ? x : (x0 + x1) / 2, linked ? y : (y0 + y1) / 2);
+    const a = pointOf(params, "a"), b = pointOf(params, "b");
+    if (a === null) return;
+    await selectPoint(a);
+    if (b !== null && b !== a) {
+      state.second = b;
+      drawOverlay();
+      await showMorph();
+    }
+  }
+
+  function updateLink() {
+    const p = state.points, params = new URLSearchParams();
+    if (state.selected !== null) params.set("a", p.indices[state.selected]);
+    if (state.second !== null) params.set("b", p.indices[state.second]);
+    const query = params.toString();
+    window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
   }
 
   start();
