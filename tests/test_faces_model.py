@@ -109,3 +109,38 @@ def test_config_whose_model_does_not_fit_its_data_is_refused():
     data["data_options"]["image_size"] = 64
     with pytest.raises(ConfigError, match="32×32 images but the data are 64×64"):
         RunConfig.from_dict(data)
+
+
+def test_a_last_batch_of_one_image_is_left_out_for_batchnorm(tmp_path):
+    """17 images at batch 8: book-faces trains on two batches of 8 (BatchNorm cannot normalise the
+    single 17th image); a model without BatchNorm trains on all 17."""
+    from synthetic import synthetic_images
+
+    from vaelab.training import train
+
+    images = synthetic_images(17, size=16, channels=3, seed=0)
+    faces = RunConfig.from_preset("book-faces", image_size=16, latent_dim=4, epochs=1, batch_size=8)
+    result = train(faces, tmp_path / "faces", train_set=images, test_set=images.head(4), progress=False,
+                   log=lambda _: None)
+    assert len(result.history) == 1 and math.isfinite(result.history[0]["train"]["loss"])
+    assert json.loads((tmp_path / "faces" / "metrics.jsonl").read_text().splitlines()[0])["epoch"] == 1
+
+    from vaelab.data.batching import DeviceImages
+
+    data = DeviceImages(images.images, None, torch.device("cpu"))
+    assert data.num_batches(8) == 3 and data.num_batches(8, min_last=2) == 2
+    assert [b.shape[0] for b in data.batches(8, min_last=2)] == [8, 8]
+    assert [b.shape[0] for b in data.batches(8, torch.randperm(17), start=1, min_last=2)] == [8]
+    assert [b.shape[0] for b in data.batches(8)] == [8, 8, 1]
+
+
+def test_batch_size_one_is_refused_for_batchnorm(tmp_path):
+    from synthetic import synthetic_images
+
+    from vaelab.training import train
+
+    images = synthetic_images(8, size=16, channels=3)
+    config = RunConfig.from_preset("book-faces", image_size=16, latent_dim=4, epochs=1, batch_size=1)
+    with pytest.raises(ConfigError, match="--batch-size 2 or more"):
+        train(config, tmp_path / "faces", train_set=images, test_set=images, progress=False, log=lambda _: None)
+    assert not (tmp_path / "faces").exists()

@@ -24,19 +24,23 @@ class DeviceImages:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def num_batches(self, batch_size: int) -> int:
-        """Batches per pass, the last one possibly smaller (nothing is dropped)."""
-        return -(-len(self) // batch_size)
+    def num_batches(self, batch_size: int, min_last: int = 1) -> int:
+        """Batches per pass: the last one possibly smaller, and left out when it holds fewer than
+        ``min_last`` images (with the default 1, nothing is left out)."""
+        full, rest = divmod(len(self), batch_size)
+        return full + (1 if rest >= min_last else 0)
 
     def permutation(self, generator: torch.Generator) -> torch.Tensor:
         """A random order of the images, drawn on the CPU from ``generator`` (device-independent)."""
         return torch.randperm(len(self), generator=generator).to(self.device)
 
     def batches(
-        self, batch_size: int, order: torch.Tensor | None = None, start: int = 0
+        self, batch_size: int, order: torch.Tensor | None = None, start: int = 0, min_last: int = 1
     ) -> Iterator[torch.Tensor]:
-        """uint8 batches in ``order`` (or the stored order), beginning at batch number ``start``."""
-        for begin in range(start * batch_size, len(self), batch_size):
+        """uint8 batches in ``order`` (or the stored order), beginning at batch number ``start``;
+        a last batch of fewer than ``min_last`` images is left out (see :meth:`num_batches`)."""
+        end = self.num_batches(batch_size, min_last) * batch_size
+        for begin in range(start * batch_size, min(end, len(self)), batch_size):
             if order is None:
                 yield self.images[begin : begin + batch_size]
             else:

@@ -24,7 +24,7 @@ from torch import nn
 from vaelab.data.batching import DeviceImages
 from vaelab.data.image_set import ImageSet
 from vaelab.data.registry import load_dataset
-from vaelab.errors import RunDirError, TrainingDivergedError, VaelabError
+from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError
 from vaelab.models import build_model
 from vaelab.progress import progress_bar
 from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
@@ -139,6 +139,12 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.processes.reseed(config.seed)
         self.train_data = DeviceImages(train_set.images, None, self.device)
+        self.min_last = smallest_batch(self.model, self.processes.world_size)
+        if config.batch_size < self.min_last:
+            raise ConfigError(
+                f"{config.model.architecture} has BatchNorm layers, which cannot train on a batch of one image "
+                f"per process; use --batch-size {self.min_last} or more"
+            )
         self.test_data = DeviceImages(test_set.images, None, self.device)
         self.state = TrainingState()
         step = TrainStep(
@@ -181,7 +187,7 @@ class Trainer:
         local_images = saved.get("images", 0)
         images = state.progress.get("images", 0)
         elapsed = state.progress.get("seconds", 0.0)
-        steps = self.train_data.num_batches(config.batch_size)
+        steps = self.train_data.num_batches(config.batch_size, self.min_last)
         running = RunningLoss(self.step.sums)
         self.model.train()
         bar = progress_bar(
@@ -193,7 +199,8 @@ class Trainer:
         )
         started = time.perf_counter()
         with bar:
-            for step, batch in enumerate(self.train_data.batches(config.batch_size, order, state.step), state.step):
+            for step, batch in enumerate(self.train_data.batches(config.batch_size, order, state.step, self.min_last),
+                                         state.step):
                 self.step(batch)
                 begin, end = processes.shard(batch.shape[0])
                 local_images += end - begin
@@ -295,6 +302,15 @@ class Trainer:
             f"interrupted at epoch {state.epoch + 1}, batch {step}; checkpoint saved; "
             f"continue with `vaelab train --run-dir {self.run_dir} --resume`"
         )
+
+
+def smallest_batch(model: torch.nn.Module, world_size: int = 1) -> int:
+    """The fewest images a training batch may hold: 2 per process for a model with BatchNorm
+    layers (in training mode, BatchNorm cannot normalise a single image: PyTorch refuses it, where
+    Keras would divide by a zero variance plus ε), 1 otherwise. An epoch's last batch with fewer
+    images is left out of that epoch."""
+    has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    return 2 * world_size if has_batchnorm else 1
 
 
 def _silent(message: str) -> None:
