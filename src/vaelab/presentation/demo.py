@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from vaelab.errors import RunDirError
 from vaelab.presentation.attribute_report import write_attribute_tour
 from vaelab.presentation.report import write_all
 from vaelab.training import RunDir, load_run, prepare_config, train
@@ -40,7 +41,9 @@ def run_demo(
         run_dir = RunDir(Path(output) / preset)
         resume = run_dir.checkpoint.exists()
         overrides = dict(epochs=epochs, device=device, data_dir=data_dir)
-        if not resume:
+        if resume:
+            check_same_data(run_dir, limit_train, limit_test)
+        else:
             overrides |= dict(limit_train=limit_train, limit_test=limit_test)
         config = prepare_config(run_dir, preset, resume, **overrides)
         log(f"{preset}: {'resuming' if resume else 'training'} in {run_dir} ({config.epochs} epochs)")
@@ -52,3 +55,22 @@ def run_demo(
             written[preset] += write_attribute_tour(run, test_set, *DEMO_ATTRIBUTES[preset], data_dir=data_dir)
         log(f"{preset}: done in {time.perf_counter() - started:.0f} s; figures in {run_dir.figures}")
     return written
+
+
+def check_same_data(run_dir: RunDir, limit_train: int | None, limit_test: int | None) -> None:
+    """A RunDirError unless the run in ``run_dir`` was trained on the data this demo asks for
+    (the same ``--limit-train`` and ``--limit-test``; ``None`` is the full split), so that a quick
+    look with limits is never passed off as the full demo, nor the other way round."""
+    saved = run_dir.read_config()
+    had, asked = _data_words(saved.limit_train, saved.limit_test), _data_words(limit_train, limit_test)
+    if had != asked:
+        raise RunDirError(
+            f"{run_dir} holds a demo run trained on {had}, but this demo asks for {asked}; pass another "
+            f"--output, or delete {run_dir.path.parent} to start afresh"
+        )
+
+
+def _data_words(limit_train: int | None, limit_test: int | None) -> str:
+    train = "all training images" if limit_train is None else f"the first {limit_train:,} training images"
+    test = "all test images" if limit_test is None else f"the first {limit_test:,} test images"
+    return f"{train} and {test}"
