@@ -138,7 +138,7 @@ def _read_saved_vector(
     if not isinstance(record, dict):
         return {}, {}, f"{meta_path} holds {describe_value(record)}, not an object"
     for name, hint in RECORD_FIELDS.items():
-        problem = value_problem(record.get(name), hint, name)
+        problem = f"no {name}" if name not in record else value_problem(record[name], hint, name)
         if problem:
             return {}, {}, f"{meta_path} is damaged ({problem})"
     try:
