@@ -86,8 +86,15 @@ def test_a_config_read_back_is_the_config_written():
 # --- metrics.jsonl -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content, fragment", [(b"{bad\n", "line 1 is not valid JSON"), (b'{"epoch": 1}\n[1]\n',
-                         "line 2 is not a metrics row"), (b"\xff\n", "cannot read")])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"{bad\n", "line 1 is not valid JSON"),
+        (b'{"epoch": 1}\n[1]\n', "line 2 is not a metrics row"),
+        (b'{"epoch": 1, "val": 0.5}\n', "line 1 is not a metrics row"),
+        (b"\xff\n", "cannot read"),
+    ],
+)
 def test_damaged_metrics_are_one_line_naming_them(run_copy, content, fragment):
     run_copy.metrics.write_bytes(content)
     with pytest.raises(RunDirError) as exc_info:

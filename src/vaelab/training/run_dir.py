@@ -128,6 +128,12 @@ def _metrics_row(path: Path, number: int, line: str) -> dict[str, Any]:
         row = json.loads(line)
     except ValueError as exc:
         raise RunDirError(f"{path} line {number} is not valid JSON ({exc}); {METRICS_FIX}") from None
-    if not isinstance(row, dict) or not isinstance(row.get("epoch"), int):
-        raise RunDirError(f"{path} line {number} is not a metrics row (an object with an epoch); {METRICS_FIX}")
+    sound = isinstance(row, dict) and isinstance(row.get("epoch"), int) and all(
+        isinstance(row.get(split, {}), dict) for split in ("train", "val")
+    )
+    if not sound:
+        raise RunDirError(
+            f"{path} line {number} is not a metrics row (an object with an epoch and train/val loss terms); "
+            f"{METRICS_FIX}"
+        )
     return row
