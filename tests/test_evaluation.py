@@ -79,3 +79,21 @@ def test_write_and_compare_for_two_runs_and_samplers(tmp_path, trained_run, vae_
     assert as_csv(rows).splitlines()[0].startswith("run,preset,sampler,")
     table, paths = write_comparison([trained_run.dir.path, vae_run.dir.path], tmp_path)
     assert "Fréchet (judge)" in table and all(p.exists() for p in paths)
+
+
+def test_diagnose_and_evaluate_rewrite_a_damaged_results_file(capsys, tmp_path, trained_run, train_images,
+                                                               test_images, judge):
+    import shutil
+
+    run = load_run(shutil.copytree(trained_run.dir.path, tmp_path / "run"), "cpu")
+    damaged = {"diagnostics.json": b"[1, 2]", "evaluation.json": b'{"samplers": 5}'}
+    for name, content in damaged.items():
+        run.dir.figure_path(name).write_bytes(content)
+    capsys.readouterr()
+    write_diagnostics(run, train_images, judge, "uniform-box", num_samples=100)
+    write_evaluation(run, train_images, test_images, judge, "uniform-box", num_samples=100, progress=False)
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(" ", 2)[1] for line in warnings] == [str(run.dir.figures / name) for name in damaged]
+    assert all(line.endswith("writing it afresh with the uniform-box results only") for line in warnings)
+    for name in damaged:
+        assert list(json.loads((run.dir.figures / name).read_text())["samplers"]) == ["uniform-box"]

@@ -223,3 +223,17 @@ def test_cli_judge_train_then_show(capsys, tmp_path, monkeypatch):
     code, out, err = run_cli(capsys, "judge", "show")
     assert code == 0, err
     assert str(folder / WEIGHTS_FILE) in out and record["hash"] in out and "accuracy" in out
+
+
+def test_a_record_whose_accuracy_is_not_a_number_is_refused(trained, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    save_judge(trained.model, trained.accuracy, folder=tmp_path)
+    weights, record_path = tmp_path / WEIGHTS_FILE, tmp_path / RECORD_FILE
+    save_file(load_file(str(weights)), str(weights), metadata={"format": "vaelab-judge-1",
+                                                               "record": json.dumps({"accuracy": "high"})})
+    sidecar = json.loads(record_path.read_text())
+    sidecar.update(accuracy="high", hash=hashlib.sha256(weights.read_bytes()).hexdigest()[:16])
+    record_path.write_text(json.dumps(sidecar))  # consistent with the weights: only the record's shape is wrong
+    with pytest.raises(JudgeError, match="is not a vaelab judge"):
+        load_judge(folder=tmp_path)

@@ -379,7 +379,8 @@ def load_judge(device: str = "cpu", folder: str | Path | None = None) -> Judge:
         record = json.loads(metadata["record"]) if metadata.get("format") == FORMAT else None
     except (KeyError, ValueError):
         record = None
-    if not isinstance(record, dict) or "accuracy" not in record:
+    accuracy = record.get("accuracy") if isinstance(record, dict) else None
+    if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)):
         raise JudgeError(f"{weights} is not a vaelab judge ({FORMAT}); {retrain}")
     if sidecar.get("accuracy") != record["accuracy"]:
         raise JudgeError(

@@ -1,10 +1,12 @@
 """Likelihood bounds of a VAE, in nats per image.
 
 * The **negative ELBO**: E_q[−log p(x|z)] + KL(q(z|x) ‖ p(z)), the KL in closed form and the
-  expectation estimated with one z per image (as in training).
+  expectation estimated with one z per image (as in training), for every k: its own z, drawn
+  after the bound's, so that it has the lower variance of the closed-form KL even when k = 1.
 * The **importance-weighted bound** (Burda et al., 2016):
   −log p(x) ≤ −log (1/k) Σᵢ p(x|zᵢ) p(zᵢ) / q(zᵢ|x), zᵢ ~ q(z|x).
-  With k = 1 its expectation is the negative ELBO; it falls towards −log p(x) as k grows.
+  With k = 1 its expectation is the negative ELBO (but it estimates the KL from its one sample,
+  so it is not equal to the closed-form value above); it falls towards −log p(x) as k grows.
   Papers use k = 1000–5000; each image costs k decoder passes, which is seconds on a GPU but
   hours for the whole test set on a small CPU, so callers choose k by device and report it.
 
@@ -99,7 +101,7 @@ def likelihood_bounds(
                               unit="batch", enabled=progress, leave=False):
         x = to_unit_float(batch)
         weights = log_weights(model, x, k, generator).double()
-        sums[0] += -weights[:, 0].sum() if k == 1 else -_elbo(model, x, generator).sum()
+        sums[0] += -_elbo(model, x, generator).sum()
         sums[1] += -(torch.logsumexp(weights, dim=1) - math.log(k)).sum()
     elbo_sum, iw_sum = sums.tolist()
     count = len(images)

@@ -8,20 +8,26 @@
 * ``morph-<I>-<J>-<method>.png`` / ``.npz`` — the path between two test images.
 
 Arithmetic reuses the saved vector when it was computed for the same attribute, comparison group
-and weights; otherwise it computes the vector (and saves it) first.
+and weights; otherwise (or when the saved files are damaged: then with a one-line warning) it
+computes the vector (and saves it) first.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from vaelab.data.image_cache import Warn, warn_on_stderr
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
 from vaelab.hashing import file_hash
+from vaelab.json_fields import describe_value, value_problem
 from vaelab.latent.arithmetic import add_vector, parse_factors, DEFAULT_FACTORS
 from vaelab.latent.attributes import (
     DEFAULT_COUNT,
@@ -73,33 +79,90 @@ def write_attribute(
     return vector, [figure, meta, arrays]
 
 
-def saved_attribute_vector(run: Run, attribute: str, against: str | None = None) -> AttributeVector | None:
-    """The vector saved by :func:`write_attribute` for this attribute, comparison and weights, or None."""
+#: The fields of ``attribute-<NAME>.json`` that :func:`saved_attribute_vector` reads, and their types.
+RECORD_FIELDS = {
+    "attribute": str, "against": str | None, "against_given": str | None, "weights_sha256_16": str,
+    "count_with": int, "count_without": int, "images_scanned": int, "source": str,
+}
+
+#: The arrays of ``attribute-<NAME>.npz`` (besides ``vector`` and ``difference``) that make its convergence.
+CONVERGENCE_ARRAYS = ("convergence_images", "convergence_with", "convergence_without", "convergence_distance",
+                      "convergence_cosine")
+
+
+def saved_attribute_vector(
+    run: Run, attribute: str, against: str | None = None, warn: Warn = warn_on_stderr
+) -> AttributeVector | None:
+    """The vector saved by :func:`write_attribute` for this attribute, comparison and weights, or
+    None (none saved, saved for something else, or damaged: then after a one-line warning through
+    ``warn``, so that the caller computes it again)."""
     slug = attribute_slug(attribute, against)
     meta_path, arrays_path = run.dir.figures / f"attribute-{slug}.json", run.dir.figures / f"attribute-{slug}.npz"
-    try:
-        record = json.loads(meta_path.read_text())
-        with np.load(arrays_path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, KeyError):
+    if not meta_path.exists() and not arrays_path.exists():
+        return None
+    record, arrays, problem = _read_saved_vector(meta_path, arrays_path, run.config.model.latent_dim)
+    if problem:
+        warn(f"{problem}; computing the vector again, as `{attribute_command(run, attribute, against)}` does")
         return None
     same = (
-        record.get("attribute") == attribute
-        and record.get("against_given") == against
-        and record.get("weights_sha256_16") == weights_hash(run)
-        and arrays.get("vector", np.zeros(0)).shape == (run.config.model.latent_dim,)
+        record["attribute"] == attribute
+        and record["against_given"] == against
+        and record["weights_sha256_16"] == weights_hash(run)
     )
     if not same:
         return None
-    convergence = Convergence(
-        arrays["convergence_images"], arrays["convergence_with"], arrays["convergence_without"],
-        arrays["convergence_distance"], arrays["convergence_cosine"],
-    )
+    convergence = Convergence(*(arrays[name] for name in CONVERGENCE_ARRAYS))
     return AttributeVector(
         attribute=attribute, against=record["against"], vector=arrays["vector"], difference=arrays["difference"],
         count_with=record["count_with"], count_without=record["count_without"],
         images_scanned=record["images_scanned"], source=record["source"], convergence=convergence,
     )
+
+
+def attribute_command(run: Run, attribute: str, against: str | None = None) -> str:
+    """The ``vaelab attribute`` command line that (re)computes and saves this vector."""
+    words = ["vaelab", "attribute", str(run.dir), "--attribute", attribute]
+    words += ["--against", against] if against is not None else []
+    return shlex.join(words)
+
+
+def _read_saved_vector(
+    meta_path: Path, arrays_path: Path, latent_dim: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray], str | None]:
+    """The record and arrays saved by :func:`write_attribute`, and what is wrong with them (None
+    when nothing is): a missing or unreadable file, a wrong shape, a vector of another size."""
+    try:
+        record = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return {}, {}, f"{meta_path} is unreadable ({type(exc).__name__}: {exc})"
+    if not isinstance(record, dict):
+        return {}, {}, f"{meta_path} holds {describe_value(record)}, not an object"
+    for name, hint in RECORD_FIELDS.items():
+        problem = f"no {name}" if name not in record else value_problem(record[name], hint, name)
+        if problem:
+            return {}, {}, f"{meta_path} is damaged ({problem})"
+    try:
+        with np.load(arrays_path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        return {}, {}, f"{arrays_path} is unreadable ({type(exc).__name__}: {exc})"
+    problem = _arrays_problem(arrays, latent_dim)
+    return record, arrays, f"{arrays_path} is damaged ({problem})" if problem else None
+
+
+def _arrays_problem(arrays: dict[str, np.ndarray], latent_dim: int) -> str | None:
+    """What is wrong with the arrays of an ``attribute-<NAME>.npz`` for a ``latent_dim`` model, or None."""
+    for name in ("vector", "difference"):
+        if name not in arrays:
+            return f"no {name}"
+        if arrays[name].shape != (latent_dim,) or arrays[name].dtype.kind != "f":
+            return f"{name} is not {latent_dim} numbers"
+    lengths = set()
+    for name in CONVERGENCE_ARRAYS:
+        if name not in arrays or arrays[name].ndim != 1 or arrays[name].dtype.kind not in "iuf":
+            return f"no 1-D numeric {name}"
+        lengths.add(len(arrays[name]))
+    return "convergence arrays of different lengths" if len(lengths) > 1 else None
 
 
 def pick_images(test_set: ImageSet, count: int, pick: str, attribute: str, against: str | None) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Any
 
 from vaelab.atomic import atomic_write_text
 from vaelab.errors import RunDirError
-from vaelab.presentation.evaluation_report import DIAGNOSTICS, EVALUATION, read_results
+from vaelab.presentation.evaluation_report import DIAGNOSTICS, EVALUATION, WRITTEN_BY, read_results
 from vaelab.presentation.tables import format_table
 from vaelab.training.run_dir import RunDir
 
@@ -50,23 +50,46 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any], str]] = [
 
 
 def collect_rows(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """One row per (run, sampler) found in the runs' ``evaluation.json``/``diagnostics.json``."""
+    """One row per (run, sampler) found in the runs' ``evaluation.json``/``diagnostics.json``; a
+    :class:`RunDirError` naming the file when one is damaged or holds a non-number where a metric
+    belongs."""
     rows = []
     for path in run_dirs:
         run = RunDir(path)
         config = run.read_config()
-        evaluation = read_results(run.figures / EVALUATION)["samplers"]
-        diagnostics = read_results(run.figures / DIAGNOSTICS)["samplers"]
-        samplers = list(dict.fromkeys([*evaluation, *diagnostics]))
+        files = {"evaluation": run.figures / EVALUATION, "diagnostics": run.figures / DIAGNOSTICS}
+        results = {source: read_results(file)["samplers"] for source, file in files.items()}
+        samplers = list(dict.fromkeys([*results["evaluation"], *results["diagnostics"]]))
         if not samplers:
             raise RunDirError(f"{run} has no evaluation or diagnostics yet; run `vaelab evaluate {run}` first")
-        for sampler in samplers:
-            sources = {"evaluation": evaluation.get(sampler, {}), "diagnostics": diagnostics.get(sampler, {})}
-            row: dict[str, Any] = {"run": str(run), "preset": config.preset, "sampler": sampler}
-            for name, source, read, _ in COLUMNS:
-                row[name] = read(sources[source])
-            rows.append(row)
+        rows += [_row(run, config.preset, sampler, results, files) for sampler in samplers]
     return rows
+
+
+def _row(
+    run: RunDir, preset: str, sampler: str, results: dict[str, dict[str, Any]], files: dict[str, Path]
+) -> dict[str, Any]:
+    """The table row of one run and sampler, its values checked to be numbers (or missing)."""
+    row: dict[str, Any] = {"run": str(run), "preset": preset, "sampler": sampler}
+    for name, source, read, fmt in COLUMNS:
+        value = read(results[source].get(sampler, {}))
+        if not _fits(value, fmt):
+            kind = "a whole number" if fmt.endswith("d") else "a number"
+            raise RunDirError(
+                f"{files[source]} holds {value!r} as {name} of sampler {sampler!r}, not {kind}; re-create it "
+                f"with `vaelab {WRITTEN_BY[files[source].name]} {run} --sampler {sampler}`"
+            )
+        row[name] = value
+    return row
+
+
+def _fits(value: Any, fmt: str) -> bool:
+    """Whether ``value`` is missing (None) or a number that ``fmt`` can format."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or not fmt.endswith("d")
 
 
 def _formatted(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

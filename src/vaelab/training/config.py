@@ -12,6 +12,7 @@ from vaelab.data.corruption import Corruption
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
 from vaelab.errors import ConfigError
+from vaelab.json_fields import fields_problem
 from vaelab.models import ModelSpec, get_preset
 from vaelab.training.execution import PRECISIONS
 
@@ -160,7 +161,11 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
-        """Inverse of :meth:`to_dict`; a :class:`ConfigError` on missing or unknown keys."""
+        """Inverse of :meth:`to_dict`; a :class:`ConfigError` on a wrong shape (not an object,
+        missing or unknown keys, values of the wrong type) or invalid values."""
+        problem = fields_problem(cls, data, ignore=("vaelab_version",))
+        if problem:
+            raise ConfigError(f"config is incomplete or has unknown settings ({problem})")
         data = dict(data)
         data.pop("vaelab_version", None)
         try:
@@ -170,21 +175,46 @@ class RunConfig:
             if data.get("data_options") is not None:
                 data["data_options"] = ImageOptions.from_dict(data["data_options"])
             return cls(**data)
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(f"config is incomplete or has unknown settings ({exc})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"config has an invalid setting ({exc})") from None
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def read(cls, path: Path) -> "RunConfig":
-        """Read a ``config.json``."""
+        """Read a ``config.json``; a :class:`ConfigError` naming it when it is unreadable or wrong."""
+        fix = "restore it from a backup, or train the run again in a new --run-dir"
         try:
-            return cls.from_dict(json.loads(path.read_text()))
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path} is not UTF-8 text (bad byte at offset {exc.start}); {fix}") from None
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise ConfigError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); {fix}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path} ({exc.strerror or exc})") from None
+        try:
+            return cls.from_dict(data)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+    def recipe(self) -> dict[str, Any]:
+        """What defines the run and a resume may not change: :meth:`to_dict` without the
+        :data:`RESUMABLE_OVERRIDES` and the vaelab version, as it reads back from JSON.
+
+        A training checkpoint records it, so that a checkpoint copied from another run (another
+        preset, corruption, data or seed) is refused instead of silently continued.
+        """
+        data = self.to_dict()
+        for key in (*RESUMABLE_OVERRIDES, "vaelab_version"):
+            data.pop(key, None)
+        return json.loads(json.dumps(data))
+
+
+def recipe_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The settings whose values differ between two :meth:`RunConfig.recipe` (one may be from
+    an older or newer vaelab, so only the settings both record are compared), sorted."""
+    return sorted(key for key in set(saved) & set(current) if saved[key] != current[key])
 
 
 def _corruption_override(base: Corruption | None, overrides: dict[str, Any]) -> Corruption | None:

@@ -18,7 +18,12 @@ IMPLEMENTATION_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
 
 
 def make_adam(params: Iterable[torch.nn.Parameter], lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam with learning rate ``lr`` (other hyper-parameters at PyTorch's defaults, as the book's Keras)."""
+    """Adam with learning rate ``lr``, its other hyper-parameters at PyTorch's defaults.
+
+    β₁ = 0.9 and β₂ = 0.999 are also the book's Keras defaults; ε is not: PyTorch's is 1e-8,
+    Keras' 1e-7. vaelab keeps PyTorch's (its documented recipe, see README "Where vaelab differs
+    from the book"); the difference only matters where Adam's second-moment estimate is near zero.
+    """
     if device.type == "cuda":
         return torch.optim.Adam(params, lr=lr, fused=True)
     return torch.optim.Adam(params, lr=lr, foreach=True)

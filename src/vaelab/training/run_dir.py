@@ -60,10 +60,15 @@ class RunDir:
         atomic_write_text(self.config, config.to_json())
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        """Rows of ``metrics.jsonl`` (empty when there are none yet)."""
+        """Rows of ``metrics.jsonl`` (empty when there are none yet); a :class:`RunDirError` when a
+        line is not a JSON object with an ``epoch`` number."""
         if not self.metrics.exists():
             return []
-        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line.strip()]
+        try:
+            lines = self.metrics.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RunDirError(f"cannot read {self.metrics} ({exc}); {METRICS_FIX}") from None
+        return [_metrics_row(self.metrics, number, line) for number, line in enumerate(lines, 1) if line.strip()]
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         atomic_write_text(self.metrics, "".join(json.dumps(row) + "\n" for row in rows))
@@ -77,14 +82,58 @@ class RunDir:
     def load_weights(self, model: nn.Module) -> None:
         """Load ``model.safetensors`` into ``model``; clear errors when absent or mismatched."""
         if not self.model.exists():
-            raise RunDirError(
-                f"{self.path} has no model.safetensors yet; finish training with "
-                f"`vaelab train --run-dir {self.path} --resume`"
-            )
+            raise RunDirError(f"{self.path} has no model.safetensors yet; {self.finish_training_hint()}")
         tensors, _ = read_safetensors(self.model)
         load_weights_into(model, tensors, self.model)
+
+    def finish_training_hint(self) -> str:
+        """How to get this run's weights: resume from its checkpoint or, without one (training
+        stopped before its first epoch ended), train it again."""
+        if self.checkpoint.exists():
+            return f"finish training with `vaelab train --run-dir {self.path} --resume`"
+        return self.train_again_hint(self.read_config())
+
+    def train_again_hint(self, config: RunConfig) -> str:
+        """The command that trains this run (of ``config``) again from the start, in its own folder
+        (which must have no weights yet), and a reminder of its options when it had any."""
+        hint = f"train it again with `vaelab train --preset {config.preset} --run-dir {self.path}`"
+        if _has_options(config):
+            hint += " and the options it was started with (its config.json lists them)"
+        return hint
 
     def figure_path(self, name: str) -> Path:
         """``figures/<name>``, creating the folder."""
         self.figures.mkdir(parents=True, exist_ok=True)
         return self.figures / name
+
+
+def _has_options(config: RunConfig) -> bool:
+    """Whether ``config``'s recipe or epochs differ from its preset's."""
+    try:
+        preset = RunConfig.from_preset(config.preset)
+    except ConfigError:
+        return True
+    return (config.recipe(), config.epochs) != (preset.recipe(), preset.epochs)
+
+
+#: What to do about a damaged ``metrics.jsonl``.
+METRICS_FIX = (
+    "restore it from a backup, or resume training with a larger --epochs, which rewrites it from the checkpoint"
+)
+
+
+def _metrics_row(path: Path, number: int, line: str) -> dict[str, Any]:
+    """One line of ``metrics.jsonl`` as a dict; a :class:`RunDirError` naming the line otherwise."""
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        raise RunDirError(f"{path} line {number} is not valid JSON ({exc}); {METRICS_FIX}") from None
+    sound = isinstance(row, dict) and isinstance(row.get("epoch"), int) and all(
+        isinstance(row.get(split, {}), dict) for split in ("train", "val")
+    )
+    if not sound:
+        raise RunDirError(
+            f"{path} line {number} is not a metrics row (an object with an epoch and train/val loss terms); "
+            f"{METRICS_FIX}"
+        )
+    return row

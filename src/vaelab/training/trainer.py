@@ -82,7 +82,10 @@ def prepare_config(run_dir: RunDir, preset: str | None, resume: bool, **override
                 f"resume it without --preset or choose another --run-dir"
             )
         if not run_dir.checkpoint.exists():
-            raise RunDirError(f"{run_dir} has no checkpoint.safetensors to resume from; train again in a new --run-dir")
+            raise RunDirError(
+                f"{run_dir} has no checkpoint.safetensors to resume from (its training stopped before the first "
+                f"epoch ended); {run_dir.train_again_hint(saved)}"
+            )
         return saved.resumed_with(**overrides)
     if preset is None:
         raise VaelabError("--preset is required for a new run (see `vaelab presets`), or pass --resume")
@@ -162,8 +165,8 @@ class Trainer:
 
     def restore(self) -> None:
         """Load the run directory's checkpoint: weights, optimiser, RNGs, position."""
-        self.state, rng = load_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer)
-        restore_rng(rng, self.shuffle)
+        self.state, rng = load_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, self.config.recipe())
+        restore_rng(rng, self.shuffle, self.run_dir.checkpoint)
         position = (self.state.epoch, self.state.step)
         self.processes.restore_rank_rng(rng, self.device, self.config.seed, position)
 
@@ -266,7 +269,7 @@ class Trainer:
         state.history.append(row)
         state.epoch, state.step, state.progress = state.epoch + 1, 0, {}
         rng = capture_rng(self.shuffle) | rank_rng
-        save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng)
+        save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng, self.config.recipe())
         self.run_dir.write_metrics(state.history)
         self.run_dir.save_weights(self.model, self.config)
         others = ", ".join(f"{name} {value:.4g}" for name, value in val_terms.items() if name != "loss")
@@ -296,7 +299,7 @@ class Trainer:
         if processes.is_main:
             state.step = step
             state.progress = {"sums": sums.tolist(), "images": images, "seconds": seconds}
-            save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng)
+            save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng, self.config.recipe())
         processes.agree()  # every process waits until the checkpoint is written
         raise TrainingInterrupted(
             f"interrupted at epoch {state.epoch + 1}, batch {step}; checkpoint saved; "

@@ -1,0 +1,327 @@
+"""Damaged, foreign or unfinished run files: one line naming the file and what to do, never a
+traceback; files vaelab re-creates are rewritten afresh with a warning."""
+
+import json
+import shutil
+
+import pytest
+from safetensors import safe_open
+from safetensors.torch import save_file
+from test_cli import assert_one_line_error, run_cli
+
+from conftest import small_config
+from vaelab.errors import RunDirError
+from vaelab.presentation import attribute_report
+from vaelab.presentation.compare import collect_rows
+from vaelab.presentation.evaluation_report import _merge, read_results
+from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
+
+QUIET = dict(progress=False, log=lambda s: None)
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path):
+    """A copy of the session's trained book-ae run (2 epochs) that a test may damage."""
+    return RunDir(shutil.copytree(trained_run.dir.path, tmp_path / "run"))
+
+
+def resume(run_dir: RunDir, train_images, test_images, epochs: int = 2):
+    config = prepare_config(run_dir, None, True, epochs=epochs)
+    return train(config, run_dir, resume=True, train_set=train_images, test_set=test_images, **QUIET)
+
+
+def rewrite_checkpoint(path, change):
+    """Rewrite the checkpoint at ``path`` with ``change(metadata, tensors)`` applied."""
+    with safe_open(str(path), "pt") as handle:
+        metadata, tensors = dict(handle.metadata()), {k: handle.get_tensor(k) for k in handle.keys()}
+    change(metadata, tensors)
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def one_line(exc_info) -> str:
+    message = str(exc_info.value)
+    assert "\n" not in message
+    return message
+
+
+# --- config.json ---------------------------------------------------------------------------------
+
+
+def _config_with(**changes) -> bytes:
+    data = small_config().to_dict()
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        (data[section] if name else data)[name or section] = value
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"\xff\xfe", "not UTF-8"),
+        (b"{", "not valid JSON"),
+        (b"[1, 2]", "should be a JSON object, not a list"),
+        (_config_with(device=5), "device should be a string, not 5"),
+        (_config_with(model__latent_dim="2"), "model.latent_dim should be an integer, not '2'"),
+        (_config_with(model=[1]), "model should be a JSON object, not a list"),
+        (_config_with(corruption=3), "corruption should be a JSON object, not 3"),
+        (_config_with(limit_train=True), "limit_train should be an integer or null, not True"),
+    ],
+)
+def test_a_damaged_config_is_one_line_naming_it(capsys, run_copy, content, fragment):
+    run_copy.config.write_bytes(content)
+    with pytest.raises(RunDirError) as exc_info:
+        load_run(run_copy.path, "cpu")
+    message = one_line(exc_info)
+    assert str(run_copy.config) in message and fragment in message
+    code, _, err = run_cli(capsys, "reconstruct", str(run_copy.path))
+    assert_one_line_error(code, err, 1, str(run_copy.config), fragment)
+
+
+def test_a_config_read_back_is_the_config_written():
+    config = RunConfig.from_preset("book-dae", epochs=2, limit_train=50)
+    assert RunConfig.from_dict(json.loads(config.to_json())) == config
+
+
+# --- metrics.jsonl -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"{bad\n", "line 1 is not valid JSON"),
+        (b'{"epoch": 1}\n[1]\n', "line 2 is not a metrics row"),
+        (b'{"epoch": 1, "val": 0.5}\n', "line 1 is not a metrics row"),
+        (b"\xff\n", "cannot read"),
+    ],
+)
+def test_damaged_metrics_are_one_line_naming_them(run_copy, content, fragment):
+    run_copy.metrics.write_bytes(content)
+    with pytest.raises(RunDirError) as exc_info:
+        run_copy.read_metrics()
+    assert str(run_copy.metrics) in one_line(exc_info) and fragment in str(exc_info.value)
+
+
+# --- the checkpoint ------------------------------------------------------------------------------
+
+
+def _set_state(value):
+    def change(metadata, tensors):
+        metadata["state"] = value
+
+    return change
+
+
+def _edit_state(**fields):
+    def change(metadata, tensors):
+        state = json.loads(metadata["state"])
+        state.update(fields)
+        metadata["state"] = json.dumps(state)
+
+    return change
+
+
+def _drop_metadata(key):
+    return lambda metadata, tensors: metadata.pop(key)
+
+
+def _drop_tensor(key):
+    return lambda metadata, tensors: tensors.pop(key)
+
+
+@pytest.mark.parametrize(
+    "change, fragments",
+    [
+        (_set_state("{nope"), ["damaged 'state' metadata (not JSON"]),
+        (_drop_metadata("state"), ["has no 'state' in its metadata"]),
+        (_set_state("[1, 2]"), ["damaged 'state' metadata (a list where an object belongs)"]),
+        (_edit_state(bogus=1), ["field(s) bogus", "newer vaelab", "upgrade vaelab"]),
+        (_edit_state(epoch="1"), ["epoch should be an integer, not '1'"]),
+        (_edit_state(epoch=-1), ["epoch is negative"]),
+        (_edit_state(history={"epoch": 1}), ["history should be a list"]),
+        (_edit_state(step=3, progress={"sums": "x", "images": 60, "seconds": 1.0}), ["progress.sums"]),
+        (lambda m, t: m.update(optim_param_groups="[{}]"), ["optimiser state that does not fit", "KeyError"]),
+        (lambda m, t: m.update(optim_scalars="5"), ["damaged 'optim_scalars' metadata"]),
+        (_drop_tensor("rng.torch"), ["random-number-generator states", "rng.torch"]),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_line_and_left_as_it_was(run_copy, train_images, test_images, change, fragments):
+    rewrite_checkpoint(run_copy.checkpoint, change)
+    before = run_copy.checkpoint.read_bytes()
+    with pytest.raises(RunDirError) as exc_info:
+        resume(run_copy, train_images, test_images)
+    message = one_line(exc_info)
+    assert message.startswith(str(run_copy.checkpoint)), message
+    for fragment in fragments + ["restore it from a backup, or train again in a new --run-dir"]:
+        assert fragment in message
+    assert run_copy.checkpoint.read_bytes() == before
+
+
+def test_a_state_of_defaults_is_a_fresh_start(run_copy, train_images, test_images):
+    rewrite_checkpoint(run_copy.checkpoint, _set_state("{}"))  # epoch 0, no history: not damaged
+    result = resume(run_copy, train_images, test_images, epochs=1)
+    assert [row["epoch"] for row in result.history] == [1]
+
+
+def test_a_checkpoint_records_its_runs_recipe(trained_run):
+    with safe_open(str(trained_run.dir.checkpoint), "pt") as handle:
+        recipe = json.loads(handle.metadata()["recipe"])
+    assert recipe == trained_run.config.recipe()
+    assert recipe["preset"] == "book-ae" and "epochs" not in recipe and "device" not in recipe
+
+
+@pytest.mark.parametrize(
+    "other, fragments",
+    [
+        (RunConfig.from_preset("book-dae", epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu"),
+         ["it records preset book-ae, corruption none", "config.json has preset book-dae, corruption amount=0.3"]),
+        (small_config(seed=1), ["it records seed 0 but this run's config.json has seed 1"]),
+        (small_config(latent_dim=3), ["model latent_dim=2", "model latent_dim=3"]),
+    ],
+)
+def test_a_checkpoint_from_another_run_is_refused(run_copy, train_images, test_images, other, fragments):
+    run_copy.write_config(other)
+    with pytest.raises(RunDirError) as exc_info:
+        resume(run_copy, train_images, test_images)
+    message = one_line(exc_info)
+    assert message.startswith(f"{run_copy.checkpoint} belongs to another run")
+    for fragment in fragments + ["put this run's own checkpoint back"]:
+        assert fragment in message
+
+
+def test_a_checkpoint_from_before_recipes_still_resumes(run_copy, train_images, test_images):
+    rewrite_checkpoint(run_copy.checkpoint, _drop_metadata("recipe"))
+    result = resume(run_copy, train_images, test_images, epochs=3)
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
+    with safe_open(str(run_copy.checkpoint), "pt") as handle:
+        assert json.loads(handle.metadata()["recipe"]) == result.config.recipe()
+
+
+def test_resuming_with_execution_settings_changed_is_the_same_recipe(run_copy, train_images, test_images):
+    config = prepare_config(run_copy, None, True, epochs=3, threads=1, device="cpu", precision="fp32")
+    result = train(config, run_copy, resume=True, train_set=train_images, test_set=test_images, **QUIET)
+    assert len(result.history) == 3
+
+
+# --- a run stopped before its first epoch ended --------------------------------------------------
+
+
+def _unfinished(tmp_path, config):
+    run_dir = RunDir(tmp_path / "th")
+    run_dir.path.mkdir()
+    run_dir.write_config(config)
+    run_dir.write_metrics([])
+    return run_dir
+
+
+@pytest.mark.parametrize("options, suffix", [(True, " and the options it was started with"), (False, "")])
+def test_a_run_stopped_in_its_first_epoch_says_to_train_it_again(capsys, tmp_path, options, suffix):
+    config = small_config() if options else RunConfig.from_preset("book-ae")
+    run_dir = _unfinished(tmp_path, config)
+    hint = f"train it again with `vaelab train --preset book-ae --run-dir {run_dir.path}`{suffix}"
+    code, _, err = run_cli(capsys, "reconstruct", str(run_dir.path))
+    assert_one_line_error(code, err, 1, "has no model.safetensors yet", hint)
+    assert err.strip().endswith("`" if not options else "(its config.json lists them)")
+    code, _, err = run_cli(capsys, "train", "--run-dir", str(run_dir.path), "--resume")
+    assert_one_line_error(code, err, 1, "has no checkpoint.safetensors to resume from", hint)
+
+
+def test_the_advised_command_trains_such_a_run_again(tmp_path, train_images, test_images):
+    run_dir = _unfinished(tmp_path, small_config())
+    config = prepare_config(run_dir, "book-ae", False, **dict(epochs=1, batch_size=20, lr=2e-3, device="cpu"))
+    train(config, run_dir, train_set=train_images, test_set=test_images, **QUIET)
+    assert len(run_dir.read_metrics()) == 1
+    assert load_run(run_dir.path, "cpu").config == config
+
+
+def test_a_run_interrupted_in_its_first_epoch_is_resumed(tmp_path):
+    run_dir = _unfinished(tmp_path, small_config())
+    run_dir.checkpoint.write_bytes(b"")  # a mid-epoch checkpoint: the advice is to resume
+    with pytest.raises(RunDirError, match="finish training with `vaelab train --run-dir .* --resume`"):
+        load_run(run_dir.path, "cpu")
+
+
+# --- figures/evaluation.json and diagnostics.json ------------------------------------------------
+
+DAMAGED_RESULTS = [
+    (b"[1, 2]", "holds a list, not an object"),
+    (b'{"samplers": 5}', '"samplers": 5 where an object of results per sampler belongs'),
+    (b'{"samplers": {"prior": [1]}}', "has a list as the results of sampler 'prior'"),
+    (b"\xff\xfe", "is not UTF-8 text"),
+    (b"{bad", "is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("name, command", [("evaluation.json", "evaluate"), ("diagnostics.json", "diagnose")])
+@pytest.mark.parametrize("content, fragment", DAMAGED_RESULTS)
+def test_a_damaged_results_file_is_rewritten_with_a_warning(tmp_path, name, command, content, fragment):
+    path = tmp_path / "run" / "figures" / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(RunDirError) as exc_info:
+        read_results(path)
+    message = one_line(exc_info)
+    assert message.startswith(f"{path} ") and fragment in message
+    assert f"re-create it with `vaelab {command} {tmp_path / 'run'}`" in message
+    warnings = []
+    _merge(path, "gmm", {"precision": 0.5}, warn=warnings.append)
+    assert len(warnings) == 1 and warnings[0].startswith(str(path)) and fragment in warnings[0]
+    assert json.loads(path.read_text()) == {"samplers": {"gmm": {"precision": 0.5}}}
+
+
+def test_a_sound_results_file_keeps_its_other_samplers(tmp_path):
+    path = tmp_path / "evaluation.json"
+    warnings = []
+    _merge(path, "prior", {"precision": 0.25}, warn=warnings.append)
+    _merge(path, "gmm", {"precision": 0.5}, warn=warnings.append)
+    assert warnings == []
+    assert read_results(path) == {"samplers": {"prior": {"precision": 0.25}, "gmm": {"precision": 0.5}}}
+
+
+@pytest.mark.parametrize("content, fragment", DAMAGED_RESULTS + [
+    (b'{"samplers": {"prior": {"precision": "high"}}}', "holds 'high' as precision of sampler 'prior', not a number"),
+    (b'{"samplers": {"prior": {"likelihood": {"importance_samples": 6.5}}}}', "6.5 as IW k of sampler 'prior', not a "
+     "whole number"),
+])
+def test_compare_stops_at_a_damaged_results_file(capsys, run_copy, content, fragment):
+    path = run_copy.figures / "evaluation.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(content)
+    with pytest.raises(RunDirError) as exc_info:
+        collect_rows([run_copy.path])
+    assert one_line(exc_info).startswith(str(path)) and fragment in str(exc_info.value)
+    code, _, err = run_cli(capsys, "compare", str(run_copy.path), "--output", str(run_copy.path / "cmp"))
+    assert_one_line_error(code, err, 1, str(path), fragment, f"vaelab evaluate {run_copy.path}")
+    assert not (run_copy.path / "cmp").exists()
+
+
+# --- figures/attribute-NAME.json / .npz -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (lambda json_path, npz_path: json_path.write_text("[]"), "holds a list, not an object"),
+        (lambda json_path, npz_path: json_path.write_bytes(b"\xff"), "is unreadable (UnicodeDecodeError"),
+        (lambda json_path, npz_path: json_path.write_text('{"attribute": "shape-1"}'), "is damaged (no against)"),
+        (lambda json_path, npz_path: npz_path.write_bytes(npz_path.read_bytes()[:100]), "is unreadable"),
+        (lambda json_path, npz_path: npz_path.unlink(), "is unreadable (FileNotFoundError"),
+    ],
+)
+def test_a_damaged_attribute_vector_is_computed_again_with_a_warning(
+    run_copy, train_images, test_images, damage, fragment
+):
+    run = load_run(run_copy.path, "cpu")
+    attribute_report.write_attribute(run, train_images, "shape-1", "shape-2")
+    json_path = run_copy.figures / "attribute-shape-1-vs-shape-2.json"
+    damage(json_path, json_path.with_suffix(".npz"))
+    warnings = []
+    assert attribute_report.saved_attribute_vector(run, "shape-1", "shape-2", warn=warnings.append) is None
+    assert len(warnings) == 1 and fragment in warnings[0] and "\n" not in warnings[0]
+    command = f"vaelab attribute {run_copy.path} --attribute shape-1 --against shape-2"
+    assert warnings[0].endswith(f"computing the vector again, as `{command}` does")
+    written = attribute_report.write_arithmetic(run, test_images, "shape-1", "shape-2", "-1:1", images=2,
+                                                train_set=train_images)
+    assert json_path in written
+    assert attribute_report.saved_attribute_vector(run, "shape-1", "shape-2", warn=warnings.append) is not None
+    assert len(warnings) == 1
