@@ -11,7 +11,6 @@ and the :class:`~vaelab.errors.ConfigError` of a bad request into a 4xx answer.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
-from vaelab.errors import ConfigError, DataError, RunDirError
+from vaelab.errors import ConfigError, DataError
 from vaelab.latent.codec import decode_points
 from vaelab.latent.embedding import Embedding, embed
 from vaelab.latent.morph import METHODS, Morph, morph
@@ -142,7 +141,7 @@ def run_facts(run: Run, embedding: Embedding, points: int) -> dict[str, Any]:
     shape, epochs trained (of those configured), the last epoch's validation loss terms (None
     before the first epoch ends), the number of embedded points and the plane's projection."""
     config = run.config
-    rows = _read_metrics(run)
+    rows = run.dir.read_metrics()
     last = rows[-1] if rows else None
     projection = embedding.projection
     return {
@@ -169,13 +168,6 @@ def run_image_shape(run: Run) -> tuple[int, int, int]:
     """(C, H, W) of the run's images."""
     spec = run.config.model
     return spec.image_channels, spec.image_size, spec.image_size
-
-
-def _read_metrics(run: Run) -> list[dict[str, Any]]:
-    try:
-        return run.dir.read_metrics()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{run.dir.metrics} is corrupt ({exc}); restore it or retrain the run") from None
 
 
 def build_state(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> ExplorerState:
