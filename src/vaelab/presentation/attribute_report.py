@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
+from vaelab.data.selection import requested_count
 from vaelab.errors import ConfigError
 from vaelab.hashing import file_hash
 from vaelab.latent.arithmetic import add_vector, parse_factors, DEFAULT_FACTORS
@@ -102,17 +103,25 @@ def saved_attribute_vector(run: Run, attribute: str, against: str | None = None)
     )
 
 
-def pick_images(test_set: ImageSet, count: int, pick: str, attribute: str, against: str | None) -> np.ndarray:
+#: The book moves 5 images along the vector.
+ARITHMETIC_IMAGES = 5
+
+
+def pick_images(test_set: ImageSet, count: int | None, pick: str, attribute: str, against: str | None) -> np.ndarray:
     """The uint8 images to move: the first ``count`` (``first``), or the first ``count`` of the
-    comparison group, those lacking the attribute (``lacking``)."""
+    comparison group, those lacking the attribute (``lacking``). ``None`` takes the book's 5 (or
+    all when fewer); a larger ``count`` than there are such images is a :class:`ConfigError`."""
     if pick not in PICKS:
         raise ConfigError(f"unknown --pick {pick!r}; use one of: {', '.join(PICKS)}")
     if pick == "first":
+        count = requested_count(count, ARITHMETIC_IMAGES, len(test_set), "--images", "test images")
         return test_set.images[:count]
-    chosen = np.flatnonzero(attribute_groups(test_set, attribute, against).comparison)[:count]
-    if len(chosen) == 0:
+    candidates = np.flatnonzero(attribute_groups(test_set, attribute, against).comparison)
+    if len(candidates) == 0:
         raise ConfigError(f"no image of {test_set.name} lacks {attribute}; use --pick first")
-    return test_set.images[chosen]
+    what = f"test images lacking {attribute}" if against is None else f"test images of {against}"
+    count = requested_count(count, ARITHMETIC_IMAGES, len(candidates), "--images", what)
+    return test_set.images[candidates[:count]]
 
 
 def write_arithmetic(
@@ -121,7 +130,7 @@ def write_arithmetic(
     attribute: str,
     against: str | None = None,
     factors: str | tuple[float, ...] = DEFAULT_FACTORS,
-    images: int = 5,
+    images: int | None = None,
     pick: str = "first",
     train_set: ImageSet | None = None,
     count: int | None = DEFAULT_COUNT,
