@@ -31,6 +31,9 @@ MAX_GRID_SIZE = 30
 MAX_MORPH_STEPS = 50
 MAX_ARITHMETIC_IMAGES = 50
 MAX_FACTORS = 101
+#: ``arithmetic``: decoded images in one figure, ``--images`` × factors (each is a subplot;
+#: 9 × 101 of them take about half a minute to draw on 2 CPU cores).
+MAX_ARITHMETIC_CELLS = 1000
 
 #: ``arithmetic --factors``: the largest |f|, a distance in latent space (the book's −4…4
 #: already leaves a 2-D space's data far behind).

@@ -17,6 +17,7 @@ from typing import NoReturn
 from vaelab import __version__
 from vaelab.errors import ConfigError, DataError, VaelabError
 from vaelab.limits import (
+    MAX_ARITHMETIC_CELLS,
     MAX_ARITHMETIC_IMAGES,
     MAX_FACTORS,
     MAX_ABS_FACTOR,
@@ -265,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"-{MAX_ABS_FACTOR:g} to {MAX_ABS_FACTOR:g} (default: -4:4, the book's 9)"))
     p.add_argument("--images", type=bounded_int(1, MAX_ARITHMETIC_IMAGES), help=(
         f"number of test images, one row each, at most {MAX_ARITHMETIC_IMAGES} and the number that --pick can "
-        "choose from (default: 5, or all when fewer)"))
+        f"choose from, with --images × factors at most {MAX_ARITHMETIC_CELLS:,} (default: 5, or all when fewer)"))
     p.add_argument("--pick", choices=("first", "lacking"), default="first",
                    help="first: the first test images; lacking: the first test images without the attribute "
                    "(or of the --against class), so adding it shows (default: first)")

@@ -18,7 +18,7 @@ def requested_count(count: int | None, default: int, available: int, flag: str, 
     if count < 1:
         raise ConfigError(f"{flag} must be at least 1, got {count}")
     if available < 1:
-        raise ConfigError(f"there are no {what} to take {flag} {count:,} from")
+        raise ConfigError(f"there are no {what} to take {flag} {count} from")
     if count > available:
-        raise ConfigError(f"{flag} {count:,} is more than the {available:,} {what}; use {flag} {available:,} or fewer")
+        raise ConfigError(f"{flag} {count} is more than the {available:,} {what}; use {flag} {available} or fewer")
     return count

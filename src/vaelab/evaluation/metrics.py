@@ -61,8 +61,8 @@ def check_evaluation_request(
             )
     if likelihood_images is not None and likelihood_images > test_images:
         raise ConfigError(
-            f"--likelihood-images {likelihood_images:,} is more than the {test_images:,} test images; "
-            f"use --likelihood-images {test_images:,} or fewer"
+            f"--likelihood-images {likelihood_images} is more than the {test_images:,} test images; "
+            f"use --likelihood-images {test_images} or fewer"
         )
 
 

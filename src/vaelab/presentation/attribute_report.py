@@ -23,6 +23,7 @@ from vaelab.data.image_set import ImageSet
 from vaelab.data.selection import requested_count
 from vaelab.errors import ConfigError
 from vaelab.hashing import file_hash
+from vaelab.limits import MAX_ARITHMETIC_CELLS
 from vaelab.latent.arithmetic import add_vector, parse_factors, DEFAULT_FACTORS
 from vaelab.latent.attributes import (
     DEFAULT_COUNT,
@@ -143,6 +144,7 @@ def write_arithmetic(
     factors = parse_factors(factors) if isinstance(factors, str) else tuple(factors)
     attribute_groups(test_set, attribute, against)  # an unknown name fails here, before any encoding
     chosen = pick_images(test_set, images, pick, attribute, against)
+    _check_figure_size(len(chosen), len(factors))
     written: list[Path] = []
     vector = saved_attribute_vector(run, attribute, against)
     if vector is None:
@@ -159,6 +161,15 @@ def write_arithmetic(
              f"(norm {vector.norm:.3g} before normalising)")
     figure = save_figure(plot_arithmetic(result, title), run.dir.figure_path(f"arithmetic-{slug}.png"))
     return written + [figure, data]
+
+
+def _check_figure_size(images: int, factors: int) -> None:
+    """A :class:`ConfigError` when the arithmetic figure would hold too many decoded images."""
+    if images * factors > MAX_ARITHMETIC_CELLS:
+        raise ConfigError(
+            f"{images} --images × {factors} --factors make {images * factors:,} decoded images; one figure holds "
+            f"at most {MAX_ARITHMETIC_CELLS:,}: use fewer --images or --factors"
+        )
 
 
 def write_morph(
