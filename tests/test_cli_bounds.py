@@ -18,7 +18,7 @@ from test_cli import assert_one_line_error, run_cli
 from vaelab import limits
 from vaelab.cli import build_parser
 from vaelab.errors import ConfigError, RunDirError
-from vaelab.evaluation.metrics import check_evaluation_request, evaluate
+from vaelab.evaluation.metrics import evaluate
 from vaelab.evaluation.sampling import SampleSet
 from vaelab.folders import check_folder_possible, make_folder
 from vaelab.latent.arithmetic import parse_factors
@@ -137,6 +137,8 @@ def test_evaluate_checks_sizes_before_computing(trained_run, test_images):
 
 
 def test_evaluation_request_limits():
+    from vaelab.evaluation.metrics import check_evaluation_request
+
     check_evaluation_request("vae", 4, 4, importance_samples=10, likelihood_images=4)  # the smallest that works
     with pytest.raises(ConfigError, match="--likelihood-images 81 is more than the 80 test images"):
         check_evaluation_request("vae", 100, 80, likelihood_images=81)
