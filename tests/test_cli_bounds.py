@@ -116,6 +116,8 @@ def test_cli_on_a_1d_run_says_so_in_one_line(capsys, monkeypatch, tmp_path, one_
     (["evaluate", "-k", "5"], ["-k/--importance-samples", "autoencoder"]),
     (["evaluate", "--likelihood-images", "5"], ["--likelihood-images", "autoencoder"]),
     (["diagnose", "--limit-train", "1"], ["at least 2 training images", "has 1", "--limit-train 2"]),
+    (["diagnose", "--limit-train", "5", "--sampler", "gmm"], ["gmm", "got 5", "--limit-train 10"]),
+    (["evaluate", "--limit-train", "9", "--sampler", "gmm"], ["gmm", "got 9", "--limit-train 10"]),
 ])
 def test_too_small_for_the_metrics_fails_before_any_work(capsys, monkeypatch, tmp_path, trained_run, argv,
                                                           fragments):

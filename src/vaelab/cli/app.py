@@ -534,6 +534,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
     from vaelab.evaluation.diagnostics import check_diagnosis_request
+    from vaelab.latent.samplers import check_fit_size
     from vaelab.evaluation.judge import check_judge_applies, load_judge
     from vaelab.presentation.evaluation_report import write_diagnostics
     from vaelab.training import load_run
@@ -542,6 +543,7 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
     check_judge_applies(run.config.dataset)
     train_set = run.train_set(args.data_dir, args.limit_train)
     check_diagnosis_request(run.config.model.latent_dim, len(train_set))
+    check_fit_size(args.sampler, len(train_set))
     judge = load_judge(str(run.device))
     _print_paths(write_diagnostics(run, train_set, judge, args.sampler, args.num_samples, args.seed))
 
@@ -549,6 +551,7 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaelab.evaluation.judge import check_judge_applies, load_judge
     from vaelab.evaluation.metrics import check_evaluation_request
+    from vaelab.latent.samplers import check_fit_size
     from vaelab.presentation.evaluation_report import write_evaluation
     from vaelab.training import load_run
 
@@ -559,6 +562,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     check_evaluation_request(
         run.config.model.kind, args.num_samples, len(test_set), args.importance_samples, args.likelihood_images
     )
+    check_fit_size(args.sampler, len(train_set))
     judge = load_judge(str(run.device))
     _print_paths(write_evaluation(
         run, train_set, test_set, judge, args.sampler, args.num_samples, args.importance_samples,
