@@ -16,6 +16,23 @@ from typing import NoReturn
 
 from vaelab import __version__
 from vaelab.errors import ConfigError, DataError, VaelabError
+from vaelab.limits import (
+    MAX_ARITHMETIC_CELLS,
+    MAX_ARITHMETIC_IMAGES,
+    MAX_FACTORS,
+    MAX_ABS_FACTOR,
+    MAX_GENERATED,
+    MAX_GRID_SIZE,
+    MAX_IMAGE_SIZE,
+    MAX_IMPORTANCE_SAMPLES,
+    MAX_LATENT_DIM,
+    MAX_METRIC_SAMPLES,
+    MAX_MORPH_STEPS,
+    MAX_RECONSTRUCTIONS,
+    MAX_SEED,
+    MAX_THREADS,
+    MIN_LATENT_DIM,
+)
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -45,10 +62,18 @@ def _number_type(convert: Callable[[str], float], accept: Callable[[float], bool
     return parse
 
 
+def bounded_int(low: int, high: int):
+    """An argparse type for integers from ``low`` to ``high`` (both included)."""
+    return _number_type(int, lambda v: low <= v <= high, f"an integer from {low:,} to {high:,}")
+
+
 positive_int = _number_type(int, lambda v: v >= 1, "a positive integer")
 non_negative_int = _number_type(int, lambda v: v >= 0, "an integer ≥ 0")
 positive_float = _number_type(float, lambda v: 0 < v < float("inf"), "a positive number")
 port_number = _number_type(int, lambda v: 0 <= v <= 65535, "a port number from 0 to 65535")
+
+seed_int = bounded_int(0, MAX_SEED)
+SEED_RANGE = f"0 to {MAX_SEED:,}"
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 CORRUPTIONS = ("gaussian", "salt-pepper", "mask")
@@ -64,7 +89,7 @@ def factors_type(text: str) -> tuple[float, ...]:
     try:
         return parse_factors(text)
     except VaelabError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--factors {text!r}: ")) from None
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--factors ")) from None
 
 
 factors_type.__name__ = "factors"
@@ -97,8 +122,9 @@ def _add_speed_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None, help=(
         "on CUDA, capture each training step as one CUDA graph and replay it (default: on; single process, "
         "without --compile)"))
-    group.add_argument("--threads", type=positive_int, help=(
-        "CPU threads for PyTorch (default: PyTorch's choice, one per core); numbers depend on the thread count"))
+    group.add_argument("--threads", type=bounded_int(1, MAX_THREADS), help=(
+        f"CPU threads for PyTorch, at most {MAX_THREADS:,} (default: PyTorch's choice, one per core); numbers "
+        "depend on the thread count"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,12 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, help="number of epochs (book-ae: 3)")
     p.add_argument("--batch-size", type=positive_int, help="images per step (book-ae: 100)")
     p.add_argument("--lr", type=positive_float, help="Adam learning rate (book-ae: 1e-3)")
-    p.add_argument("--latent-dim", type=positive_int, help="size of the latent space (book-ae: 2)")
+    p.add_argument("--latent-dim", type=bounded_int(MIN_LATENT_DIM, MAX_LATENT_DIM), help=(
+        f"size of the latent space, from {MIN_LATENT_DIM} (the figures show it in a plane) to {MAX_LATENT_DIM:,} "
+        "(book-ae: 2)"))
     p.add_argument("--beta", type=positive_float, help=(
         "VAE presets only. book-vae: the book's \"beta\", the weight on the per-pixel reconstruction "
         "term (default 500; larger = sharper images, less regular latent space); beta-vae: β, the weight "
         "on the KL term (default 1); book-vae's weight w equals β = 1024/w"))
-    p.add_argument("--seed", type=non_negative_int, help="random seed for initialisation and shuffling (default: 0)")
+    p.add_argument("--seed", type=seed_int,
+                   help=f"random seed for initialisation and shuffling, {SEED_RANGE} (default: 0)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="auto uses CUDA when present (default: auto)")
     p.add_argument("--data-dir", help="folder holding the dataset files (searched first); for celeba the folder "
                    "with img_align_celeba/ and list_attr_celeba.txt or .csv, for image-folder the folder of images")
@@ -133,9 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train on another dataset than the preset's (book-faces: celeba; the others: fashion-mnist); the model "
         "takes the dataset's channels and image size. image-folder: every image under --data-dir, with an "
         "optional attributes.csv"))
-    p.add_argument("--image-size", type=positive_int, help=(
-        "celeba and image-folder: resize every image to N×N (default 32, the book's; book-faces needs a multiple "
-        "of 16, e.g. 64)"))
+    p.add_argument("--image-size", type=bounded_int(1, MAX_IMAGE_SIZE), help=(
+        f"celeba and image-folder: resize every image to N×N, at most {MAX_IMAGE_SIZE} (default 32, the book's; "
+        "book-faces needs a multiple of 16, e.g. 64)"))
     p.add_argument("--center-crop", action="store_true",
                    help="celeba and image-folder: cut the largest centred square first, so the aspect ratio is kept")
     p.add_argument("--on-bad-image", choices=BAD_IMAGE_POLICIES, help=(
@@ -155,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reconstruct", help="test images above their reconstructions",
                        description="Reconstruct the first --count test images (figures/reconstructions.png, .npz).")
     _add_run_options(p)
-    p.add_argument("--count", type=positive_int, default=10, help="number of images (default: 10)")
+    p.add_argument("--count", type=bounded_int(1, MAX_RECONSTRUCTIONS), help=(
+        f"number of test images, at most {MAX_RECONSTRUCTIONS} and the test set's size (default: 10, or all when "
+        "fewer)"))
     p.set_defaults(handler=cmd_reconstruct)
 
     p = sub.add_parser("embed", help="scatter of the test set in latent space",
@@ -163,10 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "2 dimensions), latent_histograms.png (each dimension against N(0, 1)), for a VAE latent_cdf.png "
                        "(z beside Φ(z)), and embeddings.npz (z, labels).")
     _add_run_options(p)
-    p.add_argument("--count", type=positive_int, default=5000, help="number of test images (default: 5000)")
+    p.add_argument("--count", type=positive_int,
+                   help="number of test images, at most the test set's size (default: 5000, or all when fewer)")
     p.add_argument("--sampled", action="store_true",
                    help="VAE only: plot a sampled z = mean + σ·ε (what the book plots) instead of the encoder mean")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of ε for --sampled and of t-SNE (default: 0)")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help=f"seed of ε for --sampled and of t-SNE, {SEED_RANGE} (default: 0)")
     p.add_argument("--view", choices=("pca", "tsne"), default="pca",
                    help="how a latent space over 2-D is drawn: its PCA plane (default) or t-SNE (scikit-learn, "
                    "about a minute for 5,000 points on 2 cores)")
@@ -176,9 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Sample --count latent points with --sampler and decode them: figures/generated.png, "
                        "generated.json (points, sampler), generated.npz (images).")
     _add_run_options(p)
-    p.add_argument("--count", type=positive_int,
-                   help="number of samples (default: the book's grid, 18 as 3×6 for Fashion-MNIST, 30 as 3×10 for faces)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--count", type=bounded_int(1, MAX_GENERATED), help=(
+        f"number of samples, at most {MAX_GENERATED} so the figure stays readable (default: the book's grid, 18 as "
+        "3×6 for Fashion-MNIST, 30 as 3×10 for faces; `vaelab evaluate` and `diagnose` draw thousands)"))
+    p.add_argument("--seed", type=seed_int, default=0, help=f"sampling seed, {SEED_RANGE} (default: 0)")
     p.add_argument("--sampler", choices=("uniform-box", "prior", "gmm"),
                    help="uniform-box: uniform in the embeddings' bounding box; prior: N(0, I); gmm: a 10-component "
                    "Gaussian mixture fitted to the training set's embeddings (default: uniform-box for an "
@@ -189,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Decode a --size × --size grid of latent points (see --span), shown beside "
                        "the scatter: figures/latent_grid.png and latent_grid.npz.")
     _add_run_options(p)
-    p.add_argument("--size", type=positive_int, default=15, help="points per side (default: 15)")
+    p.add_argument("--size", type=bounded_int(2, MAX_GRID_SIZE), default=15,
+                   help=f"points per side, from 2 to {MAX_GRID_SIZE} (default: 15, the book's)")
     p.add_argument("--span", choices=("embeddings", "prior"),
                    help="embeddings: the embeddings' min–max (default for an autoencoder); prior: open-interval "
                    "N(0, 1) quantiles through the inverse normal CDF (default for a VAE)")
@@ -204,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corruption", choices=CORRUPTIONS, help="kind of corruption (default: the run's)")
     p.add_argument("--noise-amount", type=positive_float, help="its amount (default: the run's, or the kind's default)")
     p.add_argument("--limit-test", type=positive_int, help="use the first N test images only")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the corruption (default: 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help=f"seed of the corruption, {SEED_RANGE} (default: 0)")
     p.set_defaults(handler=cmd_denoise)
 
     p = sub.add_parser("attribute", help="the latent direction of an attribute (e.g. Smiling), with its convergence",
@@ -226,9 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "otherwise.")
     _add_run_options(p)
     _add_attribute_options(p)
-    p.add_argument("--factors", type=factors_type, default="-4:4",
-                   help="START:STOP (steps of 1), START:STOP:STEP or a list a,b,c (default: -4:4, the book's 9)")
-    p.add_argument("--images", type=positive_int, default=5, help="number of test images, one row each (default: 5)")
+    p.add_argument("--factors", type=factors_type, default="-4:4", help=(
+        f"START:STOP (steps of 1), START:STOP:STEP or a list a,b,c: at most {MAX_FACTORS} factors, each from "
+        f"-{MAX_ABS_FACTOR:g} to {MAX_ABS_FACTOR:g} (default: -4:4, the book's 9)"))
+    p.add_argument("--images", type=bounded_int(1, MAX_ARITHMETIC_IMAGES), help=(
+        f"number of test images, one row each, at most {MAX_ARITHMETIC_IMAGES} and the number that --pick can "
+        f"choose from, with --images × factors at most {MAX_ARITHMETIC_CELLS:,} (default: 5, or all when fewer)"))
     p.add_argument("--pick", choices=("first", "lacking"), default="first",
                    help="first: the first test images; lacking: the first test images without the attribute "
                    "(or of the --against class), so adding it shows (default: first)")
@@ -244,8 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.add_argument("--from", dest="start", type=non_negative_int, required=True, help="index of the first test image")
     p.add_argument("--to", dest="end", type=non_negative_int, required=True, help="index of the second test image")
-    p.add_argument("--steps", type=_number_type(int, lambda v: v >= 2, "an integer ≥ 2"), default=10,
-                   help="images on the path, endpoints included (default: 10)")
+    p.add_argument("--steps", type=bounded_int(2, MAX_MORPH_STEPS), default=10,
+                   help=f"images on the path, endpoints included, from 2 to {MAX_MORPH_STEPS} (default: 10)")
     p.add_argument("--method", choices=MORPH_METHODS, default="linear",
                    help="linear: z0·(1−f) + z1·f (the book's); slerp: along the great circle, keeping the norm "
                    "(default: linear)")
@@ -292,9 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "diagnostics-<sampler>.png. Needs the judge (`vaelab judge train`).")
     _add_run_options(p)
     p.add_argument("--sampler", choices=samplers, help="default: uniform-box for an autoencoder, prior for a VAE")
-    p.add_argument("--num-samples", type=positive_int, default=10000, help="samples to draw (default: 10000)")
-    p.add_argument("--limit-train", type=positive_int, help="embed only the first N training images")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--num-samples", type=bounded_int(1, MAX_METRIC_SAMPLES), default=10000,
+                   help=f"samples to draw, at most {MAX_METRIC_SAMPLES:,} (default: 10000)")
+    p.add_argument("--limit-train", type=positive_int,
+                   help="embed only the first N training images (at least 2: holes are measured between neighbours)")
+    p.add_argument("--seed", type=seed_int, default=0, help=f"sampling seed, {SEED_RANGE} (default: 0)")
     p.set_defaults(handler=cmd_diagnose)
 
     p = sub.add_parser("evaluate", help="reconstruction, likelihood and sample-quality metrics",
@@ -306,12 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "(per sampler). Needs the judge (`vaelab judge train`).")
     _add_run_options(p)
     p.add_argument("--sampler", choices=samplers, help="default: uniform-box for an autoencoder, prior for a VAE")
-    p.add_argument("--num-samples", type=positive_int, default=10000, help="samples to generate (default: 10000)")
-    p.add_argument("--limit-test", type=positive_int, help="use the first N test images only")
+    p.add_argument("--num-samples", type=bounded_int(1, MAX_METRIC_SAMPLES), default=10000, help=(
+        f"samples to generate, from 4 (precision and recall use 3 nearest neighbours) to {MAX_METRIC_SAMPLES:,} "
+        "(default: 10000)"))
+    p.add_argument("--limit-test", type=positive_int, help="use the first N test images only (at least 4)")
     p.add_argument("--limit-train", type=positive_int, help="embed only the first N training images (samplers' fit)")
-    p.add_argument("--importance-samples", "-k", type=positive_int, help="k of the importance-weighted bound")
-    p.add_argument("--likelihood-images", type=positive_int, help="test images for the likelihood bounds")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--importance-samples", "-k", type=bounded_int(1, MAX_IMPORTANCE_SAMPLES), help=(
+        f"VAE only: k of the importance-weighted bound, at most {MAX_IMPORTANCE_SAMPLES:,} (papers use 1000-5000; "
+        "default: 1000 on a GPU, 64 on a CPU)"))
+    p.add_argument("--likelihood-images", type=positive_int, help=(
+        "VAE only: test images for the likelihood bounds, at most the test set's size (default: all on a GPU, "
+        "2000 on a CPU)"))
+    p.add_argument("--seed", type=seed_int, default=0, help=f"sampling seed, {SEED_RANGE} (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -332,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Train the judge on the 60,000 training images, report its accuracy on the "
                          "10,000 test images after each epoch, and cache it (replacing a cached judge).")
     q.add_argument("--epochs", type=positive_int, default=8, help="number of epochs (default: 8)")
-    q.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
+    q.add_argument("--seed", type=seed_int, default=0, help=f"random seed, {SEED_RANGE} (default: 0)")
     q.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to compute (default: auto)")
     q.add_argument("--data-dir", help="folder holding the dataset files (searched first)")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -357,8 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder to search first (image-folder: the folder of images)")
     p.add_argument("--download", action="store_true",
                    help="fashion-mnist only: download missing files from the official source into the cache")
-    p.add_argument("--image-size", type=positive_int, default=32,
-                   help="celeba and image-folder: the size whose decoded cache is looked for (default: 32)")
+    p.add_argument("--image-size", type=bounded_int(1, MAX_IMAGE_SIZE), default=32, help=(
+        f"celeba and image-folder: the size whose decoded cache is looked for, at most {MAX_IMAGE_SIZE} "
+        "(default: 32)"))
     p.add_argument("--center-crop", action="store_true",
                    help="celeba and image-folder: look for the centre-cropped cache")
     p.set_defaults(handler=cmd_data)
@@ -387,7 +434,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     result = train(config, run_dir, resume=args.resume, progress=not args.no_progress)
     if not result.is_main:  # another process of a torchrun job: rank 0 reports
         return
-    print(f"wrote {run_dir.model}, {run_dir.metrics} and {run_dir.checkpoint}")
+    if result.trained:
+        print(f"wrote {run_dir.model}, {run_dir.metrics} and {run_dir.checkpoint}")
     if result.history:
         last = result.history[-1]
         print(f"after {last['epoch']} epochs: validation loss {last['val']['loss']:.5f}")
@@ -485,27 +533,37 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
+    from vaelab.evaluation.diagnostics import check_diagnosis_request
+    from vaelab.latent.samplers import check_fit_size
     from vaelab.evaluation.judge import check_judge_applies, load_judge
     from vaelab.presentation.evaluation_report import write_diagnostics
     from vaelab.training import load_run
 
     run = load_run(args.run_dir, args.device)
     check_judge_applies(run.config.dataset)
-    judge = load_judge(str(run.device))
     train_set = run.train_set(args.data_dir, args.limit_train)
+    check_diagnosis_request(run.config.model.latent_dim, len(train_set))
+    check_fit_size(args.sampler, len(train_set))
+    judge = load_judge(str(run.device))
     _print_paths(write_diagnostics(run, train_set, judge, args.sampler, args.num_samples, args.seed))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaelab.evaluation.judge import check_judge_applies, load_judge
+    from vaelab.evaluation.metrics import check_evaluation_request
+    from vaelab.latent.samplers import check_fit_size
     from vaelab.presentation.evaluation_report import write_evaluation
     from vaelab.training import load_run
 
     run = load_run(args.run_dir, args.device)
     check_judge_applies(run.config.dataset)
-    judge = load_judge(str(run.device))
     train_set = run.train_set(args.data_dir, args.limit_train)
     test_set = run.test_set(args.data_dir, args.limit_test)
+    check_evaluation_request(
+        run.config.model.kind, args.num_samples, len(test_set), args.importance_samples, args.likelihood_images
+    )
+    check_fit_size(args.sampler, len(train_set))
+    judge = load_judge(str(run.device))
     _print_paths(write_evaluation(
         run, train_set, test_set, judge, args.sampler, args.num_samples, args.importance_samples,
         args.likelihood_images, args.seed, progress=not args.no_progress,

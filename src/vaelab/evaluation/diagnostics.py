@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
+from vaelab.errors import ConfigError
 from vaelab.evaluation.coverage import class_coverage
 from vaelab.evaluation.judge import Judge, judge_summary
 from vaelab.evaluation.sampling import SampleSet
 from vaelab.latent.diagnostics import centring_and_bounds, far_from_data, region_shares
+from vaelab.latent.projection import check_shown_in_plane
 
 #: Below this top probability the judge is "not confident" about a decoded sample.
 CONFIDENCE = 0.5
@@ -46,8 +48,29 @@ class Diagnosis:
     far: np.ndarray
 
 
+#: Training images needed: the hole threshold comes from each embedding's nearest other one.
+MIN_TRAIN_IMAGES = 2
+
+
+def check_diagnosis_request(latent_dim: int, train_images: int) -> None:
+    """A :class:`ConfigError`, before any work, when :func:`diagnose` and its figure cannot be
+    made: a latent space that cannot be drawn in a plane, or fewer than
+    :data:`MIN_TRAIN_IMAGES` training images."""
+    check_shown_in_plane(latent_dim)
+    _check_train_images(train_images)
+
+
+def _check_train_images(count: int) -> None:
+    if count < MIN_TRAIN_IMAGES:
+        raise ConfigError(
+            f"diagnose needs at least {MIN_TRAIN_IMAGES} training images (holes are measured from each embedding's "
+            f"nearest other one) but has {count}; use --limit-train {MIN_TRAIN_IMAGES} or more"
+        )
+
+
 def diagnose(samples: SampleSet, train_set: ImageSet, judge: Judge, region_samples: int = 20000) -> Diagnosis:
     """All three problems' numbers for ``samples`` (drawn from the training-set embeddings)."""
+    _check_train_images(len(samples.train_z))
     probabilities = judge.predict_proba(samples.images)
     coverage = class_coverage(probabilities, class_names=train_set.class_names)
     shares = coverage.distribution.shares

@@ -18,11 +18,12 @@ import torch
 from torch import nn
 
 from vaelab.data.image_set import ImageSet
+from vaelab.errors import ConfigError
 from vaelab.evaluation.coverage import class_coverage
 from vaelab.evaluation.frechet import frechet_distance
 from vaelab.evaluation.judge import Judge, judge_summary
 from vaelab.evaluation.likelihood import likelihood_bounds
-from vaelab.evaluation.precision_recall import precision_recall
+from vaelab.evaluation.precision_recall import DEFAULT_K, precision_recall
 from vaelab.evaluation.reconstruction import reconstruction_metrics
 from vaelab.evaluation.sampling import SampleSet
 
@@ -30,6 +31,39 @@ from vaelab.evaluation.sampling import SampleSet
 def default_likelihood_images(device: torch.device) -> int | None:
     """How many test images the likelihood bound uses by default: all on a GPU, 2,000 on a CPU."""
     return None if device.type == "cuda" else 2000
+
+
+def check_evaluation_request(
+    kind: str,
+    num_samples: int,
+    test_images: int,
+    importance_samples: int | None = None,
+    likelihood_images: int | None = None,
+    neighbours: int = DEFAULT_K,
+) -> None:
+    """A :class:`ConfigError` naming the flag, before any work, when :func:`evaluate` cannot give
+    its numbers: precision and recall need more than ``neighbours`` samples and test images; the
+    likelihood options apply to a VAE only, and ``likelihood_images`` to at most the test set."""
+    needed = neighbours + 1
+    reason = f"precision and recall compare each image with its {neighbours} nearest neighbours"
+    if num_samples < needed:
+        raise ConfigError(f"--num-samples must be at least {needed} ({reason}), got {num_samples}")
+    if test_images < needed:
+        raise ConfigError(
+            f"evaluate needs at least {needed} test images ({reason}) but has {test_images}; "
+            f"use --limit-test {needed} or more"
+        )
+    likelihood_flags = {"-k/--importance-samples": importance_samples, "--likelihood-images": likelihood_images}
+    for flag, value in likelihood_flags.items():
+        if kind != "vae" and value is not None:
+            raise ConfigError(
+                f"{flag} sets the likelihood bound of a VAE; this run is an autoencoder, which has none: leave it out"
+            )
+    if likelihood_images is not None and likelihood_images > test_images:
+        raise ConfigError(
+            f"--likelihood-images {likelihood_images} is more than the {test_images:,} test images; "
+            f"use --likelihood-images {test_images} or fewer"
+        )
 
 
 def evaluate(
@@ -43,7 +77,9 @@ def evaluate(
     neighbours: int = 3,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Every metric of the module docstring for ``samples`` against ``test_set``."""
+    """Every metric of the module docstring for ``samples`` against ``test_set`` (checked first
+    with :func:`check_evaluation_request`)."""
+    check_evaluation_request(kind, len(samples.points), len(test_set), importance_samples, neighbours=neighbours)
     result: dict[str, Any] = {
         "judge": judge_summary(judge),
         "sampler": samples.sampler,

@@ -16,6 +16,7 @@ import numpy as np
 from torch import nn
 
 from vaelab.errors import ConfigError
+from vaelab.limits import MAX_ABS_FACTOR, MAX_FACTORS
 from vaelab.latent.codec import decode_points, encode_images
 
 #: The book's factors: −4 … 4 in steps of 1.
@@ -27,22 +28,42 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 def parse_factors(text: str) -> tuple[float, ...]:
     """Factors from ``"A:B"`` (A to B in steps of 1), ``"A:B:STEP"`` or a list ``"a,b,c"``.
 
-    A :class:`ConfigError` for anything else, for an empty range or a zero step.
+    A :class:`ConfigError` (its message starts with ``--factors '<text>'``) for anything else,
+    for an empty range or a zero step, for more than :data:`~vaelab.limits.MAX_FACTORS` factors
+    and for a factor or bound beyond ±:data:`~vaelab.limits.MAX_ABS_FACTOR`.
     """
     text = text.strip()
     if re.fullmatch(rf"{_NUMBER}(?:\s*,\s*{_NUMBER})*", text):
-        return tuple(float(part) for part in text.split(","))
+        factors = tuple(float(part) for part in text.split(","))
+        _check_magnitudes(text, factors)
+        _check_count(text, len(factors))
+        return factors
     match = re.fullmatch(rf"({_NUMBER}):({_NUMBER})(?::({_NUMBER}))?", text)
     if not match:
-        raise ConfigError(f"--factors {text!r}: expected START:STOP, START:STOP:STEP or a list like -2,0,2")
+        raise _factors_error(text, "is not START:STOP, START:STOP:STEP or a list like -2,0,2")
     start, stop = float(match[1]), float(match[2])
     step = float(match[3]) if match[3] else 1.0
-    if step <= 0 or stop < start:
-        raise ConfigError(f"--factors {text!r}: need START ≤ STOP and a positive STEP")
+    _check_magnitudes(text, (start, stop))
+    if not (0 < step < float("inf")) or stop < start:
+        raise _factors_error(text, "needs START ≤ STOP and a positive, finite STEP")
     count = int(np.floor((stop - start) / step + 1e-9)) + 1
-    if count > 101:
-        raise ConfigError(f"--factors {text!r} gives {count} factors; use at most 101")
+    _check_count(text, count)
     return tuple(float(start + i * step) for i in range(count))
+
+
+def _factors_error(text: str, problem: str) -> ConfigError:
+    return ConfigError(f"--factors {text!r} {problem}")
+
+
+def _check_magnitudes(text: str, values: tuple[float, ...]) -> None:
+    if not all(abs(v) <= MAX_ABS_FACTOR for v in values):  # also false for inf and nan
+        bound = f"{MAX_ABS_FACTOR:g}"
+        raise _factors_error(text, f"goes beyond ±{bound}; use factors from -{bound} to {bound}")
+
+
+def _check_count(text: str, count: int) -> None:
+    if count > MAX_FACTORS:
+        raise _factors_error(text, f"gives {count:,} factors; use at most {MAX_FACTORS}")
 
 
 @dataclass

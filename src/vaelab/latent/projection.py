@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaelab.errors import ConfigError
+from vaelab.limits import MIN_LATENT_DIM
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,24 @@ def tsne_plane(z: np.ndarray, seed: int = 0) -> np.ndarray:
     return tsne.fit_transform(np.asarray(z, np.float32)).astype(np.float32)
 
 
+def check_shown_in_plane(latent_dim: int) -> None:
+    """A :class:`ConfigError` when a latent space of ``latent_dim`` dimensions cannot be shown in
+    a plane (a 1-D run, trained before vaelab refused them): call it before costly work."""
+    if latent_dim < MIN_LATENT_DIM:
+        raise ConfigError(
+            f"this run's latent space has {latent_dim} dimension{'s' if latent_dim != 1 else ''}; figures of the "
+            f"latent space need at least {MIN_LATENT_DIM}: train a new run with --latent-dim 2 or more"
+        )
+
+
 def fit_projection(z: np.ndarray) -> Projection:
-    """The identity for a 2-D latent space, else the PCA plane of the points ``z`` [N, d]."""
+    """The identity for a 2-D latent space, else the PCA plane of the points ``z`` [N, d]
+    (a :class:`ConfigError` for a 1-D space, see :func:`check_shown_in_plane`)."""
     z = np.asarray(z, np.float64)
     d = z.shape[1]
+    check_shown_in_plane(d)
     if d == 2:
         return Projection(np.zeros(2), np.eye(2), np.ones(2), "identity")
-    if d < 2:
-        raise ValueError(f"cannot show a {d}-dimensional latent space in a plane")
     mean = z.mean(axis=0)
     _, singular, vt = np.linalg.svd(z - mean, full_matrices=False)
     variance = singular**2

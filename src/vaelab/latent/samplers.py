@@ -82,8 +82,7 @@ class GmmSampler:
     def fit(self, z: np.ndarray) -> "GmmSampler":
         from sklearn.mixture import GaussianMixture
 
-        if len(z) < self.components:
-            raise ConfigError(f"a {self.components}-component mixture needs at least that many embeddings, got {len(z)}")
+        _check_mixture_size(self.components, len(z))
         self.mixture = GaussianMixture(
             self.components, covariance_type="full", random_state=self.seed, reg_covar=1e-5
         ).fit(np.asarray(z, np.float64))
@@ -106,6 +105,21 @@ class GmmSampler:
             "weights": self.mixture.weights_.tolist(),
             "means": self.mixture.means_.tolist(),
         }
+
+
+def _check_mixture_size(components: int, count: int) -> None:
+    if count < components:
+        raise ConfigError(
+            f"the gmm sampler's {components}-component mixture needs at least {components} training "
+            f"embeddings, got {count}; use --limit-train {components} or more"
+        )
+
+
+def check_fit_size(name: str | None, count: int) -> None:
+    """A :class:`ConfigError` now, before any encoding, when sampler ``name`` (``None``: a default
+    one, which needs no minimum) cannot be fitted to ``count`` training embeddings."""
+    if name == "gmm":
+        _check_mixture_size(GmmSampler().components, count)
 
 
 SAMPLERS: dict[str, type] = {"uniform-box": UniformBoxSampler, "prior": PriorSampler, "gmm": GmmSampler}

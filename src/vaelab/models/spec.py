@@ -10,9 +10,23 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from vaelab.errors import ConfigError
+from vaelab.limits import MAX_LATENT_DIM, MIN_LATENT_DIM
 
 MODEL_KINDS = ("ae", "vae")
 ARCHITECTURES = ("book-conv", "book-faces")
+
+
+def check_trainable_latent_dim(latent_dim: int) -> None:
+    """A :class:`ConfigError` unless a new run may have ``latent_dim`` dimensions (from
+    :data:`~vaelab.limits.MIN_LATENT_DIM` to :data:`~vaelab.limits.MAX_LATENT_DIM`; a
+    :class:`ModelSpec` itself accepts 1, so runs trained before that limit still load)."""
+    if latent_dim < MIN_LATENT_DIM:
+        raise ConfigError(
+            f"--latent-dim {latent_dim} is too small: vaelab shows the latent space in a plane, so a run needs "
+            f"at least {MIN_LATENT_DIM} dimensions"
+        )
+    if latent_dim > MAX_LATENT_DIM:
+        raise ConfigError(f"--latent-dim {latent_dim} is too large; use at most {MAX_LATENT_DIM}")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import numpy as np
 
 from vaelab.data.image_cache import Warn, warn_on_stderr
 from vaelab.data.image_set import ImageSet
+from vaelab.data.selection import requested_count
 from vaelab.errors import ConfigError
 from vaelab.hashing import file_hash
 from vaelab.json_fields import describe_value, value_problem
@@ -37,6 +38,7 @@ from vaelab.latent.attributes import (
     attribute_vector,
 )
 from vaelab.latent.morph import morph
+from vaelab.limits import MAX_ARITHMETIC_CELLS
 from vaelab.presentation.arithmetic_grid import plot_arithmetic
 from vaelab.presentation.attribute_convergence import plot_attribute_convergence
 from vaelab.presentation.images import save_figure
@@ -165,17 +167,25 @@ def _arrays_problem(arrays: dict[str, np.ndarray], latent_dim: int) -> str | Non
     return "convergence arrays of different lengths" if len(lengths) > 1 else None
 
 
-def pick_images(test_set: ImageSet, count: int, pick: str, attribute: str, against: str | None) -> np.ndarray:
+#: The book moves 5 images along the vector.
+ARITHMETIC_IMAGES = 5
+
+
+def pick_images(test_set: ImageSet, count: int | None, pick: str, attribute: str, against: str | None) -> np.ndarray:
     """The uint8 images to move: the first ``count`` (``first``), or the first ``count`` of the
-    comparison group, those lacking the attribute (``lacking``)."""
+    comparison group, those lacking the attribute (``lacking``). ``None`` takes the book's 5 (or
+    all when fewer); a larger ``count`` than there are such images is a :class:`ConfigError`."""
     if pick not in PICKS:
         raise ConfigError(f"unknown --pick {pick!r}; use one of: {', '.join(PICKS)}")
     if pick == "first":
+        count = requested_count(count, ARITHMETIC_IMAGES, len(test_set), "--images", "test images")
         return test_set.images[:count]
-    chosen = np.flatnonzero(attribute_groups(test_set, attribute, against).comparison)[:count]
-    if len(chosen) == 0:
+    candidates = np.flatnonzero(attribute_groups(test_set, attribute, against).comparison)
+    if len(candidates) == 0:
         raise ConfigError(f"no image of {test_set.name} lacks {attribute}; use --pick first")
-    return test_set.images[chosen]
+    what = f"test images lacking {attribute}" if against is None else f"test images of {against}"
+    count = requested_count(count, ARITHMETIC_IMAGES, len(candidates), "--images", what)
+    return test_set.images[candidates[:count]]
 
 
 def write_arithmetic(
@@ -184,7 +194,7 @@ def write_arithmetic(
     attribute: str,
     against: str | None = None,
     factors: str | tuple[float, ...] = DEFAULT_FACTORS,
-    images: int = 5,
+    images: int | None = None,
     pick: str = "first",
     train_set: ImageSet | None = None,
     count: int | None = DEFAULT_COUNT,
@@ -197,6 +207,7 @@ def write_arithmetic(
     factors = parse_factors(factors) if isinstance(factors, str) else tuple(factors)
     attribute_groups(test_set, attribute, against)  # an unknown name fails here, before any encoding
     chosen = pick_images(test_set, images, pick, attribute, against)
+    _check_figure_size(len(chosen), len(factors))
     written: list[Path] = []
     vector = saved_attribute_vector(run, attribute, against)
     if vector is None:
@@ -213,6 +224,15 @@ def write_arithmetic(
              f"(norm {vector.norm:.3g} before normalising)")
     figure = save_figure(plot_arithmetic(result, title), run.dir.figure_path(f"arithmetic-{slug}.png"))
     return written + [figure, data]
+
+
+def _check_figure_size(images: int, factors: int) -> None:
+    """A :class:`ConfigError` when the arithmetic figure would hold too many decoded images."""
+    if images * factors > MAX_ARITHMETIC_CELLS:
+        raise ConfigError(
+            f"{images} --images × {factors} --factors make {images * factors:,} decoded images; one figure holds "
+            f"at most {MAX_ARITHMETIC_CELLS:,}: use fewer --images or --factors"
+        )
 
 
 def write_morph(

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.atomic import atomic_write_text
-from vaelab.errors import RunDirError
+from vaelab.errors import ConfigError, RunDirError
+from vaelab.folders import make_folder
 from vaelab.presentation.evaluation_report import DIAGNOSTICS, EVALUATION, WRITTEN_BY, read_results
 from vaelab.presentation.tables import format_table
 from vaelab.training.run_dir import RunDir
@@ -128,7 +129,7 @@ def write_comparison(run_dirs: Sequence[str | Path], output: str | Path) -> tupl
     """Collect, and write ``comparison.md`` and ``comparison.csv`` into ``output``; returns the
     terminal table and the paths."""
     rows = collect_rows(run_dirs)
-    folder = Path(output)
+    folder = make_folder(output, ConfigError, "choose another --output")
     md, csv_path = folder / "comparison.md", folder / "comparison.csv"
     atomic_write_text(md, as_markdown(rows))
     atomic_write_text(csv_path, as_csv(rows))

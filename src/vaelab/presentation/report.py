@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data.corruption import Corruption
+from vaelab.data.selection import requested_count
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
 from vaelab.latent import decode_grid, embed, generate, reconstruct
@@ -35,6 +36,9 @@ from vaelab.training.run import Run
 #: The book embeds the first 5,000 test images for its plots.
 EMBED_COUNT = 5000
 
+#: The book reconstructs the first 10 test images.
+RECONSTRUCT_COUNT = 10
+
 #: The book's sample grids: 3 × 6 Fashion-MNIST items, 3 × 10 faces (count, columns).
 SAMPLE_GRIDS = {"fashion-mnist": (18, 6)}
 FACES_SAMPLE_GRID = (30, 10)
@@ -51,8 +55,10 @@ def _labels(images_labels: np.ndarray | None, count: int) -> np.ndarray:
     return images_labels if images_labels is not None else np.full(count, -1)
 
 
-def write_reconstructions(run: Run, test_set: ImageSet, count: int = 10) -> list[Path]:
-    """The first ``count`` test images above their reconstructions."""
+def write_reconstructions(run: Run, test_set: ImageSet, count: int | None = None) -> list[Path]:
+    """The first ``count`` test images above their reconstructions (default: the book's 10, or
+    all when fewer; a :class:`ConfigError` when ``count`` exceeds the test set)."""
+    count = requested_count(count, RECONSTRUCT_COUNT, len(test_set), "--count", "test images")
     result = reconstruct(run.model, test_set, count)
     data = save_npz(
         run.dir.figure_path("reconstructions.npz"),
@@ -68,18 +74,20 @@ def write_reconstructions(run: Run, test_set: ImageSet, count: int = 10) -> list
 def write_embedding(
     run: Run,
     test_set: ImageSet,
-    count: int = EMBED_COUNT,
+    count: int | None = None,
     sampled: bool = False,
     seed: int = 0,
     view: str = "pca",
 ) -> list[Path]:
-    """The first ``count`` test images embedded: ``latent_scatter.png`` (coloured by class),
+    """The first ``count`` test images (default: the book's 5,000, or all when fewer; a
+    :class:`ConfigError` when ``count`` exceeds the test set) embedded: ``latent_scatter.png`` (coloured by class),
     ``latent_histograms.png`` (each dimension against N(0, 1)), for a VAE ``latent_cdf.png``
     (z beside Φ(z)), and ``embeddings.npz`` (z, labels, class names). A VAE is embedded by its
     encoder means unless ``sampled``. A latent space over 2-D is shown in its PCA plane, or with
     ``view="tsne"`` through t-SNE (slower: about a minute for 5,000 points on 2 CPU cores)."""
     if view not in ("pca", "tsne"):
         raise ConfigError(f"unknown view {view!r}; use pca or tsne")
+    count = requested_count(count, EMBED_COUNT, len(test_set), "--count", "test images")
     embedding = embed(run.model, test_set, count, sampled=sampled, seed=seed)
     data = save_npz(
         run.dir.figure_path("embeddings.npz"),

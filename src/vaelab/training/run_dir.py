@@ -19,6 +19,7 @@ from torch import nn
 
 from vaelab.errors import ConfigError, RunDirError
 from vaelab.atomic import atomic_write, atomic_write_text
+from vaelab.folders import check_folder_possible, make_folder
 from vaelab.training.checkpoint import load_weights_into, read_safetensors
 from vaelab.training.config import RunConfig
 
@@ -44,6 +45,10 @@ class RunDir:
 
     def read_config(self) -> RunConfig:
         """The run's configuration; a :class:`RunDirError` when this is not a run directory."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(
+                f"{self.path} is a file, not a run directory; pass the folder that `vaelab train --run-dir` wrote"
+            )
         if not self.path.is_dir():
             raise RunDirError(
                 f"run directory {self.path} does not exist; train one with "
@@ -55,6 +60,15 @@ class RunDir:
             return RunConfig.read(self.config)
         except ConfigError as exc:
             raise RunDirError(str(exc)) from None
+
+    def check_can_create(self) -> None:
+        """A :class:`RunDirError` now, before any work, when this folder clearly cannot be created
+        (it or a parent is a file, or the parent is read-only)."""
+        check_folder_possible(self.path, RunDirError, "choose another --run-dir")
+
+    def create(self) -> None:
+        """Create the run directory (and its parents); a :class:`RunDirError` when impossible."""
+        make_folder(self.path, RunDirError, "choose another --run-dir")
 
     def write_config(self, config: RunConfig) -> None:
         atomic_write_text(self.config, config.to_json())
@@ -103,7 +117,7 @@ class RunDir:
 
     def figure_path(self, name: str) -> Path:
         """``figures/<name>``, creating the folder."""
-        self.figures.mkdir(parents=True, exist_ok=True)
+        make_folder(self.figures, RunDirError, "move or rename that file so figures can be written")
         return self.figures / name
 
 

@@ -26,6 +26,7 @@ from vaelab.data.image_set import ImageSet
 from vaelab.data.registry import load_dataset
 from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError
 from vaelab.models import build_model
+from vaelab.models.spec import check_trainable_latent_dim
 from vaelab.progress import progress_bar
 from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from vaelab.training.config import RunConfig
@@ -58,7 +59,8 @@ class TrainResult:
 
     Under torchrun every process gets one; ``is_main`` is true for rank 0, the one that wrote the
     run directory and whose ``history`` holds the metrics (the other processes' is empty; their
-    ``model`` holds the same weights).
+    ``model`` holds the same weights). ``trained`` is false when a resumed run had already
+    reached its epochs, so nothing was trained or written.
     """
 
     run_dir: RunDir
@@ -66,6 +68,7 @@ class TrainResult:
     model: nn.Module
     history: list[dict[str, Any]]
     is_main: bool = True
+    trained: bool = True
 
 
 def prepare_config(run_dir: RunDir, preset: str | None, resume: bool, **overrides: Any) -> RunConfig:
@@ -93,7 +96,10 @@ def prepare_config(run_dir: RunDir, preset: str | None, resume: bool, **override
         raise RunDirError(
             f"{run_dir} already holds a run; pass --resume to continue it, or choose another --run-dir"
         )
-    return RunConfig.from_preset(preset, **overrides)
+    config = RunConfig.from_preset(preset, **overrides)
+    check_trainable_latent_dim(config.model.latent_dim)
+    run_dir.check_can_create()
+    return config
 
 
 class Trainer:
@@ -374,15 +380,15 @@ def _train(
             trainer.log(
                 f"{run_dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue"
             )
-            return _result(trainer, processes)
+            return _result(trainer, processes, trained=False)
     elif processes.is_main:
-        run_dir.path.mkdir(parents=True, exist_ok=True)
+        run_dir.create()
     if processes.is_main:
         run_dir.write_config(config)
     trainer.fit()
     return _result(trainer, processes)
 
 
-def _result(trainer: Trainer, processes: SingleProcess) -> TrainResult:
+def _result(trainer: Trainer, processes: SingleProcess, trained: bool = True) -> TrainResult:
     history = trainer.state.history if processes.is_main else []
-    return TrainResult(trainer.run_dir, trainer.config, trainer.model, history, processes.is_main)
+    return TrainResult(trainer.run_dir, trainer.config, trainer.model, history, processes.is_main, trained)
