@@ -6,31 +6,13 @@ import subprocess
 import sys
 
 import pytest
+from cli_run import assert_one_line_error, run_cli
 from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
 
-from vaelab.cli import build_parser, main
+from vaelab.cli import build_parser
 from vaelab.data import fashion_mnist as fm
 
 COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "denoise", "diagnose", "evaluate", "compare", "demo", "judge", "presets", "data"]
-
-
-def run_cli(capsys, *argv):
-    """(exit code, stdout, stderr) of ``vaelab argv``."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, expected_code, *fragments):
-    assert code == expected_code
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -21,11 +21,11 @@ pytest.importorskip("httpx")  # FastAPI's TestClient
 with warnings.catch_warnings():  # Starlette ≥ 1.x prefers httpx2 to httpx; both work
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient  # noqa: E402
+from cli_run import assert_one_line_error, run_cli  # noqa: E402
 from conftest import small_config  # noqa: E402
 from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from vaelab.cli import main  # noqa: E402
 from vaelab.data.image_set import ImageSet  # noqa: E402
 from vaelab.latent import decode_points, encode_images  # noqa: E402
 from vaelab.models import build_model  # noqa: E402
@@ -234,22 +234,6 @@ def test_api_is_described_in_openapi(client):
 
 
 # ---- the server and the command line ------------------------------------------------------------
-
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, expected_code, *fragments):
-    assert code == expected_code
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_explore_has_help_for_every_flag(capsys):

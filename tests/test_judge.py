@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from cli_run import run_cli
 from idx_fixtures import install_fake_fashion_mnist
 from synthetic import synthetic_images
 
 from vaelab import __version__
-from vaelab.cli import main
 from vaelab.errors import JudgeError
 from vaelab.evaluation import Judge, judge_summary, load_judge, save_judge, train_judge
 from vaelab.evaluation.judge import RECORD_FILE, WEIGHTS_FILE, JudgeNet, default_judge_dir, random_shift
@@ -27,15 +27,6 @@ def trained(shapes):
     torch.set_num_threads(1)
     train, test = shapes
     return train_judge(train, test, epochs=2, batch_size=25, seed=0, device="cpu", progress=False, log=lambda s: None)
-
-
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_network_shapes():
