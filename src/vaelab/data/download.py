@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from vaelab.atomic import atomic_write
 from vaelab.data.idx import read_idx_bytes
 from vaelab.errors import DataError
+from vaelab.folders import make_folder
 from vaelab.progress import progress_bar
 
 CHUNK_SIZE = 1 << 20
@@ -50,7 +51,7 @@ def download_file(
     failure no file is left behind and an existing ``dest`` is untouched.
     """
     dest = Path(dest)
-    _make_folder(dest.parent)
+    make_folder(dest.parent, DataError, "fix its permissions or set XDG_CACHE_HOME to a writable folder")
 
     def fetch_and_verify(tmp: Path) -> None:
         _fetch(url, tmp, opener=opener, bar_label=dest.name if progress else None, fix_hint=fix_hint)
@@ -64,17 +65,6 @@ def download_file(
             "or set XDG_CACHE_HOME to a writable folder"
         ) from exc
     return dest
-
-
-def _make_folder(folder: Path) -> None:
-    """Create ``folder`` (and parents) or raise a DataError saying it cannot be created."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(
-            f"cannot create the download folder {folder} ({exc.strerror or exc}); "
-            "fix its permissions or set XDG_CACHE_HOME to a writable folder"
-        ) from exc
 
 
 def _fetch(url: str, tmp: Path, *, opener: Opener, bar_label: str | None, fix_hint: str) -> None:

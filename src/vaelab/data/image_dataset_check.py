@@ -25,7 +25,7 @@ from vaelab.data.image_cache import cache_key, image_cache_dir
 from vaelab.data.image_files import ImageFile, list_images
 from vaelab.data.image_folder import ATTRIBUTES_FILE, existing_folder
 from vaelab.data.image_options import ImageOptions
-from vaelab.data.partition import PARTITION_VALUES, find_partition_file, read_partition, split_indices
+from vaelab.data.partition import find_partition_file, split_indices
 from vaelab.errors import ConfigError, DataError
 
 #: What a row's status means: ``ok`` checked and fine; ``bad`` a problem that stops training;
@@ -127,16 +127,9 @@ def _partition_check(names: list[str], path: Path | None) -> tuple[Check, dict[s
     counts = " · ".join(f"{split} {len(chosen):,}" for split, chosen in splits.items())
     if path is None:
         return Check("partition", "none", None, f"no list_eval_partition file: vaelab's 10 % hold-out: {counts}"), splits
-    unused = _unused_count(path, names)
+    unused = len(names) - sum(len(chosen) for chosen in splits.values())  # partition 1, validation
     extra = f" · in neither (validation) {unused:,}" if unused else ""
     return Check("partition", "ok", path, f"{counts}{extra}"), splits
-
-
-def _unused_count(path: Path, names: list[str]) -> int:
-    """Images of ``names`` that the partition file puts in neither train nor test."""
-    partition = read_partition(path)
-    used = {PARTITION_VALUES[split] for split in SPLITS}
-    return sum(1 for name in names if partition[name] not in used)
 
 
 def _cache_check(split: str, files: list[ImageFile], options: ImageOptions) -> Check:
