@@ -192,7 +192,7 @@ def test_saved_vector_is_reused_until_the_weights_change(faces_run, monkeypatch)
     assert attribute_report.saved_attribute_vector(run, "Smiling") is not None
     with torch.no_grad():
         run.model.encoder.z_mean.bias.add_(1.0)
-    run.dir.save_weights(run.model, run.config)
+    run.dir.save_weights(run.model, run.config, epoch=run.config.epochs)
     assert attribute_report.saved_attribute_vector(run, "Smiling") is None
 
 

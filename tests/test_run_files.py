@@ -11,6 +11,7 @@ from test_cli import assert_one_line_error, run_cli
 
 from conftest import small_config
 from vaelab.errors import RunDirError
+from vaelab.safetensors_io import DIGEST_KEY, tensors_digest
 from vaelab.presentation import attribute_report
 from vaelab.presentation.compare import collect_rows
 from vaelab.presentation.evaluation_report import _merge, read_results
@@ -30,11 +31,15 @@ def resume(run_dir: RunDir, train_images, test_images, epochs: int = 2):
     return train(config, run_dir, resume=True, train_set=train_images, test_set=test_images, **QUIET)
 
 
-def rewrite_checkpoint(path, change):
-    """Rewrite the checkpoint at ``path`` with ``change(metadata, tensors)`` applied."""
+def rewrite_checkpoint(path, change, digest=True):
+    """Rewrite the checkpoint at ``path`` with ``change(metadata, tensors)`` applied and, with
+    ``digest``, the data digest recomputed (as a careful forger would; without it, the change is
+    caught by the digest before anything else)."""
     with safe_open(str(path), "pt") as handle:
         metadata, tensors = dict(handle.metadata()), {k: handle.get_tensor(k) for k in handle.keys()}
     change(metadata, tensors)
+    if digest:
+        metadata[DIGEST_KEY] = tensors_digest(tensors)
     save_file(tensors, str(path), metadata=metadata)
 
 

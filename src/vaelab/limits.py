@@ -42,3 +42,7 @@ MAX_ABS_FACTOR = 1000.0
 #: ``evaluate``/``diagnose --num-samples`` and ``evaluate -k`` (papers use k = 1000–5000).
 MAX_METRIC_SAMPLES = 50_000
 MAX_IMPORTANCE_SAMPLES = 5000
+
+#: ``train --epochs`` and the epochs a checkpoint may record (the book trains 3 to 10; a run of more
+#: than 10,000 epochs is a typo or a damaged file).
+MAX_EPOCHS = 10_000

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from vaelab import __version__
-from vaelab.errors import ConfigError, DataError, VaelabError
+from vaelab.errors import ConfigError, DataError, VaelabError, describe_os_error
 from vaelab.limits import (
     MAX_ARITHMETIC_CELLS,
     MAX_ARITHMETIC_IMAGES,
@@ -654,6 +654,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VaelabError as exc:
         print(f"vaelab {command}: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_ERROR)
+    except OSError as exc:  # an environmental fault (disk, permissions, a folder in the way): one line too
+        print(f"vaelab {command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"vaelab {command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

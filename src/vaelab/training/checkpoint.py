@@ -1,31 +1,32 @@
 """Safetensors checkpoints: weights, optimiser state, RNG states and progress, no pickle.
 
-A checkpoint is one ``.safetensors`` file. Tensors are stored under prefixed names
-(``model.*``, ``optim.<param index>.<key>``, ``rng.*``); everything else (epoch, step, the
-optimiser's hyper-parameters, the metric history, the run's recipe) is JSON in the file's
-metadata. Loading never unpickles anything, so a run directory from an untrusted source is safe to
-open; it checks the shape of every metadata field and refuses, in one line, a damaged checkpoint or
-one from another run (a recipe other than the resumed run's config).
+A checkpoint is one ``.safetensors`` file (:mod:`vaelab.safetensors_io`). Tensors are stored under
+prefixed names (``model.*``, ``optim.<param index>.<key>``, ``rng.*``); everything else (epoch,
+step, the optimiser's hyper-parameters, the metric history, the run's recipe, the record of the
+weights file that belongs to it) is JSON in the file's metadata, beside the SHA-256 of the tensor
+data. Loading never unpickles anything, so a run directory from an untrusted source is safe to
+open; it verifies that digest, checks the shape and range of every metadata field and refuses, in
+one line, a damaged checkpoint or one from another run (a recipe other than the resumed run's
+config).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from vaelab import __version__
-from vaelab.atomic import atomic_write
 from vaelab.errors import RunDirError
+from vaelab.safetensors_io import read_safetensors, write_safetensors
 from vaelab.json_fields import describe_value, fields_problem, unknown_fields, value_problem
 from vaelab.training.config import recipe_differences
-from vaelab.training.optimizer import with_current_implementation
+from vaelab.training.optimizer import IMPLEMENTATION_OPTIONS, with_current_implementation
 
 FORMAT = "vaelab-checkpoint-1"
 
@@ -43,12 +44,17 @@ class TrainingState:
         step: batches already done in that epoch (non-zero only after an interruption).
         progress: running sums of the epoch in progress (loss terms × images, images, seconds).
         history: one metrics row per completed epoch (the content of ``metrics.jsonl``).
+        weights: the weights file that belongs to this state, ``{"epoch": N, "sha256": digest}``:
+            the last completed epoch and the digest of its weights (:func:`vaelab.safetensors_io.
+            tensors_digest`), which ``model.safetensors`` must record to be trusted; empty before the
+            first epoch ends and in checkpoints written before vaelab 0.6.
     """
 
     epoch: int = 0
     step: int = 0
     progress: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    weights: dict[str, Any] = field(default_factory=dict)
 
 
 def capture_rng(shuffle: torch.Generator) -> dict[str, torch.Tensor]:
@@ -85,7 +91,8 @@ def save_checkpoint(
     rng: dict[str, torch.Tensor],
     recipe: dict[str, Any] | None = None,
 ) -> None:
-    """Write everything needed to resume, atomically.
+    """Write everything needed to resume, atomically (an :class:`OSError` leaves the previous
+    checkpoint in place).
 
     ``recipe`` (:meth:`vaelab.training.config.RunConfig.recipe`) is recorded so that
     :func:`load_checkpoint` can refuse the checkpoint of another run.
@@ -100,7 +107,6 @@ def save_checkpoint(
             else:
                 scalars.setdefault(str(index), {})[key] = value
     tensors.update(rng)
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     metadata = {
         "format": FORMAT,
         "state": json.dumps(state.__dict__),
@@ -109,7 +115,7 @@ def save_checkpoint(
     }
     if recipe is not None:
         metadata["recipe"] = json.dumps(recipe, sort_keys=True)
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    write_safetensors(path, tensors, metadata)
 
 
 def load_checkpoint(
@@ -121,12 +127,13 @@ def load_checkpoint(
     checkpoint that records another recipe is refused; checkpoints written before vaelab recorded
     it load as before. Every problem is a :class:`RunDirError` naming ``path``.
     """
-    tensors, metadata = read_safetensors(path)
+    tensors, metadata = read_safetensors(path, RunDirError, DAMAGED_FIX)
     if metadata.get("format") != FORMAT:
         raise RunDirError(f"{path} is not a vaelab training checkpoint; delete it or use another --run-dir")
     if recipe is not None:
         check_recipe(path, metadata, recipe)
     state = read_training_state(path, metadata)
+    _check_finite(path, tensors)
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     load_weights_into(model, model_state, path)
     _load_optimizer(path, tensors, metadata, optimizer)
@@ -164,7 +171,8 @@ def read_training_state(path: Path, metadata: dict[str, str]) -> TrainingState:
 
 
 def _state_problem(data: dict[str, Any]) -> str | None:
-    """What :func:`fields_problem` cannot see: negative positions, malformed running sums."""
+    """What :func:`fields_problem` cannot see: negative positions, malformed running sums or
+    weights record."""
     for name in ("epoch", "step"):
         if data.get(name, 0) < 0:
             return f"{name} is negative"
@@ -175,6 +183,56 @@ def _state_problem(data: dict[str, Any]) -> str | None:
             problem = value_problem(progress.get(name), hint, f"progress.{name}")
             if problem:
                 return problem
+    weights = data.get("weights", {})
+    if weights:
+        problem = value_problem(weights.get("epoch"), int, "weights.epoch")
+        if problem:
+            return problem
+        digest = weights.get("sha256")
+        if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+            return f"weights.sha256 should be 64 hex digits, not {describe_value(digest)}"
+    return None
+
+
+def check_state_fits(path: Path, state: TrainingState, *, steps: int, terms: tuple[str, ...], batch_size: int,
+                     max_epochs: int) -> None:
+    """A :class:`RunDirError` naming ``path`` unless ``state`` is a position this run can be in: an
+    epoch of at most ``max_epochs``, a step inside an epoch of ``steps`` batches, one history row per
+    completed epoch, running sums of the objective's ``terms`` over at most the images seen so far,
+    and a weights record of the last completed epoch."""
+    problem = _position_problem(state, steps, max_epochs) or _progress_problem(state, terms, batch_size)
+    if problem:
+        raise RunDirError(f"{path} has a damaged training state ({problem}); {DAMAGED_FIX}")
+
+
+def _position_problem(state: TrainingState, steps: int, max_epochs: int) -> str | None:
+    if state.epoch > max_epochs:
+        return f"epoch {state.epoch} is beyond the largest number of epochs vaelab trains ({max_epochs})"
+    if state.step >= steps and state.step:
+        return f"step {state.step} is beyond the {steps} batches of an epoch"
+    if len(state.history) != state.epoch:
+        return f"{len(state.history)} metrics rows for {state.epoch} completed epochs"
+    if [row.get("epoch") for row in state.history] != list(range(1, state.epoch + 1)):
+        return "the metrics rows are not epochs 1, 2, … in order"
+    if state.weights and state.weights["epoch"] != state.epoch:
+        return f"its weights record names epoch {state.weights['epoch']}, not the {state.epoch} completed"
+    return None
+
+
+def _progress_problem(state: TrainingState, terms: tuple[str, ...], batch_size: int) -> str | None:
+    progress = state.progress
+    if not state.step:
+        return "running sums recorded at the start of an epoch" if progress else None
+    if not progress:
+        return f"no running sums for the {state.step} batches done in epoch {state.epoch + 1}"
+    if len(progress["sums"]) != len(terms):
+        return f"{len(progress['sums'])} running sums for the objective's {len(terms)} loss terms ({', '.join(terms)})"
+    if not all(math.isfinite(value) for value in progress["sums"]):
+        return "a running sum is not finite"
+    if not 0 < progress["images"] <= state.step * batch_size:
+        return f"{progress['images']} images seen in {state.step} batches of at most {batch_size}"
+    if not 0 <= progress["seconds"] < math.inf:
+        return f"{progress['seconds']} seconds spent"
     return None
 
 
@@ -184,6 +242,9 @@ def _load_optimizer(
     """Load the optimiser's state (tensors and metadata) into ``optimizer``."""
     scalars = _metadata_json(path, metadata, "optim_scalars", dict)
     groups = _metadata_json(path, metadata, "optim_param_groups", list)
+    problem = _optimizer_problem(tensors, groups, optimizer)
+    if problem:
+        raise RunDirError(f"{path} has a damaged optimiser state ({problem}); {DAMAGED_FIX}")
     try:
         opt_state: dict[int, dict[str, Any]] = {}
         for key, value in tensors.items():
@@ -198,6 +259,38 @@ def _load_optimizer(
         raise RunDirError(
             f"{path} has an optimiser state that does not fit the model ({type(exc).__name__}: {exc}); {DAMAGED_FIX}"
         ) from None
+
+
+def _check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """A :class:`RunDirError` when a weight or an optimiser moment is NaN or infinite."""
+    for name, tensor in tensors.items():
+        if name.startswith(("model.", "optim.")) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise RunDirError(f"{path} holds non-finite numbers (NaN or infinity) in {name}; {DAMAGED_FIX}")
+
+
+def _optimizer_problem(
+    tensors: dict[str, torch.Tensor], groups: list[Any], optimizer: torch.optim.Optimizer
+) -> str | None:
+    """What keeps a checkpoint's optimiser state from fitting ``optimizer`` (built from the run's
+    config): other hyper-parameters than the config's, or moments of another shape than their
+    parameter."""
+    current = optimizer.param_groups
+    if len(groups) != len(current) or not all(isinstance(group, dict) for group in groups):
+        return f"{len(groups)} parameter groups where the model has {len(current)}"
+    for saved, group in zip(groups, current):
+        for key in sorted(set(saved) & set(group) - {"params", *IMPLEMENTATION_OPTIONS}):
+            if saved[key] != group[key] and not (isinstance(group[key], tuple) and saved[key] == list(group[key])):
+                return f"{key} {describe_value(saved[key])} where the run's config gives {group[key]}"
+    params = [param for group in current for param in group["params"]]
+    for name, tensor in tensors.items():
+        if not name.startswith("optim."):
+            continue
+        _, index, key = name.split(".", 2)
+        if not index.isdigit() or int(index) >= len(params):
+            return f"{name} names no parameter of the model"
+        if key != "step" and tensor.shape != params[int(index)].shape:
+            return f"{name} has shape {tuple(tensor.shape)}, its parameter {tuple(params[int(index)].shape)}"
+    return None
 
 
 def _metadata_json(path: Path, metadata: dict[str, str], key: str, kind: type) -> Any:
@@ -229,19 +322,6 @@ def _setting(value: Any, other: Any) -> str:
         other = other if isinstance(other, dict) else {}
         return " ".join(f"{k}={v}" for k, v in sorted(value.items()) if k not in other or other[k] != v)
     return str(value)
-
-
-def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """All tensors (on the CPU) and the metadata of a safetensors file; a clear error if corrupt."""
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except FileNotFoundError:
-        raise RunDirError(f"{path} does not exist") from None
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise RunDirError(f"{path} is corrupt or truncated ({exc}); retrain, or restore it from a backup") from None
-    return tensors, metadata
 
 
 def load_weights_into(model: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:

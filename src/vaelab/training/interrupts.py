@@ -1,8 +1,9 @@
-"""Turning Ctrl-C into a request to stop at the next safe point.
+"""Turning Ctrl-C and SIGTERM into a request to stop at the next safe point.
 
-While :class:`StopRequest` is active, the first SIGINT only sets a flag that the training loop
-checks between optimiser steps, so the checkpoint it then writes is consistent. A second Ctrl-C
-raises :class:`KeyboardInterrupt` at once, as usual.
+While :class:`StopRequest` is active, the first SIGINT (Ctrl-C) or SIGTERM (what ``kill``, Slurm,
+Kubernetes and torchrun's agent send to stop a job) only sets a flag that the training loop checks
+between optimiser steps, so the checkpoint it then writes is consistent. A second signal raises
+:class:`KeyboardInterrupt` at once, as usual.
 """
 
 from __future__ import annotations
@@ -10,29 +11,52 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
+from typing import Any
+
+#: The signals that request a stop, with how a message names them.
+SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
 class StopRequest:
-    """Context manager; ``bool(self)`` is True once Ctrl-C has been pressed."""
+    """Context manager; ``bool(self)`` is True once Ctrl-C or SIGTERM has arrived."""
 
     def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
 
     def __bool__(self) -> bool:
-        return self.requested
+        return self.signal is not None
+
+    @property
+    def requested(self) -> bool:
+        return bool(self)
+
+    def request(self, signum: int = signal.SIGINT) -> None:
+        """Ask to stop as if signal ``signum`` had arrived (used by tests)."""
+        if self.signal is None:
+            self.signal = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process that the signal ended."""
+        return 128 + int(self.signal or signal.SIGINT)
+
+    def describe(self) -> str:
+        """``interrupted`` (Ctrl-C) or ``terminated (SIGTERM)``."""
+        return SIGNALS.get(self.signal or signal.SIGINT, "stopped")
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested:
+        if self.signal is not None:
             raise KeyboardInterrupt
-        self.requested = True
+        self.signal = signum
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for signum in SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}

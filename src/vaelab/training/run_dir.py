@@ -1,33 +1,86 @@
-"""The run directory: the files a training run writes and the analyses read.
+"""The run directory: the files a training run writes and the analyses read, and the protocol that
+keeps them telling the truth whenever the process stops.
 
     RUN_DIR/
       config.json               the RunConfig (rebuilds the model)
-      model.safetensors         the latest weights
-      metrics.jsonl             one JSON object per completed epoch
-      checkpoint.safetensors    the resumable training state
+      checkpoint.safetensors    the resumable training state: the commit record of the run
+      metrics.jsonl             one JSON object per completed epoch (an export of the checkpoint)
+      model.safetensors         the last completed epoch's weights (an export of the checkpoint)
       figures/                  analysis figures (*.png) and their data (*.json, *.npz)
+
+The protocol. Every file is written atomically (:mod:`vaelab.atomic`), so each one is either its old
+or its new version, never half of either; what remains is the order between files. An epoch ends by
+writing, in this order:
+
+1. ``checkpoint.safetensors``: the commit. Once it is renamed into place, the epoch has happened: it
+   holds the weights, Adam's state, the RNG states, the metric history and a *weights record*, the
+   epoch number and the SHA-256 of those weights.
+2. ``metrics.jsonl``: the history, rewritten whole.
+3. ``model.safetensors``: the weights, with their epoch and SHA-256 in the file's metadata.
+
+The invariant: ``model.safetensors`` is trusted only when its epoch and digest equal the checkpoint's
+weights record (and its own data match the digest it records). A process stopped between 1 and 3 (a
+kill, a full disk, a power cut) leaves a checkpoint ahead of its exports. Then:
+
+* ``vaelab train --resume`` writes the exports again from the checkpoint before anything else (a
+  checkpoint written at the end of an epoch holds exactly that epoch's weights), also when the run
+  had already reached its epochs, and says so;
+* every analysis (:meth:`RunDir.load_weights`) refuses the stale or missing weights in one line that
+  names ``--resume`` as the fix.
+
+A Ctrl-C or SIGTERM mid-epoch writes only the checkpoint, which keeps the weights record of the last
+completed epoch, so the weights file stays trusted. A new run writes ``config.json`` and an empty
+``metrics.jsonl`` before its first epoch; a run stopped before its first checkpoint holds nothing to
+resume and is trained again in the same folder. Temporary files of writes cut short by a kill
+(``.NAME.<pid>.<random>.tmp``) are removed when training next starts in the folder.
+
+Ownership: a new run starts only in a new or empty folder, or one holding nothing but what vaelab
+writes before a first epoch ends (:meth:`RunDir.check_new_run_possible`), so files that vaelab did
+not write are never overwritten.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import save_file
+import torch
 from torch import nn
 
+from vaelab.atomic import atomic_write_text, is_temporary_name, remove_stale_temporaries
 from vaelab.errors import ConfigError, RunDirError
-from vaelab.atomic import atomic_write, atomic_write_text
 from vaelab.folders import check_folder_possible, make_folder
-from vaelab.training.checkpoint import load_weights_into, read_safetensors
+from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, read_safetensors_metadata, write_safetensors
+from vaelab.training.checkpoint import load_weights_into, read_training_state
 from vaelab.training.config import RunConfig
+
+#: The ``format`` recorded in a weights file's metadata.
+WEIGHTS_FORMAT = "vaelab-weights-1"
+
+
+@dataclass(frozen=True)
+class WeightsRecord:
+    """Which weights a file holds: the epoch they completed and the SHA-256 of their tensors."""
+
+    epoch: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "sha256": self.sha256}
 
 
 class RunDir:
     """Paths and reading/writing of one run directory."""
 
+    #: The files vaelab writes into a run directory, by attribute name.
+    FILES = ("config", "model", "metrics", "checkpoint")
+
     def __init__(self, path: str | Path) -> None:
+        if not str(path).strip():
+            raise ConfigError("the run directory is an empty name; name a folder (`.` for the current one)")
         self.path = Path(path)
         self.config = self.path / "config.json"
         self.model = self.path / "model.safetensors"
@@ -70,6 +123,52 @@ class RunDir:
         """Create the run directory (and its parents); a :class:`RunDirError` when impossible."""
         make_folder(self.path, RunDirError, "choose another --run-dir")
 
+    def check_new_run_possible(self) -> None:
+        """A :class:`RunDirError` before any work unless a new run may start here: the folder is new
+        or empty, or holds only vaelab's files of a run stopped before its first epoch ended (a
+        ``config.json`` vaelab can read, an empty ``metrics.jsonl``, temporary files of cut writes).
+        Anything else, such as an unrelated ``config.json``, is named and left alone."""
+        self.check_can_create()
+        if not self.path.is_dir():
+            return
+        if self.holds_run():
+            raise RunDirError(
+                f"{self.path} already holds a run; pass --resume to continue it, or choose another --run-dir"
+            )
+        foreign = sorted(entry.name for entry in self.path.iterdir() if not self._written_before_first_epoch(entry))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise RunDirError(
+                f"{self.path} holds files vaelab did not write ({shown}); train in a new or empty folder, "
+                f"or move them away"
+            )
+
+    def _written_before_first_epoch(self, entry: Path) -> bool:
+        """Whether ``entry`` is one of the files a new run leaves before its first epoch ends."""
+        if is_temporary_name(entry.name):
+            return True
+        if entry == self.config:
+            return _reads_as_config(entry)
+        if entry == self.metrics:
+            return entry.is_file() and not entry.is_symlink() and _is_empty(entry)
+        return False
+
+    def check_writable(self) -> None:
+        """A :class:`RunDirError` before any training when a run file cannot be written: the folder
+        is not writable, or a run file's name is taken by something other than a regular file."""
+        for name in self.FILES:
+            path: Path = getattr(self, name)
+            if os.path.lexists(path) and (path.is_symlink() or not path.is_file()):
+                kind = "a folder" if path.is_dir() else "not a regular file"
+                raise RunDirError(f"{path} is {kind}, so vaelab cannot write it there; move it away, or choose another --run-dir")
+        if self.path.is_dir() and not os.access(self.path, os.W_OK | os.X_OK):
+            raise RunDirError(f"{self.path} is not writable ({os.strerror(13).lower()}); choose another --run-dir")
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Remove the temporary files that writes cut short by a kill left in the folder and in
+        ``figures/`` (those of processes still running are kept); returns what was removed."""
+        return remove_stale_temporaries(self.path) + remove_stale_temporaries(self.figures)
+
     def write_config(self, config: RunConfig) -> None:
         atomic_write_text(self.config, config.to_json())
 
@@ -84,21 +183,70 @@ class RunDir:
             raise RunDirError(f"cannot read {self.metrics} ({exc}); {METRICS_FIX}") from None
         return [_metrics_row(self.metrics, number, line) for number, line in enumerate(lines, 1) if line.strip()]
 
-    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
-        atomic_write_text(self.metrics, "".join(json.dumps(row) + "\n" for row in rows))
+    def read_metrics_text(self) -> str | None:
+        """The text of ``metrics.jsonl``, or None when it is missing or unreadable."""
+        try:
+            return self.metrics.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
-    def save_weights(self, model: nn.Module, config: RunConfig) -> None:
-        """Write ``model.safetensors`` atomically, tagged with the preset."""
-        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-        metadata = {"format": "vaelab-weights-1", "preset": config.preset, "kind": config.model.kind}
-        atomic_write(self.model, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        atomic_write_text(self.metrics, metrics_text(rows))
+
+    def save_weights(self, model: nn.Module, config: RunConfig, epoch: int) -> WeightsRecord:
+        """Write ``model.safetensors`` atomically, tagged with the preset and ``epoch``; returns the
+        record (epoch, digest) that the checkpoint holds for it."""
+        tensors = weights_of(model)
+        metadata = {"format": WEIGHTS_FORMAT, "preset": config.preset, "kind": config.model.kind, "epoch": str(epoch)}
+        return WeightsRecord(epoch, write_safetensors(self.model, tensors, metadata))
+
+    def weights_record(self) -> WeightsRecord | None:
+        """The record ``model.safetensors`` carries (read from its header only), or None when the file
+        is missing, unreadable or carries none (written before vaelab 0.6)."""
+        if not self.model.is_file():
+            return None
+        try:
+            metadata = read_safetensors_metadata(self.model)
+        except RunDirError:
+            return None
+        return _record(metadata.get("epoch"), metadata.get(DIGEST_KEY))
+
+    def checkpoint_record(self) -> WeightsRecord | None:
+        """The weights record of ``checkpoint.safetensors`` (header only), or None when there is no
+        checkpoint, it has no record (no epoch completed yet, or written before vaelab 0.6), or it
+        cannot be read (``--resume`` reports that)."""
+        if not self.checkpoint.is_file():
+            return None
+        try:
+            state = read_training_state(self.checkpoint, read_safetensors_metadata(self.checkpoint))
+        except RunDirError:
+            return None
+        return _record(state.weights.get("epoch"), state.weights.get("sha256"))
 
     def load_weights(self, model: nn.Module) -> None:
-        """Load ``model.safetensors`` into ``model``; clear errors when absent or mismatched."""
+        """Load ``model.safetensors`` into ``model`` after checking it: present, intact (its recorded
+        digest), finite, of this model's shapes, and the weights the run's checkpoint commits to.
+        Each problem is one :class:`RunDirError` line that says how to fix it."""
         if not self.model.exists():
             raise RunDirError(f"{self.path} has no model.safetensors yet; {self.finish_training_hint()}")
-        tensors, _ = read_safetensors(self.model)
+        fix = self.finish_training_hint() if self.checkpoint.is_file() else "restore it from a backup, or train again"
+        tensors, metadata = read_safetensors(self.model, RunDirError, fix)
+        for name, tensor in tensors.items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise RunDirError(f"{self.model} holds non-finite weights (NaN or infinity in {name}); {fix}")
+        self._check_current(_record(metadata.get("epoch"), metadata.get(DIGEST_KEY)))
         load_weights_into(model, tensors, self.model)
+
+    def _check_current(self, record: WeightsRecord | None) -> None:
+        """A :class:`RunDirError` when the checkpoint commits to other weights than ``record``."""
+        committed = self.checkpoint_record()
+        if committed is None or committed == record:
+            return
+        held = f"the weights of epoch {record.epoch}" if record else "weights of an unknown epoch"
+        raise RunDirError(
+            f"{self.model} holds {held}, but the run's checkpoint has completed epoch {committed.epoch} (training "
+            f"stopped before it wrote them); write them with `vaelab train --run-dir {self.path} --resume`"
+        )
 
     def finish_training_hint(self) -> str:
         """How to get this run's weights: resume from its checkpoint or, without one (training
@@ -119,6 +267,40 @@ class RunDir:
         """``figures/<name>``, creating the folder."""
         make_folder(self.figures, RunDirError, "move or rename that file so figures can be written")
         return self.figures / name
+
+
+def metrics_text(rows: list[dict[str, Any]]) -> str:
+    """The content of ``metrics.jsonl`` for ``rows``: one JSON object per line."""
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def weights_of(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors of ``model``'s state dict as a weights file stores them (CPU, contiguous)."""
+    return {name: value.detach().to("cpu").contiguous() for name, value in model.state_dict().items()}
+
+
+def _record(epoch: Any, digest: Any) -> WeightsRecord | None:
+    """A :class:`WeightsRecord` from metadata values (the epoch as text or number), or None."""
+    try:
+        number = int(epoch)
+    except (TypeError, ValueError):
+        return None
+    return WeightsRecord(number, digest) if isinstance(digest, str) else None
+
+
+def _reads_as_config(path: Path) -> bool:
+    try:
+        RunConfig.read(path)
+    except ConfigError:
+        return False
+    return True
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 def _has_options(config: RunConfig) -> bool:

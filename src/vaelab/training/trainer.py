@@ -4,9 +4,11 @@ Data stays on the device as uint8; each step (:mod:`vaelab.training.step`, repla
 graph on a GPU: :mod:`vaelab.training.cuda_graph`) converts its batch on the fly and adds the loss
 terms to sums on the device. The host reads them without waiting every ``CHECK_EVERY`` steps
 (progress bar, NaN check: :mod:`vaelab.training.monitor`) and exactly once at the end of an epoch.
-Every completed epoch writes, in this order and each atomically: the checkpoint (which also holds
-the metric history), ``metrics.jsonl`` and ``model.safetensors``. Ctrl-C stops after the current
-step and checkpoints mid-epoch; ``resume`` continues exactly where it stopped. Under torchrun the
+Every completed epoch writes, in this order and each atomically: the checkpoint (the commit: it
+also holds the metric history and the record of the weights), ``metrics.jsonl`` and
+``model.safetensors`` (the protocol and its invariant: :mod:`vaelab.training.run_dir`). Ctrl-C or
+SIGTERM stops after the current step and checkpoints mid-epoch; ``resume`` first rewrites exports the
+previous process did not finish, then continues exactly where it stopped. Under torchrun the
 same loop trains with DistributedDataParallel (:mod:`vaelab.training.distributed`).
 """
 
@@ -24,11 +26,20 @@ from torch import nn
 from vaelab.data.batching import DeviceImages
 from vaelab.data.image_set import ImageSet
 from vaelab.data.registry import load_dataset
-from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError
+from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError, WriteError
 from vaelab.models import build_model
 from vaelab.models.spec import check_trainable_latent_dim
 from vaelab.progress import progress_bar
-from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from vaelab.limits import MAX_EPOCHS
+from vaelab.safetensors_io import tensors_digest
+from vaelab.training.checkpoint import (
+    TrainingState,
+    capture_rng,
+    check_state_fits,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from vaelab.training.config import RunConfig
 from vaelab.training.cuda_graph import GraphedStep
 from vaelab.training.device import resolve_device
@@ -38,7 +49,7 @@ from vaelab.training.interrupts import StopRequest
 from vaelab.training.monitor import RunningLoss
 from vaelab.training.objectives import make_objective
 from vaelab.training.optimizer import make_adam
-from vaelab.training.run_dir import RunDir
+from vaelab.training.run_dir import RunDir, WeightsRecord, metrics_text, weights_of
 from vaelab.training.step import TrainStep
 from vaelab.training.validation import mean_terms
 
@@ -48,9 +59,12 @@ CHECK_EVERY = 25
 
 
 class TrainingInterrupted(VaelabError):
-    """Training stopped on Ctrl-C after writing a checkpoint (exit status 130)."""
+    """Training stopped on Ctrl-C or SIGTERM after writing a checkpoint (exit status 130 or 143, as
+    a shell reports a process ended by those signals)."""
 
-    exit_code = 130
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -74,8 +88,9 @@ class TrainResult:
 def prepare_config(run_dir: RunDir, preset: str | None, resume: bool, **overrides: Any) -> RunConfig:
     """The config of a new run (from ``preset``) or of a resumed one (from ``config.json``).
 
-    A new run refuses a directory that already holds one; a resumed run refuses another preset
-    and any change of the settings that define it (see :meth:`RunConfig.resumed_with`).
+    A new run refuses a directory that already holds one or holds files vaelab did not write; a
+    resumed run refuses another preset, any change of the settings that define it (see
+    :meth:`RunConfig.resumed_with`) and a folder whose run files cannot be written.
     """
     if resume:
         saved = run_dir.read_config()
@@ -89,16 +104,13 @@ def prepare_config(run_dir: RunDir, preset: str | None, resume: bool, **override
                 f"{run_dir} has no checkpoint.safetensors to resume from (its training stopped before the first "
                 f"epoch ended); {run_dir.train_again_hint(saved)}"
             )
+        run_dir.check_writable()
         return saved.resumed_with(**overrides)
     if preset is None:
         raise VaelabError("--preset is required for a new run (see `vaelab presets`), or pass --resume")
-    if run_dir.holds_run():
-        raise RunDirError(
-            f"{run_dir} already holds a run; pass --resume to continue it, or choose another --run-dir"
-        )
     config = RunConfig.from_preset(preset, **overrides)
     check_trainable_latent_dim(config.model.latent_dim)
-    run_dir.check_can_create()
+    run_dir.check_new_run_possible()
     return config
 
 
@@ -172,9 +184,40 @@ class Trainer:
     def restore(self) -> None:
         """Load the run directory's checkpoint: weights, optimiser, RNGs, position."""
         self.state, rng = load_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, self.config.recipe())
+        check_state_fits(
+            self.run_dir.checkpoint, self.state, steps=self.train_data.num_batches(self.config.batch_size, self.min_last),
+            terms=self.objective.terms, batch_size=self.config.batch_size, max_epochs=MAX_EPOCHS,
+        )
         restore_rng(rng, self.shuffle, self.run_dir.checkpoint)
         position = (self.state.epoch, self.state.step)
         self.processes.restore_rank_rng(rng, self.device, self.config.seed, position)
+
+    def repair_exports(self) -> None:
+        """After :meth:`restore`: write ``metrics.jsonl`` and ``model.safetensors`` again where the
+        previous process stopped before finishing them (see :mod:`vaelab.training.run_dir`).
+
+        A checkpoint written at the end of an epoch holds exactly that epoch's weights, so those are
+        written when the weights file does not carry the checkpoint's record. A mid-epoch checkpoint
+        holds later weights; then a stale weights file is reported and replaced when the epoch ends.
+        """
+        if not self.processes.is_main:
+            return
+        state, run_dir = self.state, self.run_dir
+        if run_dir.read_metrics_text() != metrics_text(state.history):
+            run_dir.write_metrics(state.history)
+            self.log(f"wrote {run_dir.metrics} again from the checkpoint (the last run stopped before finishing it)")
+        if not state.epoch:
+            return
+        current = run_dir.weights_record()
+        if state.step == 0:
+            expected = WeightsRecord(state.epoch, tensors_digest(weights_of(self.model)))
+            if current != expected:
+                state.weights = run_dir.save_weights(self.model, self.config, state.epoch).to_dict()
+                self.log(f"wrote {run_dir.model} again from the checkpoint of epoch {state.epoch} (the last run "
+                         f"stopped before finishing it)")
+        elif state.weights and current != WeightsRecord(**state.weights):
+            self.log(f"warning: {run_dir.model} does not hold epoch {state.epoch}'s weights; they are written again "
+                     f"when epoch {state.epoch + 1} ends")
 
     def fit(self) -> list[dict[str, Any]]:
         """Train up to ``config.epochs``; returns the metric history."""
@@ -221,7 +264,7 @@ class Trainer:
                     bar.set_postfix(loss=f"{loss:.4f}", refresh=False)  # shown at the next redraw
                 if self._poll(stop, at_check, loss, f"at epoch {state.epoch + 1}, by batch {step + 1}"):
                     seconds = elapsed + time.perf_counter() - started
-                    self._save_interrupted(step + 1, images, seconds, epoch_shuffle_state)
+                    self._save_interrupted(step + 1, images, seconds, epoch_shuffle_state, stop)
             sums = processes.all_reduce_(self.step.sums.clone())
             means = dict(zip(self.objective.terms, (sums / images).tolist()))
             bar.set_postfix(loss=f"{means['loss']:.4f}", refresh=False)  # drawn as the bar closes
@@ -274,10 +317,12 @@ class Trainer:
         }
         state.history.append(row)
         state.epoch, state.step, state.progress = state.epoch + 1, 0, {}
+        state.weights = WeightsRecord(state.epoch, tensors_digest(weights_of(self.model))).to_dict()
         rng = capture_rng(self.shuffle) | rank_rng
+        # The checkpoint commits the epoch; the two exports follow (vaelab.training.run_dir).
         save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng, self.config.recipe())
         self.run_dir.write_metrics(state.history)
-        self.run_dir.save_weights(self.model, self.config)
+        self.run_dir.save_weights(self.model, self.config, state.epoch)
         others = ", ".join(f"{name} {value:.4g}" for name, value in val_terms.items() if name != "loss")
         self.log(
             f"epoch {row['epoch']}/{self.config.epochs}: train loss {train_terms['loss']:.5f}, "
@@ -297,7 +342,9 @@ class Trainer:
                 f"try a lower --lr or another --seed"
             )
 
-    def _save_interrupted(self, step: int, images: int, seconds: float, shuffle_state: torch.Tensor) -> None:
+    def _save_interrupted(
+        self, step: int, images: int, seconds: float, shuffle_state: torch.Tensor, stop: StopRequest
+    ) -> None:
         state, processes = self.state, self.processes
         sums = processes.all_reduce_(self.step.sums.clone())
         rng = capture_rng(self.shuffle) | processes.rank_rng_states(self.device)
@@ -308,8 +355,9 @@ class Trainer:
             save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng, self.config.recipe())
         processes.agree()  # every process waits until the checkpoint is written
         raise TrainingInterrupted(
-            f"interrupted at epoch {state.epoch + 1}, batch {step}; checkpoint saved; "
-            f"continue with `vaelab train --run-dir {self.run_dir} --resume`"
+            f"{stop.describe()} at epoch {state.epoch + 1}, batch {step}; checkpoint saved; "
+            f"continue with `vaelab train --run-dir {self.run_dir} --resume`",
+            exit_code=stop.exit_code,
         )
 
 
@@ -356,8 +404,17 @@ def train(
             result = _train(config, run_dir, resume, train_set, test_set, progress, log, processes, device)
             finished = True
             return result
+        except WriteError as exc:
+            raise exc.then(_next_step(run_dir)) from None
         finally:
             processes.close(finished)
+
+
+def _next_step(run_dir: RunDir) -> str:
+    """What to run once a write that stopped training can succeed."""
+    if run_dir.checkpoint.is_file():
+        return f"continue with `vaelab train --run-dir {run_dir} --resume` (the last completed epoch is kept)"
+    return "run the same command again"
 
 
 def _train(
@@ -374,8 +431,12 @@ def _train(
     trainer = Trainer(
         config, run_dir, train_set, test_set, progress=progress, log=log, processes=processes, device=device
     )
+    if processes.is_main:
+        for path in run_dir.remove_stale_temporaries():
+            log(f"removed {path}, left by a write that was cut short")
     if resume:
         trainer.restore()
+        trainer.repair_exports()
         if trainer.state.epoch >= config.epochs:
             trainer.log(
                 f"{run_dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue"
