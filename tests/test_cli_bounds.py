@@ -282,7 +282,7 @@ def test_resuming_a_finished_run_prints_no_wrote_line(capsys, monkeypatch, tmp_p
     before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
     code, out, err = run_cli(capsys, "train", "--run-dir", str(run), "--resume", *common)
     assert code == 0, err
-    assert "has already trained 1 epochs" in out
+    assert "has already trained 1 epoch;" in out
     assert "wrote" not in out
     assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
 

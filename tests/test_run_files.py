@@ -71,6 +71,20 @@ def _config_with(**changes) -> bytes:
         (_config_with(model=[1]), "model should be a JSON object, not a list"),
         (_config_with(corruption=3), "corruption should be a JSON object, not 3"),
         (_config_with(limit_train=True), "limit_train should be an integer or null, not True"),
+        # hostile numbers: the same bounds as the command line's flags, never a traceback or a huge allocation
+        (_config_with(model__latent_dim=10**12), "latent_dim must be an integer from 1 to 1,024"),
+        (_config_with(model__encoder_channels=[]), "encoder_channels must list 1 to 8 layer widths, got []"),
+        (_config_with(model__encoder_channels=[-1, 64, 128]), "each of encoder_channels must be an integer from 1"),
+        (_config_with(model__encoder_channels=[32] * 40), "encoder_channels must list 1 to 8"),
+        (_config_with(model__image_size=10**6), "image_size must be an integer from 1 to 256"),
+        (_config_with(model__image_channels=0), "image_channels must be an integer from 1 to 4"),
+        (_config_with(seed=2**70), "--seed must be an integer from 0 to 4,294,967,295"),
+        (_config_with(seed=-1), "--seed must be an integer from 0"),
+        (_config_with(epochs=10**9), "--epochs must be at most 10,000"),
+        (_config_with(threads=10**9), "--threads must be at most 1,024"),
+        (_config_with(lr=float("nan")), "--lr must be a positive number, got nan"),
+        (_config_with(lr=float("inf")), "--lr must be a positive number, got inf"),
+        (_config_with(objective="nope"), "unknown objective 'nope'"),
     ],
 )
 def test_a_damaged_config_is_one_line_naming_it(capsys, run_copy, content, fragment):
@@ -134,6 +148,28 @@ def _drop_tensor(key):
     return lambda metadata, tensors: tensors.pop(key)
 
 
+PROGRESS = {"sums": [1.0, 1.0], "images": 60, "seconds": 1.0}
+MODEL_TENSOR = "model.decoder.from_latent.weight"
+
+
+def _edit_group(**fields):
+    def change(metadata, tensors):
+        groups = json.loads(metadata["optim_param_groups"])
+        groups[0].update(fields)
+        metadata["optim_param_groups"] = json.dumps(groups)
+
+    return change
+
+
+def _set_tensor(name, replace, digest=True):
+    def change(metadata, tensors):
+        assert name in tensors, sorted(tensors)[:8]
+        tensors[name] = replace(tensors[name].clone())
+
+    change.digest = digest
+    return change
+
+
 @pytest.mark.parametrize(
     "change, fragments",
     [
@@ -148,10 +184,25 @@ def _drop_tensor(key):
         (lambda m, t: m.update(optim_param_groups="[{}]"), ["optimiser state that does not fit", "KeyError"]),
         (lambda m, t: m.update(optim_scalars="5"), ["damaged 'optim_scalars' metadata"]),
         (_drop_tensor("rng.torch"), ["random-number-generator states", "rng.torch"]),
+        # hostile numbers: a position this run cannot be in, sums that do not fit, a doctored optimiser
+        (_edit_state(step=10**9, progress=PROGRESS), ["step 1000000000 is beyond the 12 batches of an epoch"]),
+        (_edit_state(epoch=10**9), ["epoch 1000000000 is beyond the largest number of epochs vaelab trains"]),
+        (_edit_state(step=3, progress={**PROGRESS, "sums": [1.0] * 7}), ["7 running sums for the objective's 2"]),
+        (_edit_state(step=3, progress={**PROGRESS, "images": 10**6}), ["1000000 images seen in 3 batches"]),
+        (_edit_state(step=3, progress={**PROGRESS, "sums": [1.0, float("nan")]}), ["a running sum is not finite"]),
+        (_edit_state(step=3, progress={}), ["no running sums for the 3 batches"]),
+        (_edit_state(history=[]), ["0 metrics rows for 2 completed epochs"]),
+        (_edit_state(weights={"epoch": 1, "sha256": "0" * 64}), ["weights record names epoch 1"]),
+        (_edit_state(weights={"epoch": 2, "sha256": "x"}), ["weights.sha256 should be 64 hex digits"]),
+        (_edit_group(lr=1e300), ["damaged optimiser state (lr 1e+300 where the run's config gives 0.002)"]),
+        (_set_tensor("optim.0.exp_avg", lambda t: t.new_zeros(3)), ["optim.0.exp_avg has shape (3,)"]),
+        (_set_tensor("optim.1.exp_avg_sq", lambda t: t.fill_(float("nan"))), ["non-finite", "optim.1.exp_avg_sq"]),
+        (_set_tensor(MODEL_TENSOR, lambda t: t.fill_(float("inf"))), ["non-finite", MODEL_TENSOR]),
+        (_set_tensor(MODEL_TENSOR, lambda t: t.fill_(float("nan")), digest=False), ["no longer match the SHA-256"]),
     ],
 )
 def test_a_damaged_checkpoint_is_one_line_and_left_as_it_was(run_copy, train_images, test_images, change, fragments):
-    rewrite_checkpoint(run_copy.checkpoint, change)
+    rewrite_checkpoint(run_copy.checkpoint, change, digest=getattr(change, "digest", True))
     before = run_copy.checkpoint.read_bytes()
     with pytest.raises(RunDirError) as exc_info:
         resume(run_copy, train_images, test_images)

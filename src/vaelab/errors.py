@@ -37,6 +37,10 @@ class JudgeError(VaelabError):
     """The judge classifier is missing, corrupt, or differs from the hash recorded for it."""
 
 
+#: The step after fixing a failed write, unless the caller knows a better one.
+AGAIN = "run the command again (files written before are unchanged)"
+
+
 class WriteError(VaelabError):
     """A file could not be written (a full disk, a read-only folder, a folder where the file
     belongs). The file it would have replaced is unchanged."""
@@ -47,13 +51,11 @@ class WriteError(VaelabError):
         self.cause = cause
 
     @classmethod
-    def of(cls, path: str | Path, exc: OSError, then: str = "run the command again") -> "WriteError":
+    def of(cls, path: str | Path, exc: OSError, then: str = AGAIN) -> "WriteError":
         """The one-line error for ``exc``, raised while writing ``path``: the cause, what to do about
         it and ``then``, the step after that."""
-        action = _ACTIONS.get(exc.errno or 0)
-        fix = f"{action}, then {then}" if action else f"fix that, then {then}"
-        return cls(f"cannot write {path} ({os_reason(exc)}); {fix} (files written before are unchanged)",
-                   Path(path), exc)
+        action = _ACTIONS.get(exc.errno or 0, "fix that")
+        return cls(f"cannot write {path} ({os_reason(exc)}); {action}, then {then}", Path(path), exc)
 
     def then(self, step: str) -> "WriteError":
         """The same error, advising ``step`` after the fix instead of running the command again."""

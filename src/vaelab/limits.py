@@ -23,6 +23,13 @@ MAX_LATENT_DIM = 1024
 #: at 256×256 already takes about 40 GB).
 MAX_IMAGE_SIZE = 256
 
+#: A model's image channels (1 grey, 3 RGB; 4 leaves room for RGBA), stride-2 convolutions (8 halve
+#: 256 pixels to 1) and channels per convolution (the book's widest is 128), as a config.json may
+#: state them: beyond these a file is damaged or hostile, and building the model would exhaust memory.
+MAX_IMAGE_CHANNELS = 4
+MAX_ENCODER_LAYERS = 8
+MAX_CHANNELS = 1024
+
 #: Images in one figure: ``reconstruct --count``, ``generate --count``, ``grid --size`` (per
 #: side), ``morph --steps``, ``arithmetic --images`` (rows) and ``--factors`` (columns).
 MAX_RECONSTRUCTIONS = 50

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from vaelab.errors import ConfigError
+from vaelab.limits import MAX_IMAGE_SIZE
 
 BAD_IMAGE_POLICIES = ("fail", "skip")
 
@@ -33,8 +34,8 @@ class ImageOptions:
 
     def __post_init__(self) -> None:
         size = self.image_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigError(f"--image-size must be a positive integer, got {size!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIZE:
+            raise ConfigError(f"--image-size must be an integer from 1 to {MAX_IMAGE_SIZE}, got {size!r}")
         if not isinstance(self.center_crop, bool):
             raise ConfigError(f"center_crop must be true or false, got {self.center_crop!r}")
         if self.on_bad_image not in BAD_IMAGE_POLICIES:

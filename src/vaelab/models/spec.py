@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from vaelab.errors import ConfigError
-from vaelab.limits import MAX_LATENT_DIM, MIN_LATENT_DIM
+from vaelab.limits import (
+    MAX_CHANNELS,
+    MAX_ENCODER_LAYERS,
+    MAX_IMAGE_CHANNELS,
+    MAX_IMAGE_SIZE,
+    MAX_LATENT_DIM,
+    MIN_LATENT_DIM,
+)
 
 MODEL_KINDS = ("ae", "vae")
 ARCHITECTURES = ("book-conv", "book-faces")
@@ -59,11 +66,18 @@ class ModelSpec:
             raise ConfigError(
                 f"unknown architecture {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}"
             )
-        if self.latent_dim < 1:
-            raise ConfigError(f"latent_dim must be at least 1, got {self.latent_dim}")
-        if self.image_channels < 1:
-            raise ConfigError(f"image_channels must be at least 1, got {self.image_channels}")
-        object.__setattr__(self, "encoder_channels", tuple(int(c) for c in self.encoder_channels))
+        # 1 is allowed here (not for new runs: check_trainable_latent_dim) so older runs still load.
+        _check_count("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
+        _check_count("image_channels", self.image_channels, 1, MAX_IMAGE_CHANNELS)
+        _check_count("image_size", self.image_size, 1, MAX_IMAGE_SIZE)
+        channels = self.encoder_channels
+        if not isinstance(channels, (list, tuple)) or not 1 <= len(channels) <= MAX_ENCODER_LAYERS:
+            raise ConfigError(
+                f"encoder_channels must list 1 to {MAX_ENCODER_LAYERS} layer widths, got {_shown(channels)}"
+            )
+        for width in channels:
+            _check_count("each of encoder_channels", width, 1, MAX_CHANNELS)
+        object.__setattr__(self, "encoder_channels", tuple(channels))
         downsample = 2 ** len(self.encoder_channels)
         if self.image_size % downsample:
             raise ConfigError(
@@ -90,3 +104,14 @@ class ModelSpec:
         if unknown:
             raise ConfigError(f"unknown model settings {sorted(unknown)} in config")
         return cls(**data)
+
+
+def _check_count(name: str, value: Any, low: int, high: int) -> None:
+    """A :class:`ConfigError` unless ``value`` is an integer from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{name} must be an integer from {low:,} to {high:,}, got {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

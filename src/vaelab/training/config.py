@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
 from vaelab.errors import ConfigError
 from vaelab.json_fields import fields_problem
+from vaelab.limits import MAX_EPOCHS, MAX_SEED, MAX_THREADS
 from vaelab.models import ModelSpec, get_preset
 from vaelab.training.execution import PRECISIONS
+from vaelab.training.objectives import make_objective
 
 #: Options that may change when a run is resumed (everything else must stay as saved).
 RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
@@ -63,14 +66,17 @@ class RunConfig:
     cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
-        _check_positive("epochs", self.epochs)
+        _check_positive("epochs", self.epochs, MAX_EPOCHS)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.threads is not None:
-            _check_positive("threads", self.threads)
+            _check_positive("threads", self.threads, MAX_THREADS)
         _check_positive("batch_size", self.batch_size)
-        if not self.lr > 0:
-            raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED:,}, got {self.seed!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
+            raise ConfigError(f"--lr must be a positive number, got {self.lr!r}")
+        make_objective(self.objective, self.objective_params)  # a ConfigError for unknown names or bad weights
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         for name in ("limit_train", "limit_test"):
@@ -264,9 +270,11 @@ def _check_data_fits_model(dataset: str, model: ModelSpec, options: ImageOptions
         raise ConfigError(f"the model takes {model.image_size}×{model.image_size} images but the data are {size}×{size}")
 
 
-def _check_positive(name: str, value: Any) -> None:
+def _check_positive(name: str, value: Any, largest: int | None = None) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+    if largest is not None and value > largest:
+        raise ConfigError(f"--{name.replace('_', '-')} must be at most {largest:,}, got {value!r}")
 
 
 def _check_beta(value: Any) -> None:

@@ -439,7 +439,7 @@ def _train(
         trainer.repair_exports()
         if trainer.state.epoch >= config.epochs:
             trainer.log(
-                f"{run_dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue"
+                f"{run_dir} has already trained {_epochs(trainer.state.epoch)}; pass a larger --epochs to continue"
             )
             return _result(trainer, processes, trained=False)
     elif processes.is_main:
@@ -448,6 +448,10 @@ def _train(
         run_dir.write_config(config)
     trainer.fit()
     return _result(trainer, processes)
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
 def _result(trainer: Trainer, processes: SingleProcess, trained: bool = True) -> TrainResult:
