@@ -278,3 +278,13 @@ def test_a_failed_write_leaves_no_temporary_and_names_the_destination(tmp_path):
     (tmp_path / "folder.json").mkdir()
     with pytest.raises(WriteError, match="is a directory"):
         atomic_write_text(tmp_path / "folder.json", "{}")
+
+
+def test_the_next_write_of_a_file_removes_what_a_killed_write_of_it_left(tmp_path):
+    stale = tmp_path / ".judge.safetensors.999999999.0123456789abcdef.tmp"
+    other = tmp_path / ".other.json.999999999.0123456789abcdef.tmp"
+    mine = tmp_path / f".judge.safetensors.{os.getpid()}.0123456789abcdef.tmp"
+    for path in (stale, other, mine):
+        path.write_bytes(b"x")
+    atomic_write_text(tmp_path / "judge.safetensors", "new")
+    assert not stale.exists() and other.exists() and mine.exists()

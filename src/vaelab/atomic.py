@@ -4,8 +4,9 @@ Each write goes to a temporary file in the destination's folder, is flushed and 
 renamed over the destination (``os.replace`` is atomic on POSIX and Windows).
 
 Temporary files are named ``.<name>.<pid>.<random>.tmp``. A write cut short by a kill leaves its
-temporary file behind; :func:`remove_stale_temporaries` removes those whose process is gone (the
-trainer calls it when it starts in a run directory).
+temporary file behind; the next write of the same file removes it (and any other whose process is
+gone), and :func:`remove_stale_temporaries` removes those of a whole folder (the trainer calls it when
+it starts in a run directory).
 
 An :class:`OSError` while writing (a full disk, a read-only folder, a folder where the file
 belongs) removes the temporary file, leaves the destination as it was and is raised as a
@@ -21,6 +22,7 @@ the whole process at once, racing with other threads.
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import re
 import secrets
@@ -56,6 +58,7 @@ def _write_and_replace(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir() and not path.is_symlink():
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    _remove_stale(path.parent, path.name)
     tmp, mode = _create_temporary(path)
     try:
         write(tmp)
@@ -82,13 +85,20 @@ def is_temporary_name(name: str) -> bool:
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Remove the temporary files in ``folder`` (not below it) whose writing process no longer
     runs on this machine; returns them. A missing folder has none."""
-    removed = []
+    return _remove_stale(Path(folder), None)
+
+
+def _remove_stale(folder: Path, name: str | None) -> list[Path]:
+    """Remove the stale temporary files in ``folder`` (of destination ``name`` only, unless None)."""
+    removed: list[Path] = []
     try:
-        entries = list(Path(folder).iterdir())
+        entries = list(folder.glob(f".{glob.escape(name)}.*.tmp") if name else folder.iterdir())
     except OSError:
         return removed
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
+        if match and name is not None and match["name"] != name:
+            continue
         stale = match is not None and (match["pid"] is None or not _process_alive(int(match["pid"])))
         if stale and entry.is_file() and not entry.is_symlink():
             try:
