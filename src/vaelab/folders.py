@@ -29,6 +29,18 @@ def make_folder(path: str | Path, error: type[VaelabError], fix: str) -> Path:
     return path
 
 
+def not_writable_reason(folder: str | Path) -> str | None:
+    """Why this process cannot create files in the existing ``folder`` (``read-only file system``
+    or ``permission denied``), or None when it can."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    return os.strerror(errno.EROFS if read_only else errno.EACCES).lower()
+
+
 def check_folder_possible(path: str | Path, error: type[VaelabError], fix: str) -> None:
     """Raise ``error`` (as :func:`make_folder` would) when ``path`` clearly cannot become a
     folder — it or a parent is a file, or the nearest existing parent is not writable — without
@@ -40,8 +52,9 @@ def check_folder_possible(path: str | Path, error: type[VaelabError], fix: str) 
     if path.exists():
         return
     parent = _nearest_existing(path)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise error(f"cannot create {path} ({os.strerror(errno.EACCES).lower()} in {parent}); {fix}")
+    reason = not_writable_reason(parent)
+    if reason:
+        raise error(f"cannot create {path} ({reason} in {parent}); {fix}")
 
 
 def _reason(path: Path, strerror: str) -> str:

@@ -52,7 +52,7 @@ from torch import nn
 
 from vaelab.atomic import atomic_write_text, is_temporary_name, remove_stale_temporaries
 from vaelab.errors import ConfigError, RunDirError
-from vaelab.folders import check_folder_possible, make_folder
+from vaelab.folders import check_folder_possible, make_folder, not_writable_reason
 from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, read_safetensors_metadata, write_safetensors
 from vaelab.training.checkpoint import load_weights_into, read_training_state
 from vaelab.training.config import RunConfig
@@ -161,8 +161,10 @@ class RunDir:
             if os.path.lexists(path) and (path.is_symlink() or not path.is_file()):
                 kind = "a folder" if path.is_dir() else "not a regular file"
                 raise RunDirError(f"{path} is {kind}, so vaelab cannot write it there; move it away, or choose another --run-dir")
-        if self.path.is_dir() and not os.access(self.path, os.W_OK | os.X_OK):
-            raise RunDirError(f"{self.path} is not writable ({os.strerror(13).lower()}); choose another --run-dir")
+        reason = not_writable_reason(self.path) if self.path.is_dir() else None
+        if reason:
+            raise RunDirError(f"{self.path} is not writable ({reason}); copy the run to a writable folder and "
+                              f"resume it there, or fix the folder's permissions")
 
     def remove_stale_temporaries(self) -> list[Path]:
         """Remove the temporary files that writes cut short by a kill left in the folder and in
@@ -265,7 +267,10 @@ class RunDir:
 
     def figure_path(self, name: str) -> Path:
         """``figures/<name>``, creating the folder."""
-        make_folder(self.figures, RunDirError, "move or rename that file so figures can be written")
+        in_the_way = self.figures.exists() and not self.figures.is_dir()
+        fix = ("move or rename that file so figures can be written" if in_the_way
+               else "copy the run to a writable folder and analyse it there")
+        make_folder(self.figures, RunDirError, fix)
         return self.figures / name
 
 
