@@ -381,3 +381,23 @@ def test_a_damaged_attribute_vector_is_computed_again_with_a_warning(
     assert json_path in written
     assert attribute_report.saved_attribute_vector(run, "shape-1", "shape-2", warn=warnings.append) is not None
     assert len(warnings) == 1
+
+
+@pytest.mark.parametrize("content", [
+    b'{"epoch": 0, "train": {}, "val": {}}\n',
+    b'{"epoch": 1, "train": {"loss": NaN}, "val": {}}\n',
+    b'{"epoch": 1, "train": {"loss": "0.3"}, "val": {}}\n',
+    b'{"epoch": true, "train": {}, "val": {}}\n',
+])
+def test_hostile_numbers_in_metrics_are_refused_with_the_repair(run_copy, content):
+    run_copy.metrics.write_bytes(content)
+    with pytest.raises(RunDirError) as exc_info:
+        run_copy.read_metrics()
+    assert "not a metrics row" in one_line(exc_info)
+    assert f"vaelab train --run-dir {run_copy.path} --resume" in str(exc_info.value)
+
+
+def test_resume_writes_damaged_metrics_again(run_copy, train_images, test_images):
+    run_copy.metrics.write_bytes(b"{bad\n")
+    resume(run_copy, train_images, test_images)
+    assert [row["epoch"] for row in run_copy.read_metrics()] == [1, 2]

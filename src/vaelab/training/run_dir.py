@@ -42,6 +42,7 @@ not write are never overwritten.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +183,7 @@ class RunDir:
         try:
             lines = self.metrics.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise RunDirError(f"cannot read {self.metrics} ({exc}); {METRICS_FIX}") from None
+            raise RunDirError(f"cannot read {self.metrics} ({exc}); {_metrics_fix(self.path)}") from None
         return [_metrics_row(self.metrics, number, line) for number, line in enumerate(lines, 1) if line.strip()]
 
     def read_metrics_text(self) -> str | None:
@@ -317,10 +318,9 @@ def _has_options(config: RunConfig) -> bool:
     return (config.recipe(), config.epochs) != (preset.recipe(), preset.epochs)
 
 
-#: What to do about a damaged ``metrics.jsonl``.
-METRICS_FIX = (
-    "restore it from a backup, or resume training with a larger --epochs, which rewrites it from the checkpoint"
-)
+def _metrics_fix(run_dir: Path) -> str:
+    """What to do about a damaged ``metrics.jsonl``."""
+    return f"write it again from the checkpoint with `vaelab train --run-dir {run_dir} --resume`, or restore it"
 
 
 def _metrics_row(path: Path, number: int, line: str) -> dict[str, Any]:
@@ -328,13 +328,25 @@ def _metrics_row(path: Path, number: int, line: str) -> dict[str, Any]:
     try:
         row = json.loads(line)
     except ValueError as exc:
-        raise RunDirError(f"{path} line {number} is not valid JSON ({exc}); {METRICS_FIX}") from None
-    sound = isinstance(row, dict) and isinstance(row.get("epoch"), int) and all(
-        isinstance(row.get(split, {}), dict) for split in ("train", "val")
-    )
-    if not sound:
+        raise RunDirError(f"{path} line {number} is not valid JSON ({exc}); {_metrics_fix(path.parent)}") from None
+    if not _sound_row(row):
         raise RunDirError(
-            f"{path} line {number} is not a metrics row (an object with an epoch and train/val loss terms); "
-            f"{METRICS_FIX}"
+            f"{path} line {number} is not a metrics row (an object with an epoch from 1 and train/val loss terms "
+            f"that are finite numbers); {_metrics_fix(path.parent)}"
         )
     return row
+
+
+def _sound_row(row: Any) -> bool:
+    if not isinstance(row, dict) or not _is_int(row.get("epoch")) or row["epoch"] < 1:
+        return False
+    splits = [row.get(split, {}) for split in ("train", "val")]
+    return all(isinstance(terms, dict) and all(_is_finite_number(v) for v in terms.values()) for terms in splits)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
