@@ -26,6 +26,7 @@ from vaelab.data.idx import Buffer, IdxHeader, parse_idx, parse_idx_header, read
 from vaelab.data.image_set import ImageSet
 from vaelab.data.locations import Origin, describe_dirs, find_in_dirs, search_dirs, user_cache_dir
 from vaelab.data.preprocess import pad_images
+from vaelab.data.selection import limited_count
 from vaelab.errors import ConfigError, DataError
 
 DATASET = "fashion-mnist"
@@ -164,7 +165,8 @@ def load_fashion_mnist(
 
     Files are found along the search folders, downloaded into the user cache if missing everywhere
     (unless ``download`` is False), and verified before use. ``limit`` keeps the first ``limit``
-    images (all of them if there are fewer). Parsed files are memoized per path and modification
+    images: a plain int larger than the split is a ConfigError naming the split's size, an
+    :class:`~vaelab.data.selection.AtMost` keeps all of them instead. Parsed files are memoized per path and modification
     time, so loading again in the same process costs only the padding.
     """
     files = _split_files(split)
@@ -177,7 +179,7 @@ def load_fashion_mnist(
             f"{files.images.name} holds {len(images)} images but {files.labels.name} holds "
             f"{len(labels)} labels; replace them with files from the same release"
         )
-    count = len(images) if limit is None else min(limit, len(images))
+    count = limited_count(limit, len(images), split, DATASET)
     return ImageSet(
         images=pad_images(images[:count], pad=PAD),
         labels=labels[:count].astype(np.int64),
