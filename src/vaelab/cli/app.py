@@ -94,6 +94,7 @@ image_index = bounded_int(0, MAX_DATASET_IMAGES - 1)
 
 EPOCHS_RANGE = f"1 to {MAX_EPOCHS:,}"
 IMAGES_RANGE = f"at most {MAX_DATASET_IMAGES:,} and the split's size"
+
 seed_int = bounded_int(0, MAX_SEED)
 SEED_RANGE = f"0 to {MAX_SEED:,}"
 
