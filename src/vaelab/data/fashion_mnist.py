@@ -166,8 +166,8 @@ def load_fashion_mnist(
     Files are found along the search folders, downloaded into the user cache if missing everywhere
     (unless ``download`` is False), and verified before use. ``limit`` keeps the first ``limit``
     images: a plain int larger than the split is a ConfigError naming the split's size, an
-    :class:`~vaelab.data.selection.AtMost` keeps all of them instead. Parsed files are memoized per path and modification
-    time, so loading again in the same process costs only the padding.
+    :class:`~vaelab.data.selection.AtMost` keeps all of them instead. Parsed files are memoized
+    per path and modification time, so loading again in the same process costs only the padding.
     """
     files = _split_files(split)
     _check_limit(limit)

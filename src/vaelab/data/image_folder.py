@@ -81,7 +81,8 @@ def build_image_set(
     warn: Warn,
 ) -> ImageSet:
     """The ImageSet of ``split`` of ``files``: split, first ``limit`` kept (see
-    :func:`~vaelab.data.selection.limited_count`), decoded (cached), with each image's attribute row. Unreadable files follow ``options.on_bad_image``."""
+    :func:`~vaelab.data.selection.limited_count`), decoded (cached), with each image's attribute
+    row. Unreadable files follow ``options.on_bad_image``."""
     names = [f.name for f in files]
     table = attributes.rows_for(names, attributes_source) if attributes is not None else None
     chosen = split_indices(names, split, partition_file)
