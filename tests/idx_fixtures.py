@@ -31,6 +31,28 @@ def write_idx(path: str | Path, array: np.ndarray, gzip: bool = False) -> Path:
     return path
 
 
+def idx_header(shape: tuple[int, ...], code: int = IDX_TYPE_CODES["uint8"]) -> bytes:
+    """The IDX header of an array of ``shape`` (uint8 unless ``code`` says otherwise)."""
+    return struct.pack(f">BBBB{len(shape)}I", 0, 0, code, len(shape), *shape)
+
+
+def write_gzip_bomb(path: str | Path, header: bytes, zeros: int, chunk: int = 1 << 20) -> Path:
+    """Write ``header`` followed by ``zeros`` zero bytes as a gzip file at ``path``, compressing as
+    it goes (a few hundred MB of zeros become about 1 MB in well under a second, using ``chunk``
+    bytes of memory); return the path."""
+    import zlib
+
+    path = Path(path)
+    block = bytes(chunk)
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # a gzip container
+    with open(path, "wb") as out:
+        out.write(compressor.compress(header))
+        for start in range(0, zeros, chunk):
+            out.write(compressor.compress(block[: min(chunk, zeros - start)]))
+        out.write(compressor.flush())
+    return path
+
+
 def isolate_data_locations(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Path]:
     """Point every data search folder into ``tmp_path`` so that tests never see the machine's files.
 

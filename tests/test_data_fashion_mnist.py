@@ -19,6 +19,7 @@ from idx_fixtures import idx_bytes, isolate_data_locations
 from vaelab.data import fashion_mnist as fm
 from vaelab.data import locations
 from vaelab.data.download import download_file
+from vaelab.data.selection import AtMost
 from vaelab.data.fashion_mnist import (
     CLASS_NAMES,
     FILES,
@@ -255,7 +256,11 @@ def test_limit(tiny: dict[str, bytes], folders: Folders) -> None:
     three = load_fashion_mnist("train", limit=3, download=False)
     assert len(three) == 3
     np.testing.assert_array_equal(three.images, full.images[:3])
-    assert len(load_fashion_mnist("train", limit=1000, download=False)) == 7
+    with pytest.raises(ConfigError, match="--limit-train 8 is more than the 7 images of the fashion-mnist train split; "
+                       "use --limit-train 7 or fewer"):
+        load_fashion_mnist("train", limit=8, download=False)
+    assert len(load_fashion_mnist("train", limit=7, download=False)) == 7
+    assert len(load_fashion_mnist("train", limit=AtMost(1000), download=False)) == 7  # a default shrinks
 
 
 @pytest.mark.parametrize("limit", [0, -1, 2.5, True])

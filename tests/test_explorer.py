@@ -27,6 +27,7 @@ from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations  # n
 from PIL import Image  # noqa: E402
 
 from vaelab.data.image_set import ImageSet  # noqa: E402
+from vaelab.errors import ConfigError  # noqa: E402
 from vaelab.latent import decode_points, encode_images  # noqa: E402
 from vaelab.models import build_model  # noqa: E402
 from vaelab.presentation.explorer import prepare_explorer, server  # noqa: E402
@@ -254,6 +255,15 @@ def test_explore_bad_flags(capsys, tmp_path, flags, fragment):
     assert_one_line_error(code, err, 2, fragment)
 
 
+def test_explore_points_beyond_the_test_set_are_refused_before_binding(monkeypatch, tmp_path, trained_run):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)  # 20 test images
+    bound = []
+    monkeypatch.setattr(server, "listen", lambda *args: bound.append(args))
+    with pytest.raises(ConfigError, match="--points 21 is more than the 20 test images; use --points 20 or fewer"):
+        prepare_explorer(trained_run.dir.path, port=0, points=21, device="cpu", log=lambda line: None)
+    assert bound == []
+
+
 def test_explore_without_fastapi_says_how_to_install(capsys, monkeypatch, trained_run):
     monkeypatch.setattr(server, "installed", lambda package: package != "fastapi")
     code, _, err = run_cli(capsys, "explore", str(trained_run.dir))
@@ -286,7 +296,7 @@ def test_explore_on_a_port_in_use(capsys, monkeypatch, tmp_path, trained_run):
 def test_server_answers_over_http_and_stops(monkeypatch, tmp_path, trained_run):
     install_fake_fashion_mnist(monkeypatch, tmp_path)  # 20 test images
     messages = []
-    explorer = prepare_explorer(trained_run.dir.path, port=0, points=5000, device="cpu", log=messages.append)
+    explorer = prepare_explorer(trained_run.dir.path, port=0, device="cpu", log=messages.append)  # 5000 shrinks
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", explorer.url) and "embedding 20 test images" in messages[0]
     thread = threading.Thread(target=explorer.run, daemon=True)
     thread.start()

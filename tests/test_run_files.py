@@ -85,6 +85,9 @@ def _config_with(**changes) -> bytes:
         (_config_with(lr=float("nan")), "--lr must be a positive number, got nan"),
         (_config_with(lr=float("inf")), "--lr must be a positive number, got inf"),
         (_config_with(objective="nope"), "unknown objective 'nope'"),
+        (_config_with(batch_size=10**12), "--batch-size must be at most 65,536"),
+        (_config_with(limit_train=10**15), "--limit-train must be at most 10,000,000"),
+        (_config_with(corruption={"kind": "gaussian", "amount": 1e300}), "gaussian"),
     ],
 )
 def test_a_damaged_config_is_one_line_naming_it(capsys, run_copy, content, fragment):
@@ -401,3 +404,21 @@ def test_resume_writes_damaged_metrics_again(run_copy, train_images, test_images
     run_copy.metrics.write_bytes(b"{bad\n")
     resume(run_copy, train_images, test_images)
     assert [row["epoch"] for row in run_copy.read_metrics()] == [1, 2]
+
+
+def test_a_run_from_before_limits_were_refused_still_resumes(tmp_path, monkeypatch):
+    """vaelab 0.5 accepted a --limit-train beyond the split and trained on all of it; such a run resumes."""
+    from idx_fixtures import install_fake_fashion_mnist
+
+    from vaelab.data.selection import AtMost
+
+    install_fake_fashion_mnist(monkeypatch, tmp_path, n_train=40, n_test=20)
+    config = RunConfig.from_preset("book-ae", epochs=1, batch_size=20, device="cpu", limit_train=AtMost(100))
+    run_dir = RunDir(tmp_path / "run")
+    train(config, run_dir, **QUIET)  # as vaelab 0.5 did: all 40 images, limit_train 100 recorded
+    assert json.loads(run_dir.config.read_text())["limit_train"] == 100
+    result = train(prepare_config(run_dir, None, True, epochs=2), run_dir, resume=True, **QUIET)
+    assert [row["epoch"] for row in result.history] == [1, 2]
+    with pytest.raises(Exception, match="--limit-train 100 is more than the 40"):
+        train(RunConfig.from_preset("book-ae", epochs=1, batch_size=20, device="cpu", limit_train=100),
+              tmp_path / "new", **QUIET)

@@ -50,6 +50,35 @@ MAX_ABS_FACTOR = 1000.0
 MAX_METRIC_SAMPLES = 50_000
 MAX_IMPORTANCE_SAMPLES = 5000
 
-#: ``train --epochs`` and the epochs a checkpoint may record (the book trains 3 to 10; a run of more
-#: than 10,000 epochs is a typo or a damaged file).
+# Issue 11: a bound on every count that had none (each stated in its flag's --help).
+
+#: ``train --epochs``, ``demo --epochs``, ``judge train --epochs`` and the epochs a checkpoint may
+#: record: the book trains 3 to 10 epochs and papers a few hundred; 10,000 epochs of book-ae take about five days on a 2-core CPU
+#: (45 s each), so a larger number is a typo, not a plan.
 MAX_EPOCHS = 10_000
+
+#: ``train --batch-size``: 2**16 = 65,536 images, more than Fashion-MNIST's whole training set
+#: (60,000), so that an epoch can be one step; a larger batch only exhausts memory.
+MAX_BATCH_SIZE = 65_536
+
+#: Counts of a split's images — ``--limit-train`` and ``--limit-test`` (train, demo, denoise,
+#: diagnose, evaluate), ``attribute``/``arithmetic --count``, ``evaluate --likelihood-images`` —
+#: and, less one, ``morph --from``/``--to`` (indices). Ten million is 50 times CelebA (202,599
+#: images) and 8 times ImageNet-1k's training set: it only catches a count with stray digits before
+#: anything loads; the split's own size, checked once it is found, is the real bound.
+MAX_DATASET_IMAGES = 10_000_000
+
+#: ``embed --count`` and ``explore --points``: points in one scatter. 50,000 is five times
+#: Fashion-MNIST's test set and 2.5 times CelebA's (19,962); beyond it a scatter is a solid blot,
+#: the explorer's page receives every point as JSON, and t-SNE (about a minute for 5,000 points on
+#: 2 cores) takes more than ten.
+MAX_EMBEDDED_POINTS = 50_000
+
+#: ``--noise-amount`` of the gaussian corruption (σ; images lie in [0, 1]): at σ = 10 more than 95 %
+#: of the pixels clip to 0 or 1 whatever they were, so a larger σ leaves nothing to denoise (and
+#: one beyond float32's range, such as 1e300, is infinite and turns pixels into NaN). The other
+#: corruptions take a fraction of the pixels, at most 1.
+MAX_NOISE_SIGMA = 10.0
+
+#: ``explore --port``: the largest TCP port number.
+MAX_PORT = 65_535

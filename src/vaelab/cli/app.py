@@ -19,6 +19,10 @@ from vaelab.errors import ConfigError, DataError, VaelabError, describe_os_error
 from vaelab.limits import (
     MAX_ARITHMETIC_CELLS,
     MAX_ARITHMETIC_IMAGES,
+    MAX_BATCH_SIZE,
+    MAX_DATASET_IMAGES,
+    MAX_EMBEDDED_POINTS,
+    MAX_EPOCHS,
     MAX_FACTORS,
     MAX_ABS_FACTOR,
     MAX_GENERATED,
@@ -28,11 +32,14 @@ from vaelab.limits import (
     MAX_LATENT_DIM,
     MAX_METRIC_SAMPLES,
     MAX_MORPH_STEPS,
+    MAX_NOISE_SIGMA,
+    MAX_PORT,
     MAX_RECONSTRUCTIONS,
     MAX_SEED,
     MAX_THREADS,
     MIN_LATENT_DIM,
 )
+from vaelab.numbers import plain_float, plain_int
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -46,8 +53,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _number_type(convert: Callable[[str], float], accept: Callable[[float], bool], what: str):
-    """An argparse type converting with ``convert`` and keeping values for which ``accept`` holds."""
+def _number_type(
+    convert: Callable[[str], float], accept: Callable[[float], bool], what: str, high: float | None = None
+):
+    """An argparse type converting with ``convert`` (:func:`~vaelab.numbers.plain_int` or
+    :func:`~vaelab.numbers.plain_float`: plain ASCII forms only) and keeping values for which
+    ``accept`` holds. The type records ``number`` (the converter) and ``high`` (its upper bound, or
+    None), so that tests can check every numeric flag."""
 
     def parse(text: str):
         try:
@@ -59,18 +71,29 @@ def _number_type(convert: Callable[[str], float], accept: Callable[[float], bool
         return value
 
     parse.__name__ = what.replace(" ", "_")
+    parse.number = convert
+    parse.high = high
     return parse
 
 
 def bounded_int(low: int, high: int):
     """An argparse type for integers from ``low`` to ``high`` (both included)."""
-    return _number_type(int, lambda v: low <= v <= high, f"an integer from {low:,} to {high:,}")
+    return _number_type(plain_int, lambda v: low <= v <= high, f"an integer from {low:,} to {high:,}", high)
 
 
-positive_int = _number_type(int, lambda v: v >= 1, "a positive integer")
-non_negative_int = _number_type(int, lambda v: v >= 0, "an integer ≥ 0")
-positive_float = _number_type(float, lambda v: 0 < v < float("inf"), "a positive number")
-port_number = _number_type(int, lambda v: 0 <= v <= 65535, "a port number from 0 to 65535")
+def count_up_to(high: int):
+    """An argparse type for counts from 1 to ``high``."""
+    return bounded_int(1, high)
+
+
+positive_float = _number_type(plain_float, lambda v: v > 0, "a positive number")
+port_number = bounded_int(0, MAX_PORT)
+epochs_int = count_up_to(MAX_EPOCHS)
+images_int = count_up_to(MAX_DATASET_IMAGES)
+image_index = bounded_int(0, MAX_DATASET_IMAGES - 1)
+
+EPOCHS_RANGE = f"1 to {MAX_EPOCHS:,}"
+IMAGES_RANGE = f"at most {MAX_DATASET_IMAGES:,} and the split's size"
 
 seed_int = bounded_int(0, MAX_SEED)
 SEED_RANGE = f"0 to {MAX_SEED:,}"
@@ -93,6 +116,8 @@ def factors_type(text: str) -> tuple[float, ...]:
 
 
 factors_type.__name__ = "factors"
+factors_type.number = plain_float  # a list or range of them
+factors_type.high = MAX_ABS_FACTOR
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -107,8 +132,9 @@ def _add_attribute_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--against", help=(
         "compare with this attribute or class instead (CelebA default: the images without --attribute; "
         "Fashion-MNIST default: every other class), e.g. --attribute Sneaker --against Sandal"))
-    parser.add_argument("--count", type=positive_int, default=20000,
-                        help="training images scanned for the vector (default: 20000, or all when fewer)")
+    parser.add_argument("--count", type=images_int, default=20000, help=(
+        f"training images scanned for the vector, at most {MAX_DATASET_IMAGES:,} (default: 20000; all of them "
+        "when the training set is smaller)"))
 
 
 def _add_speed_options(parser: argparse.ArgumentParser) -> None:
@@ -143,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         "optionally to a larger --epochs."))
     p.add_argument("--preset", help="the model and recipe, e.g. book-ae (required for a new run)")
     p.add_argument("--run-dir", required=True, help="folder for config, weights, metrics, checkpoint and figures")
-    p.add_argument("--epochs", type=positive_int, help="number of epochs (book-ae: 3)")
-    p.add_argument("--batch-size", type=positive_int, help="images per step (book-ae: 100)")
+    p.add_argument("--epochs", type=epochs_int, help=f"number of epochs, {EPOCHS_RANGE} (book-ae: 3)")
+    p.add_argument("--batch-size", type=count_up_to(MAX_BATCH_SIZE),
+                   help=f"images per step, 1 to {MAX_BATCH_SIZE:,} (book-ae: 100)")
     p.add_argument("--lr", type=positive_float, help="Adam learning rate (book-ae: 1e-3)")
     p.add_argument("--latent-dim", type=bounded_int(MIN_LATENT_DIM, MAX_LATENT_DIM), help=(
         f"size of the latent space, from {MIN_LATENT_DIM} (the figures show it in a plane) to {MAX_LATENT_DIM:,} "
@@ -170,12 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-bad-image", choices=BAD_IMAGE_POLICIES, help=(
         "celeba and image-folder: an unreadable image file stops training with its name (fail, the default) "
         "or is left out with a warning (skip)"))
-    p.add_argument("--limit-train", type=positive_int, help="train on the first N training images only")
-    p.add_argument("--limit-test", type=positive_int, help="validate on the first N test images only")
+    p.add_argument("--limit-train", type=images_int,
+                   help=f"train on the first N training images only, {IMAGES_RANGE}")
+    p.add_argument("--limit-test", type=images_int, help=f"validate on the first N test images only, {IMAGES_RANGE}")
     p.add_argument("--corruption", choices=CORRUPTIONS,
                    help="train as a denoising model: corrupt the inputs (book-dae: gaussian); the target stays clean")
-    p.add_argument("--noise-amount", type=positive_float,
-                   help="σ for gaussian (default 0.3), or the fraction of pixels hit for salt-pepper (0.2) and mask (0.5)")
+    p.add_argument("--noise-amount", type=positive_float, help=(
+        f"σ for gaussian, at most {MAX_NOISE_SIGMA:g} (default 0.3), or the fraction of pixels hit for salt-pepper "
+        "(0.2) and mask (0.5), at most 1"))
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_speed_options(p)
@@ -194,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "2 dimensions), latent_histograms.png (each dimension against N(0, 1)), for a VAE latent_cdf.png "
                        "(z beside Φ(z)), and embeddings.npz (z, labels).")
     _add_run_options(p)
-    p.add_argument("--count", type=positive_int,
-                   help="number of test images, at most the test set's size (default: 5000, or all when fewer)")
+    p.add_argument("--count", type=count_up_to(MAX_EMBEDDED_POINTS), help=(
+        f"number of test images, at most {MAX_EMBEDDED_POINTS:,} and the test set's size (default: 5000, or all "
+        "when fewer)"))
     p.add_argument("--sampled", action="store_true",
                    help="VAE only: plot a sampled z = mean + σ·ε (what the book plots) instead of the encoder mean")
     p.add_argument("--seed", type=seed_int, default=0,
@@ -237,8 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "run was trained with (book-dae: gaussian σ=0.3), else gaussian σ=0.3.")
     _add_run_options(p)
     p.add_argument("--corruption", choices=CORRUPTIONS, help="kind of corruption (default: the run's)")
-    p.add_argument("--noise-amount", type=positive_float, help="its amount (default: the run's, or the kind's default)")
-    p.add_argument("--limit-test", type=positive_int, help="use the first N test images only")
+    p.add_argument("--noise-amount", type=positive_float, help=(
+        f"its amount, σ at most {MAX_NOISE_SIGMA:g} or a fraction at most 1 (default: the run's, or the kind's "
+        "default)"))
+    p.add_argument("--limit-test", type=images_int, help=f"use the first N test images only, {IMAGES_RANGE}")
     p.add_argument("--seed", type=seed_int, default=0, help=f"seed of the corruption, {SEED_RANGE} (default: 0)")
     p.set_defaults(handler=cmd_denoise)
 
@@ -280,8 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "both endpoints included (so the first and last are their reconstructions): "
                        "figures/morph-I-J-METHOD.png (the originals at both ends) and .npz.")
     _add_run_options(p)
-    p.add_argument("--from", dest="start", type=non_negative_int, required=True, help="index of the first test image")
-    p.add_argument("--to", dest="end", type=non_negative_int, required=True, help="index of the second test image")
+    p.add_argument("--from", dest="start", type=image_index, required=True,
+                   help=f"index of the first test image, 0 to {MAX_DATASET_IMAGES - 1:,} (below the test set's size)")
+    p.add_argument("--to", dest="end", type=image_index, required=True,
+                   help=f"index of the second test image, 0 to {MAX_DATASET_IMAGES - 1:,}")
     p.add_argument("--steps", type=bounded_int(2, MAX_MORPH_STEPS), default=10,
                    help=f"images on the path, endpoints included, from 2 to {MAX_MORPH_STEPS} (default: 10)")
     p.add_argument("--method", choices=MORPH_METHODS, default="linear",
@@ -299,9 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for every interface)")
-    p.add_argument("--port", type=port_number, default=8000, help="port to listen on (default: 8000; 0: any free port)")
-    p.add_argument("--points", type=positive_int, default=5000,
-                   help="number of test images embedded and shown (default: 5000)")
+    p.add_argument("--port", type=port_number, default=8000,
+                   help=f"port to listen on, 0 to {MAX_PORT:,} (default: 8000; 0: any free port)")
+    p.add_argument("--points", type=count_up_to(MAX_EMBEDDED_POINTS), help=(
+        f"number of test images embedded and shown, at most {MAX_EMBEDDED_POINTS:,} and the test set's size "
+        "(default: 5000, or all when fewer)"))
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")
     p.set_defaults(handler=cmd_explore)
 
@@ -312,9 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "morph. "
                        "Re-running resumes an interrupted demo or only redraws.")
     p.add_argument("--output", default="runs/demo", help="folder for the demo's runs (default: runs/demo)")
-    p.add_argument("--epochs", type=positive_int, help="override the presets' epochs")
-    p.add_argument("--limit-train", type=positive_int, help="train on the first N images (quick look)")
-    p.add_argument("--limit-test", type=positive_int, help="validate on the first N test images")
+    p.add_argument("--epochs", type=epochs_int, help=f"override the presets' epochs, {EPOCHS_RANGE}")
+    p.add_argument("--limit-train", type=images_int, help=f"train on the first N images (quick look), {IMAGES_RANGE}")
+    p.add_argument("--limit-test", type=images_int, help=f"validate on the first N test images, {IMAGES_RANGE}")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to compute (default: auto)")
     p.add_argument("--data-dir", help="folder holding the dataset files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -332,8 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=samplers, help="default: uniform-box for an autoencoder, prior for a VAE")
     p.add_argument("--num-samples", type=bounded_int(1, MAX_METRIC_SAMPLES), default=10000,
                    help=f"samples to draw, at most {MAX_METRIC_SAMPLES:,} (default: 10000)")
-    p.add_argument("--limit-train", type=positive_int,
-                   help="embed only the first N training images (at least 2: holes are measured between neighbours)")
+    p.add_argument("--limit-train", type=images_int, help=(
+        f"embed only the first N training images, {IMAGES_RANGE} (at least 2: holes are measured between "
+        "neighbours)"))
     p.add_argument("--seed", type=seed_int, default=0, help=f"sampling seed, {SEED_RANGE} (default: 0)")
     p.set_defaults(handler=cmd_diagnose)
 
@@ -349,14 +386,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-samples", type=bounded_int(1, MAX_METRIC_SAMPLES), default=10000, help=(
         f"samples to generate, from 4 (precision and recall use 3 nearest neighbours) to {MAX_METRIC_SAMPLES:,} "
         "(default: 10000)"))
-    p.add_argument("--limit-test", type=positive_int, help="use the first N test images only (at least 4)")
-    p.add_argument("--limit-train", type=positive_int, help="embed only the first N training images (samplers' fit)")
+    p.add_argument("--limit-test", type=images_int,
+                   help=f"use the first N test images only, at least 4 and {IMAGES_RANGE}")
+    p.add_argument("--limit-train", type=images_int,
+                   help=f"embed only the first N training images (samplers' fit), {IMAGES_RANGE}")
     p.add_argument("--importance-samples", "-k", type=bounded_int(1, MAX_IMPORTANCE_SAMPLES), help=(
         f"VAE only: k of the importance-weighted bound, at most {MAX_IMPORTANCE_SAMPLES:,} (papers use 1000-5000; "
         "default: 1000 on a GPU, 64 on a CPU)"))
-    p.add_argument("--likelihood-images", type=positive_int, help=(
-        "VAE only: test images for the likelihood bounds, at most the test set's size (default: all on a GPU, "
-        "2000 on a CPU)"))
+    p.add_argument("--likelihood-images", type=images_int, help=(
+        f"VAE only: test images for the likelihood bounds, at most {MAX_DATASET_IMAGES:,} and the test set's size "
+        "(default: all on a GPU, 2000 on a CPU)"))
     p.add_argument("--seed", type=seed_int, default=0, help=f"sampling seed, {SEED_RANGE} (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_evaluate)
@@ -377,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = judge.add_parser("train", help="train the judge on Fashion-MNIST and cache it",
                          description="Train the judge on the 60,000 training images, report its accuracy on the "
                          "10,000 test images after each epoch, and cache it (replacing a cached judge).")
-    q.add_argument("--epochs", type=positive_int, default=8, help="number of epochs (default: 8)")
+    q.add_argument("--epochs", type=epochs_int, default=8, help=f"number of epochs, {EPOCHS_RANGE} (default: 8)")
     q.add_argument("--seed", type=seed_int, default=0, help=f"random seed, {SEED_RANGE} (default: 0)")
     q.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to compute (default: auto)")
     q.add_argument("--data-dir", help="folder holding the dataset files (searched first)")
@@ -475,22 +514,23 @@ def cmd_grid(args: argparse.Namespace) -> None:
 
 
 def cmd_denoise(args: argparse.Namespace) -> None:
-    from vaelab.presentation.report import write_denoising
+    from vaelab.presentation.report import corruption_for, write_denoising
     from vaelab.training import load_run
 
     run = load_run(args.run_dir, args.device)
+    corruption = corruption_for(run.config.corruption, args.corruption, args.noise_amount)  # before any data loads
     test_set = run.test_set(args.data_dir, args.limit_test)
-    paths = write_denoising(run, test_set, args.corruption, args.noise_amount, seed=args.seed)
+    paths = write_denoising(run, test_set, corruption.kind, corruption.amount, seed=args.seed)
     _print_paths(paths)
 
 
 def cmd_attribute(args: argparse.Namespace) -> None:
-    from vaelab.presentation.attribute_report import write_attribute
+    from vaelab.presentation.attribute_report import attribute_training_set, write_attribute
     from vaelab.training import load_run
 
     run = load_run(args.run_dir, args.device)
-    vector, paths = write_attribute(run, run.train_set(args.data_dir, args.count), args.attribute, args.against,
-                                    args.count)
+    train_set = attribute_training_set(run, args.data_dir, args.count)
+    vector, paths = write_attribute(run, train_set, args.attribute, args.against, args.count)
     print(f"{vector.describe()}: {vector.count_with:,} and {vector.count_without:,} of {vector.images_scanned:,} "
           f"training images; norm before normalising {vector.norm:.4g}")
     _print_paths(paths)

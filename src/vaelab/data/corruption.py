@@ -6,18 +6,24 @@ Three kinds, each with one ``amount``:
 * ``salt-pepper`` — each pixel, with probability ``amount``, becomes 0 or 1 (even odds);
 * ``mask`` — each pixel, with probability ``amount``, is set to 0 (dropped).
 
+Amounts are checked when a Corruption is made, so a bad ``--noise-amount`` is refused before any
+data loads: σ from just above 0 to :data:`~vaelab.limits.MAX_NOISE_SIGMA` (finite), fractions in
+(0, 1].
+
 Corruption is applied on the fly to float batches on the training device, drawing from the given
 ``torch.Generator`` (or PyTorch's global RNG, whose state training checkpoints save).
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
 from vaelab.errors import ConfigError
+from vaelab.limits import MAX_NOISE_SIGMA
 
 KINDS = ("gaussian", "salt-pepper", "mask")
 
@@ -35,9 +41,7 @@ class Corruption:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"unknown corruption {self.kind!r}; choose one of: {', '.join(KINDS)}")
-        if not self.amount > 0 or (self.kind != "gaussian" and self.amount > 1):
-            limit = "> 0" if self.kind == "gaussian" else "in (0, 1]"
-            raise ConfigError(f"the {self.kind} corruption amount must be {limit}, got {self.amount}")
+        check_amount(self.kind, self.amount)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """A corrupted copy of ``x`` (float images in [0, 1])."""
@@ -51,10 +55,12 @@ class Corruption:
         return torch.where(hit, salt.to(x.dtype), x)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields, for ``config.json``."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Corruption":
+        """The corruption :meth:`to_dict` wrote (checked like any other)."""
         return cls(**data)
 
     @classmethod
@@ -67,3 +73,21 @@ class Corruption:
     def describe(self) -> str:
         """E.g. ``gaussian noise σ=0.3`` or ``salt-pepper p=0.2``."""
         return f"gaussian noise σ={self.amount:g}" if self.kind == "gaussian" else f"{self.kind} p={self.amount:g}"
+
+
+def amount_bound(kind: str) -> float:
+    """The largest amount ``kind`` takes: :data:`~vaelab.limits.MAX_NOISE_SIGMA` for gaussian, 1 otherwise."""
+    return MAX_NOISE_SIGMA if kind == "gaussian" else 1.0
+
+
+def check_amount(kind: str, amount: object) -> None:
+    """A one-line :class:`ConfigError` naming ``--noise-amount`` unless ``amount`` is a real number
+    more than 0 and at most :func:`amount_bound` of ``kind`` (so never NaN or infinite)."""
+    if not isinstance(amount, numbers.Real) or isinstance(amount, bool):
+        raise ConfigError(f"--noise-amount must be a number, got {amount!r}")
+    if 0 < amount <= amount_bound(kind):  # false for NaN, and for ±inf
+        return
+    what = "the gaussian corruption's σ" if kind == "gaussian" else f"the fraction of pixels {kind} hits"
+    raise ConfigError(
+        f"--noise-amount {amount!r} is out of range: {what} must be more than 0 and at most {amount_bound(kind):g}"
+    )

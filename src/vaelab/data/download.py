@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 
 from vaelab.atomic import atomic_write
-from vaelab.data.idx import read_idx_bytes
+from vaelab.data.idx import HeaderCheck, read_idx_bytes
 from vaelab.errors import DataError
 from vaelab.folders import make_folder
 from vaelab.progress import progress_bar
@@ -42,11 +42,14 @@ def download_file(
     opener: Opener = urllib.request.urlopen,
     progress: bool = True,
     fix_hint: str = DEFAULT_FIX_HINT,
+    check_header: HeaderCheck | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` atomically and return ``dest``.
 
-    If ``expected_sha256_of_decompressed`` is given, the SHA-256 of the file's contents (after
-    gzip decompression when it is gzip) must match it. A progress bar goes to stderr when
+    If ``expected_sha256_of_decompressed`` is given, the file must be an IDX file (raw or gzip)
+    whose contents hash to it; it is decompressed no further than its header declares (see
+    :func:`vaelab.data.idx.read_idx_bytes`), after ``check_header`` (when given) has accepted
+    that header. A progress bar goes to stderr when
     ``progress``. Failures are DataErrors saying what failed, from where, and ``fix_hint``; on any
     failure no file is left behind and an existing ``dest`` is untouched.
     """
@@ -55,7 +58,7 @@ def download_file(
 
     def fetch_and_verify(tmp: Path) -> None:
         _fetch(url, tmp, opener=opener, bar_label=dest.name if progress else None, fix_hint=fix_hint)
-        _verify(tmp, url, expected_sha256_of_decompressed, fix_hint)
+        _verify(tmp, url, expected_sha256_of_decompressed, fix_hint, check_header)
 
     try:
         atomic_write(dest, fetch_and_verify)
@@ -130,12 +133,14 @@ def _content_length(response: Any) -> int | None:
         return None
 
 
-def _verify(tmp: Path, url: str, expected_sha256: str | None, fix_hint: str) -> None:
+def _verify(
+    tmp: Path, url: str, expected_sha256: str | None, fix_hint: str, check_header: HeaderCheck | None
+) -> None:
     """Raise a DataError unless the downloaded file's decompressed contents hash to the expected value."""
     if expected_sha256 is None:
         return
     try:
-        contents = read_idx_bytes(tmp)
+        contents = read_idx_bytes(tmp, check_header=check_header)
     except DataError as exc:
         raise DataError(f"download of {url} is not an intact file ({exc}); {fix_hint}") from exc
     digest = hashlib.sha256(contents).hexdigest()

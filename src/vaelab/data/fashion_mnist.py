@@ -4,7 +4,10 @@ Files are looked for along :func:`vaelab.data.locations.search_dirs` (``--data-d
 ``VAELAB_DATA``, the user cache, ``/usr/share/datasets/fashion-mnist`` from the Debian package
 ``dataset-fashion-mnist``), raw or gzip-compressed. Every file is checked against the official
 release before use (IDX magic number, dimensions, decompressed size and SHA-256 of the
-decompressed bytes); there is no way to skip the check. Missing files are downloaded into the user
+decompressed bytes); there is no way to skip the check. The magic number and dimensions are checked
+as soon as a file's header is read, before its images are decompressed, and no more than the
+official size is ever decompressed, so a damaged or malicious file costs no more memory than the
+real one. Missing files are downloaded into the user
 cache unless ``download=False``.
 """
 
@@ -19,10 +22,11 @@ from typing import Literal
 import numpy as np
 
 from vaelab.data.download import download_file
-from vaelab.data.idx import IdxHeader, parse_idx, parse_idx_header, read_idx_bytes
+from vaelab.data.idx import Buffer, IdxHeader, parse_idx, parse_idx_header, read_idx_bytes
 from vaelab.data.image_set import ImageSet
 from vaelab.data.locations import Origin, describe_dirs, find_in_dirs, search_dirs, user_cache_dir
 from vaelab.data.preprocess import pad_images
+from vaelab.data.selection import limited_count
 from vaelab.errors import ConfigError, DataError
 
 DATASET = "fashion-mnist"
@@ -135,7 +139,7 @@ def check_file(name: str, data_dir: str | Path | None = None) -> FileReport:
         return FileReport(name, None, None, "missing", _not_found_message(spec, dirs), None, None)
     path, origin = hit
     try:
-        data = read_idx_bytes(path, fix=_fix_for(origin))
+        data = _read(spec, path, origin)
     except DataError as exc:
         return FileReport(name, path, origin, "corrupt", str(exc), None, None)
     digest = hashlib.sha256(data).hexdigest()
@@ -161,8 +165,9 @@ def load_fashion_mnist(
 
     Files are found along the search folders, downloaded into the user cache if missing everywhere
     (unless ``download`` is False), and verified before use. ``limit`` keeps the first ``limit``
-    images (all of them if there are fewer). Parsed files are memoized per path and modification
-    time, so loading again in the same process costs only the padding.
+    images: a plain int larger than the split is a ConfigError naming the split's size, an
+    :class:`~vaelab.data.selection.AtMost` keeps all of them instead. Parsed files are memoized
+    per path and modification time, so loading again in the same process costs only the padding.
     """
     files = _split_files(split)
     _check_limit(limit)
@@ -174,7 +179,7 @@ def load_fashion_mnist(
             f"{files.images.name} holds {len(images)} images but {files.labels.name} holds "
             f"{len(labels)} labels; replace them with files from the same release"
         )
-    count = len(images) if limit is None else min(limit, len(images))
+    count = limited_count(limit, len(images), split, DATASET)
     return ImageSet(
         images=pad_images(images[:count], pad=PAD),
         labels=labels[:count].astype(np.int64),
@@ -230,19 +235,25 @@ def _parse_verified(
     spec: IdxFileSpec, path: Path, origin: Origin, inode: int, mtime_ns: int, size: int
 ) -> np.ndarray:
     """Read, verify and parse ``path``; memoized on the file's identity (inode, mtime, size)."""
-    data = read_idx_bytes(path, fix=_fix_for(origin))
+    data = _read(spec, path, origin)
     _verify(spec, data, hashlib.sha256(data).hexdigest(), path, origin)
     return parse_idx(data, str(path), fix=_fix_for(origin))
+
+
+def _read(spec: IdxFileSpec, path: Path, origin: Origin) -> Buffer:
+    """The decompressed contents of ``path``, refused as soon as its header differs from ``spec``'s."""
+    return read_idx_bytes(path, fix=_fix_for(origin), check_header=functools.partial(_header_mismatch, spec))
 
 
 def _download(spec: IdxFileSpec) -> Path:
     """Download the official copy of ``spec`` into the user cache and return its path."""
     dest = user_cache_dir() / DATASET / f"{spec.name}.gz"
     fix = f"check the network connection and try again, or {INSTALL_HINT}"
-    return download_file(spec.url, dest, spec.sha256, fix_hint=fix)
+    return download_file(spec.url, dest, spec.sha256, fix_hint=fix,
+                         check_header=functools.partial(_header_mismatch, spec))
 
 
-def _verify(spec: IdxFileSpec, data: bytes, digest: str, path: Path, origin: Origin) -> IdxHeader:
+def _verify(spec: IdxFileSpec, data: Buffer, digest: str, path: Path, origin: Origin) -> IdxHeader:
     """Raise a DataError naming ``path`` unless ``data`` is exactly the official file ``spec``."""
     fix = _fix_for(origin)
     header = parse_idx_header(data, str(path), fix=fix)
@@ -252,12 +263,20 @@ def _verify(spec: IdxFileSpec, data: bytes, digest: str, path: Path, origin: Ori
     return header
 
 
-def _mismatch(spec: IdxFileSpec, header: IdxHeader, size: int, digest: str) -> str | None:
-    """How the file differs from ``spec``, checked from the cheapest to the most thorough, or None."""
+def _header_mismatch(spec: IdxFileSpec, header: IdxHeader) -> str | None:
+    """How the header differs from ``spec``'s (magic number, then shape), or None."""
     if header.magic != spec.magic:
         return f"IDX magic number {header.magic}, expected {spec.magic} for {spec.name}"
     if header.dims != spec.shape:
         return f"shape {header.describe()}, expected {'×'.join(map(str, spec.shape))}"
+    return None
+
+
+def _mismatch(spec: IdxFileSpec, header: IdxHeader, size: int, digest: str) -> str | None:
+    """How the file differs from ``spec``, checked from the cheapest to the most thorough, or None."""
+    problem = _header_mismatch(spec, header)
+    if problem:
+        return problem
     if size != spec.size:
         return f"{size} bytes after decompression, expected {spec.size}: truncated or with extra data"
     if digest != spec.sha256:

@@ -23,6 +23,7 @@ from vaelab.data.image_files import IMAGE_SUFFIXES, ImageFile, list_images
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.image_set import ImageSet
 from vaelab.data.partition import check_split, find_partition_file, split_indices
+from vaelab.data.selection import limited_count
 from vaelab.errors import ConfigError, DataError
 
 DATASET = "image-folder"
@@ -79,8 +80,9 @@ def build_image_set(
     progress: bool,
     warn: Warn,
 ) -> ImageSet:
-    """The ImageSet of ``split`` of ``files``: split, first ``limit`` kept, decoded (cached), with
-    each image's attribute row. Unreadable files follow ``options.on_bad_image``."""
+    """The ImageSet of ``split`` of ``files``: split, first ``limit`` kept (see
+    :func:`~vaelab.data.selection.limited_count`), decoded (cached), with each image's attribute
+    row. Unreadable files follow ``options.on_bad_image``."""
     names = [f.name for f in files]
     table = attributes.rows_for(names, attributes_source) if attributes is not None else None
     chosen = split_indices(names, split, partition_file)
@@ -89,8 +91,7 @@ def build_image_set(
             f"the {split} split of {name.rsplit('-', 1)[0]} is empty ({len(files)} images in all); "
             "add images, or give a list_eval_partition file that assigns some to it"
         )
-    if limit is not None:
-        chosen = chosen[:limit]
+    chosen = chosen[:limited_count(limit, len(chosen), split, name.rsplit("-", 1)[0])]
     decoded = load_images([files[i] for i in chosen], options, name, progress=progress, warn=warn)
     if len(decoded.kept) == 0:
         raise DataError(f"none of the {len(chosen)} images of {name} could be read; check the files")

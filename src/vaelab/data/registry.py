@@ -66,6 +66,10 @@ def load_dataset(
 ) -> ImageSet:
     """Split ``split`` (``"train"`` or ``"test"``) of dataset ``name``, first ``limit`` images.
 
+    A plain int ``limit`` is a count the user asked for (``--limit-train``, ``--limit-test``): one
+    larger than the split is a :class:`ConfigError` naming the split's size. An
+    :class:`~vaelab.data.selection.AtMost` limit (a default count) shrinks to the split instead.
+
     ``options`` (size, crop, bad-image policy) apply to the datasets read from image files and
     default to :class:`ImageOptions`'s defaults (32 × 32, no crop, fail on a bad image).
     """

@@ -18,27 +18,28 @@ from torch import nn
 from vaelab.errors import ConfigError
 from vaelab.limits import MAX_ABS_FACTOR, MAX_FACTORS
 from vaelab.latent.codec import decode_points, encode_images
+from vaelab.numbers import DECIMAL
 
 #: The book's factors: −4 … 4 in steps of 1.
 DEFAULT_FACTORS = "-4:4"
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 
 def parse_factors(text: str) -> tuple[float, ...]:
     """Factors from ``"A:B"`` (A to B in steps of 1), ``"A:B:STEP"`` or a list ``"a,b,c"``.
 
-    A :class:`ConfigError` (its message starts with ``--factors '<text>'``) for anything else,
-    for an empty range or a zero step, for more than :data:`~vaelab.limits.MAX_FACTORS` factors
-    and for a factor or bound beyond ±:data:`~vaelab.limits.MAX_ABS_FACTOR`.
+    Each number is a plain ASCII decimal (:data:`vaelab.numbers.DECIMAL`: no digit separators,
+    other scripts' digits, nan or inf); ASCII spaces may surround a list's commas, nothing else.
+    A :class:`ConfigError` (its message starts with ``--factors '<text>'``) for anything else, for
+    an empty range or a zero step, for more than :data:`~vaelab.limits.MAX_FACTORS` factors and for
+    a factor or bound beyond ±:data:`~vaelab.limits.MAX_ABS_FACTOR`.
     """
-    text = text.strip()
-    if re.fullmatch(rf"{_NUMBER}(?:\s*,\s*{_NUMBER})*", text):
+    if re.fullmatch(rf"{DECIMAL}(?: *, *{DECIMAL})*", text):
         factors = tuple(float(part) for part in text.split(","))
         _check_magnitudes(text, factors)
         _check_count(text, len(factors))
         return factors
-    match = re.fullmatch(rf"({_NUMBER}):({_NUMBER})(?::({_NUMBER}))?", text)
+    match = re.fullmatch(rf"({DECIMAL}):({DECIMAL})(?::({DECIMAL}))?", text)
     if not match:
         raise _factors_error(text, "is not START:STOP, START:STOP:STEP or a list like -2,0,2")
     start, stop = float(match[1]), float(match[2])

@@ -25,7 +25,7 @@ import numpy as np
 
 from vaelab.data.image_cache import Warn, warn_on_stderr
 from vaelab.data.image_set import ImageSet
-from vaelab.data.selection import requested_count
+from vaelab.data.selection import AtMost, requested_count
 from vaelab.errors import ConfigError
 from vaelab.hashing import file_hash
 from vaelab.json_fields import describe_value, value_problem
@@ -58,6 +58,12 @@ def attribute_slug(attribute: str, against: str | None = None) -> str:
 def weights_hash(run: Run) -> str:
     """The first 16 hex digits of the SHA-256 of the run's ``model.safetensors``."""
     return file_hash(run.dir.model)
+
+
+def attribute_training_set(run: Run, data_dir: str | None = None, count: int | None = DEFAULT_COUNT) -> ImageSet:
+    """The first ``count`` training images of the run's dataset, to compute an attribute vector
+    over: all of them when the training set is smaller (or when ``count`` is None)."""
+    return run.train_set(data_dir, None if count is None else AtMost(count))
 
 
 def write_attribute(
@@ -211,7 +217,7 @@ def write_arithmetic(
     written: list[Path] = []
     vector = saved_attribute_vector(run, attribute, against)
     if vector is None:
-        images_for_vector = train_set if train_set is not None else run.train_set(data_dir, count)
+        images_for_vector = train_set if train_set is not None else attribute_training_set(run, data_dir, count)
         vector, written = write_attribute(run, images_for_vector, attribute, against, count)
     result = add_vector(run.model, chosen, vector.vector, factors)
     slug = attribute_slug(attribute, against)
@@ -262,7 +268,7 @@ def write_attribute_tour(
     The factors are multiples −1, −0.5, …, 2 of the difference's norm ‖d‖, so f = ‖d‖ moves an
     image by the whole difference between the two groups' mean codes (in a 2-D latent space the
     book's −4…4 would overshoot the data many times over)."""
-    vector, written = write_attribute(run, run.train_set(data_dir, count), attribute, against, count)
+    vector, written = write_attribute(run, attribute_training_set(run, data_dir, count), attribute, against, count)
     factors = tuple(round(k * vector.norm, 4) for k in (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0))
     written += write_arithmetic(run, test_set, attribute, against, factors, pick="lacking", count=count,
                                 data_dir=data_dir)

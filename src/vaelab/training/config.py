@@ -14,7 +14,7 @@ from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
 from vaelab.errors import ConfigError
 from vaelab.json_fields import fields_problem
-from vaelab.limits import MAX_EPOCHS, MAX_SEED, MAX_THREADS
+from vaelab.limits import MAX_BATCH_SIZE, MAX_DATASET_IMAGES, MAX_EPOCHS, MAX_SEED, MAX_THREADS
 from vaelab.models import ModelSpec, get_preset
 from vaelab.training.execution import PRECISIONS
 from vaelab.training.objectives import make_objective
@@ -71,7 +71,7 @@ class RunConfig:
             raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.threads is not None:
             _check_positive("threads", self.threads, MAX_THREADS)
-        _check_positive("batch_size", self.batch_size)
+        _check_positive("batch_size", self.batch_size, MAX_BATCH_SIZE)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED:,}, got {self.seed!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
@@ -82,7 +82,7 @@ class RunConfig:
         for name in ("limit_train", "limit_test"):
             value = getattr(self, name)
             if value is not None:
-                _check_positive(name, value)
+                _check_positive(name, value, MAX_DATASET_IMAGES)
         _check_data_fits_model(self.dataset, self.model, self.data_options)
 
     @classmethod

@@ -26,6 +26,7 @@ from torch import nn
 from vaelab.data.batching import DeviceImages
 from vaelab.data.image_set import ImageSet
 from vaelab.data.registry import load_dataset
+from vaelab.data.selection import AtMost
 from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError, WriteError
 from vaelab.models import build_model
 from vaelab.models.spec import check_trainable_latent_dim
@@ -394,9 +395,11 @@ def train(
     """
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if train_set is None:
-        train_set = load_dataset(config.dataset, "train", config.data_dir, config.limit_train, config.data_options)
+        train_set = load_dataset(config.dataset, "train", config.data_dir, _limit(config.limit_train, resume),
+                                 config.data_options)
     if test_set is None:
-        test_set = load_dataset(config.dataset, "test", config.data_dir, config.limit_test, config.data_options)
+        test_set = load_dataset(config.dataset, "test", config.data_dir, _limit(config.limit_test, resume),
+                                config.data_options)
     with thread_count(config.threads):
         processes, device = open_processes(resolve_device(config.device))
         finished = False
@@ -408,6 +411,13 @@ def train(
             raise exc.then(_next_step(run_dir)) from None
         finally:
             processes.close(finished)
+
+
+def _limit(limit: int | None, resume: bool) -> int | None:
+    """A run's ``--limit-*`` as :func:`load_dataset` takes it: refused beyond the split for a new run,
+    and for a resumed one what it was when accepted (runs of vaelab before 0.6 could ask for more
+    images than a split holds and trained on all of them)."""
+    return AtMost(limit) if resume and limit is not None else limit
 
 
 def _next_step(run_dir: RunDir) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vaelab.data.selection import AtMost, requested_count
 from vaelab.errors import ConfigError
 from vaelab.presentation.explorer.state import DEFAULT_POINTS
 from vaelab.training.run import load_run
@@ -110,12 +111,14 @@ def prepare_explorer(
     run_dir: str | Path,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
-    points: int = DEFAULT_POINTS,
+    points: int | None = None,
     data_dir: str | None = None,
     device: str = "auto",
     log: Callable[[str], None] = print,
 ) -> Explorer:
-    """Open the run and its test set, bind ``host``:``port`` and embed the first ``points`` test images.
+    """Open the run and its test set, bind ``host``:``port`` and embed the first ``points`` test images
+    (default: :data:`DEFAULT_POINTS`, or all of them when fewer; a given ``points`` larger than the
+    test set is a ConfigError naming its size).
 
     Every problem (no FastAPI, not a run directory, missing data, port in use) is a
     :class:`~vaelab.errors.VaelabError` raised before anything is served.
@@ -124,10 +127,11 @@ def prepare_explorer(
     from vaelab.presentation.explorer.app import create_app
 
     run = load_run(run_dir, device)
-    test_set = run.test_set(data_dir, points)
+    test_set = run.test_set(data_dir, AtMost(DEFAULT_POINTS if points is None else points))
+    points = requested_count(points, DEFAULT_POINTS, len(test_set), "--points", "test images")
     sock = listen(host, port)
     try:
-        log(f"embedding {min(points, len(test_set)):,} test images with the model of {run.dir} ...")
+        log(f"embedding {points:,} test images with the model of {run.dir} ...")
         app = create_app(run, test_set, points)
     except BaseException:
         sock.close()
@@ -139,7 +143,7 @@ def serve(
     run_dir: str | Path,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
-    points: int = DEFAULT_POINTS,
+    points: int | None = None,
     data_dir: str | None = None,
     device: str = "auto",
     open_browser: bool = False,
