@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import socket
 import threading
 import urllib.request
@@ -27,6 +28,7 @@ from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations  # n
 from PIL import Image  # noqa: E402
 
 from vaelab.data.image_set import ImageSet  # noqa: E402
+from vaelab.errors import RunDirError  # noqa: E402
 from vaelab.latent import decode_points, encode_images  # noqa: E402
 from vaelab.models import build_model  # noqa: E402
 from vaelab.presentation.explorer import prepare_explorer, server  # noqa: E402
@@ -197,6 +199,67 @@ def test_bad_requests_are_4xx_with_one_line(client, url, status, fragment):
     assert response.status_code == status, response.text
     detail = response.json()["detail"]
     assert isinstance(detail, str) and "\n" not in detail and fragment in detail, detail
+
+
+# ---- run files damaged or removed while serving ---------------------------------------------------
+
+
+@pytest.fixture
+def copied_run(tmp_path, trained_run) -> Run:
+    """A copy of the trained run, free to damage."""
+    folder = tmp_path / "copy"
+    shutil.copytree(trained_run.dir.path, folder)
+    return load_run(folder, "cpu")
+
+
+def assert_one_line_answer(response, status: int, *fragments: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and "Traceback" not in detail, detail
+    for fragment in fragments:
+        assert fragment in detail, detail
+
+
+@pytest.mark.parametrize(
+    "damage, fragments",
+    [
+        (lambda path: path.write_text("{not json\n"), ["metrics.jsonl line 1 is not valid JSON"]),
+        (lambda path: path.write_text('{"epoch": 1, "val": []}\n'), ["line 1 is not a metrics row"]),
+        (lambda path: path.write_text('{"epoch": 1, "val": {"loss": "high"}}\n'),
+         ["validation term 'loss' is 'high', not a finite number"]),
+        (lambda path: path.write_text('{"epoch": 1, "val": {"loss": NaN}}\n'), ["'loss' is nan"]),
+        (lambda path: path.write_bytes(b"\xff\xfe\x00"), ["cannot read", "metrics.jsonl"]),
+        (lambda path: path.unlink(), ["metrics.jsonl was removed while the explorer was running"]),
+        (lambda path: shutil.rmtree(path.parent), ["metrics.jsonl was removed"]),
+        (lambda path: (path.unlink(), path.mkdir()), ["cannot read", "metrics.jsonl"]),
+    ],
+    ids=["not-json", "not-a-row", "loss-text", "loss-nan", "not-utf8", "removed", "run-removed", "a-folder"],
+)
+def test_a_run_file_damaged_while_serving_is_503_with_one_line(copied_run, test_images, damage, fragments):
+    with TestClient(create_app(copied_run, test_images, points=POINTS)) as client:
+        assert client.get("/api/run").status_code == 200
+        damage(copied_run.dir.metrics)
+        assert_one_line_answer(client.get("/api/run"), 503, *fragments, "restore it")
+        assert client.get("/api/decode", params={"x": 0, "y": 0}).status_code == 200  # the rest still works
+        assert client.get("/api/points").status_code == 200
+
+
+def test_an_os_error_while_serving_is_503_with_one_line(monkeypatch, copied_run, test_images):
+    """Not only vaelab's own errors: any OSError that escapes while serving is one line too."""
+    def unreadable(self):
+        raise PermissionError(13, "Permission denied", str(self.metrics))
+
+    with TestClient(create_app(copied_run, test_images, points=POINTS)) as client:
+        monkeypatch.setattr(RunDir, "read_metrics", unreadable)
+        assert_one_line_answer(client.get("/api/run"), 503, "could not use", "metrics.jsonl: Permission denied")
+
+
+def test_a_model_with_non_finite_codes_is_refused_at_start(copied_run, test_images):
+    with torch.no_grad():
+        next(copied_run.model.parameters()).fill_(float("nan"))
+    with pytest.raises(RunDirError, match="non-finite latent points; its weights are damaged"):
+        create_app(copied_run, test_images, points=POINTS)
 
 
 def test_page_is_served_with_local_assets_only(client):

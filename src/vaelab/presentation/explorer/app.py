@@ -1,10 +1,19 @@
 """The explorer's web application: the page (``/``, ``/static/*``) and its JSON/PNG API (``/api/*``).
 
 Every image answer is a PNG of the model's own intensities (white = 1), at the model's image size
-times ``scale``. Every bad request is a 4xx answer whose JSON body is ``{"detail": "<one line>"}``:
-404 for a test image that is not embedded, 422 for any other invalid parameter. The API is
-described at ``/docs`` (Swagger UI, whose scripts the browser fetches from a CDN) and, offline, as
-OpenAPI at ``/openapi.json``.
+times ``scale``. Every error answer's JSON body is ``{"detail": "<one line>"}``:
+
+* 404 — a test image that is not embedded (``/api/image/{index}``);
+* 422 — any other invalid parameter;
+* 503 — the run's files were damaged or removed while the server runs (``metrics.jsonl`` is read
+  again for every ``/api/run``), or the machine failed a file operation (any :class:`OSError` or
+  :class:`~vaelab.errors.VaelabError` raised while serving). 503 *Service Unavailable*, not 500:
+  the fault is neither the request's (so not 4xx; 409 *Conflict* would tell the client to change
+  its request) nor a bug of the server (500), but a state of the machine that ends once the file
+  is restored — the same request then succeeds. The line names the file and how to restore it.
+
+The API is described at ``/docs`` (Swagger UI, whose scripts the browser fetches from a CDN) and,
+offline, as OpenAPI at ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from fastapi.staticfiles import StaticFiles
 
 from vaelab import __version__
 from vaelab.data.image_set import ImageSet
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, VaelabError
 from vaelab.latent.morph import METHODS
 from vaelab.presentation.explorer.state import DEFAULT_POINTS, MAX_STEPS, MIN_STEPS, ExplorerState, build_state
 from vaelab.presentation.images import mosaic, png_bytes
@@ -59,6 +68,8 @@ def app_for_state(state: ExplorerState) -> FastAPI:
     )
     app.state.explorer = state
     app.add_exception_handler(RequestValidationError, _one_line_validation_error)
+    app.add_exception_handler(VaelabError, _run_unavailable)
+    app.add_exception_handler(OSError, _run_unavailable)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_page(app)
     _add_api(app, state)
@@ -147,3 +158,21 @@ async def _one_line_validation_error(request: Request, exc: Exception) -> JSONRe
         suffix = f" (got {given!r})" if isinstance(given, str) else ""
         parts.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'invalid')}{suffix}")
     return JSONResponse(status_code=422, content={"detail": "; ".join(parts) or "invalid request"})
+
+
+async def _run_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A :class:`VaelabError` or :class:`OSError` raised while serving as a one-line answer: 503 (a
+    damaged or removed run file, see the module docstring), or 422 for a :class:`ConfigError` (a bad
+    value that no route turned into its own status)."""
+    status = 422 if isinstance(exc, ConfigError) else 503
+    return JSONResponse(status_code=status, content={"detail": one_line(exc)})
+
+
+def one_line(exc: Exception) -> str:
+    """``exc`` as one line: a :class:`VaelabError`'s message, or what an :class:`OSError` failed on."""
+    if isinstance(exc, OSError) and not isinstance(exc, VaelabError):
+        where = f" {exc.filename}" if exc.filename else ""
+        text = f"the explorer could not use{where}: {exc.strerror or exc}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
