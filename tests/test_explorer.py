@@ -11,6 +11,8 @@ import socket
 import threading
 import urllib.request
 import warnings
+from collections import Counter
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -32,11 +34,24 @@ from vaelab.errors import RunDirError  # noqa: E402
 from vaelab.latent import decode_points, encode_images  # noqa: E402
 from vaelab.models import build_model  # noqa: E402
 from vaelab.presentation.explorer import prepare_explorer, server  # noqa: E402
-from vaelab.presentation.explorer.app import STATIC_DIR, create_app  # noqa: E402
+from vaelab.latent.morph import METHODS  # noqa: E402
+from vaelab.presentation.explorer.app import MAX_SCALE, STATIC_DIR, MorphMethod, create_app  # noqa: E402
+from vaelab.presentation.explorer.state import COORDINATE_LIMIT, MAX_STEPS, MIN_STEPS  # noqa: E402
 from vaelab.training import RunConfig, RunDir, load_run, train  # noqa: E402
 from vaelab.training.run import Run  # noqa: E402
 
 POINTS = 50
+
+schemathesis = pytest.importorskip("schemathesis")
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+SCHEMA_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
+"""Each answer's status is documented for its route, and its content type and JSON body are the documented ones."""
 
 
 def untrained_run(tmp_path_factory, preset: str, latent_dim: int) -> Run:
@@ -178,16 +193,18 @@ def test_a_dataset_without_labels(trained_run, test_images):
     "url, status, fragment",
     [
         (f"/api/image/{POINTS}", 404, f"not among the {POINTS} embedded"),
-        ("/api/image/-1", 404, "test image -1"),
+        ("/api/image/-1", 422, "index: Input should be greater than or equal to 0"),
         ("/api/image/first", 422, "index"),
         ("/api/morph?start=0&end=1&steps=1", 422, "steps"),
         ("/api/morph?start=0&end=1&steps=33", 422, "steps"),
         ("/api/morph?start=0&end=500", 422, "test image 500"),
         ("/api/morph?start=0", 422, "end: Field required"),
-        ("/api/morph?start=0&end=1&method=cubic", 422, "method must be one of linear, slerp"),
-        ("/api/decode?x=nan&y=0", 422, "x must be a finite number"),
-        ("/api/decode?x=0&y=inf", 422, "y must be a finite number"),
-        ("/api/decode?x=-1e300&y=0", 422, "x must be a finite number"),
+        ("/api/morph?start=0&end=1&method=cubic", 422, "method: Input should be 'linear' or 'slerp' (got 'cubic')"),
+        ("/api/morph?start=-3&end=1", 422, "start: Input should be greater than or equal to 0"),
+        ("/api/decode?x=nan&y=0", 422, "x: Input should be a finite number"),
+        ("/api/decode?x=0&y=inf", 422, "y: Input should be a finite number"),
+        ("/api/decode?x=-1e300&y=0", 422, "x: Input should be greater than or equal to -1000000"),
+        ("/api/decode?x=0&y=1000000.5", 422, "y: Input should be less than or equal to 1000000"),
         ("/api/decode?x=zero&y=0", 422, "x: Input should be a valid number"),
         ("/api/decode?x=0", 422, "y: Field required"),
         ("/api/decode?x=0&y=0&scale=0", 422, "scale"),
@@ -290,10 +307,102 @@ def test_static_files_are_package_data():
         assert any(path.relative_to(STATIC_DIR.parent).match(p) for p in patterns), path.name
 
 
+API_PATHS = {"/api/run", "/api/points", "/api/decode", "/api/image/{index}", "/api/morph"}
+
+
 def test_api_is_described_in_openapi(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/api/run", "/api/points", "/api/decode", "/api/image/{index}", "/api/morph"} <= set(paths)
+    assert API_PATHS == set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def parameter_schemas(operation: dict) -> dict[str, dict]:
+    return {parameter["name"]: parameter["schema"] for parameter in operation.get("parameters", [])}
+
+
+def test_openapi_declares_one_line_errors_and_every_bound(client):
+    document = client.get("/openapi.json").json()
+    assert set(document["components"]["schemas"]) >= {"ErrorDetail", "RunFacts", "PlanePoints"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]  # FastAPI's list, never answered
+    error = document["components"]["schemas"]["ErrorDetail"]
+    assert error["required"] == ["detail"] and error["properties"]["detail"]["type"] == "string"
+    documented = {path: set(item["get"]["responses"]) for path, item in document["paths"].items()}
+    assert documented == {
+        "/api/run": {"200", "503"}, "/api/points": {"200"}, "/api/decode": {"200", "422"},
+        "/api/image/{index}": {"200", "404", "422"}, "/api/morph": {"200", "422"},
+    }
+    for path, item in document["paths"].items():
+        for status, answer in item["get"]["responses"].items():
+            if status != "200":
+                assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorDetail"}
+    decode = parameter_schemas(document["paths"]["/api/decode"]["get"])
+    assert decode["x"]["minimum"] == -COORDINATE_LIMIT and decode["y"]["maximum"] == COORDINATE_LIMIT
+    image = parameter_schemas(document["paths"]["/api/image/{index}"]["get"])
+    assert (image["index"]["minimum"], image["index"]["maximum"]) == (0, POINTS - 1)
+    assert (image["scale"]["minimum"], image["scale"]["maximum"]) == (1, MAX_SCALE)
+    morph = parameter_schemas(document["paths"]["/api/morph"]["get"])
+    assert (morph["start"]["minimum"], morph["end"]["maximum"]) == (0, POINTS - 1)
+    assert (morph["steps"]["minimum"], morph["steps"]["maximum"]) == (MIN_STEPS, MAX_STEPS)
+    assert tuple(morph["method"]["enum"]) == METHODS == get_args(MorphMethod)
+
+
+def test_the_bounds_themselves_are_accepted(client):
+    limit = COORDINATE_LIMIT
+    assert client.get("/api/decode", params={"x": -limit, "y": limit, "scale": MAX_SCALE}).status_code == 200
+    assert client.get(f"/api/image/{POINTS - 1}").status_code == 200
+    assert client.get("/api/morph", params={"start": 0, "end": POINTS - 1, "steps": MAX_STEPS}).status_code == 200
+
+
+# ---- property-based: every answer conforms to the OpenAPI document ---------------------------------
+
+SCHEMA_EXAMPLES = 30
+"""Requests generated per operation and generation mode (valid, then invalid inputs)."""
+
+
+def not_a_500(ctx, response, case) -> None:
+    """What a run damaged under the server may still never answer: an internal error."""
+    assert response.status_code != 500, f"{case.operation.label}: {response.text}"
+
+
+def schema_statuses(app, checks) -> Counter:
+    """Drive every operation of ``app``'s own OpenAPI document in-process (ASGI, no network) with
+    schemathesis's generated requests, valid and invalid, each answer validated by ``checks``;
+    the count of (path, status) answered."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis import GenerationMode
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    statuses: Counter = Counter()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        modes = [GenerationMode.POSITIVE] + [GenerationMode.NEGATIVE] * any(operation.iter_parameters())
+        for mode in modes:  # no invalid request exists for an operation without parameters
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=SCHEMA_EXAMPLES, deadline=None, database=None, derandomize=True,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            def answers_conform(case):
+                response = case.call()
+                statuses[operation.path, response.status_code] += 1
+                case.validate_response(response, checks=checks)
+
+            answers_conform()
+    return statuses
+
+
+def test_every_answer_conforms_to_the_openapi_document(trained_run, test_images):
+    app = create_app(trained_run, test_images, points=POINTS)
+    statuses = schema_statuses(app, SCHEMA_CHECKS + [not_a_server_error])
+    assert {path for path, status in statuses if status == 200} == API_PATHS  # valid requests were answered
+    assert {status for _, status in statuses} == {200, 404, 422}
+
+
+def test_answers_conform_with_run_files_damaged_under_the_server(copied_run, test_images):
+    app = create_app(copied_run, test_images, points=POINTS)
+    copied_run.dir.metrics.write_text('{"epoch": 1, "val": {"loss": [0.1]}}\n')
+    copied_run.dir.config.write_text("{")  # read at start-up only: the model and its facts are loaded
+    statuses = schema_statuses(app, SCHEMA_CHECKS + [not_a_500])
+    assert {status for path, status in statuses if path == "/api/run"} == {503}
+    assert {path for path, status in statuses if status == 200} == API_PATHS - {"/api/run"}
 
 
 # ---- the server and the command line ------------------------------------------------------------

@@ -16,11 +16,11 @@ The API is described at ``/docs`` (Swagger UI, whose scripts the browser fetches
 offline, as OpenAPI at ``/openapi.json``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the routes' parameter types are built per app (an index's
+# maximum is its number of embedded images), and FastAPI must see them as objects, not strings.
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -32,8 +32,15 @@ from fastapi.staticfiles import StaticFiles
 from vaelab import __version__
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError, VaelabError
-from vaelab.latent.morph import METHODS
-from vaelab.presentation.explorer.state import DEFAULT_POINTS, MAX_STEPS, MIN_STEPS, ExplorerState, build_state
+from vaelab.presentation.explorer.answers import ErrorDetail, PlanePoints, RunFacts
+from vaelab.presentation.explorer.state import (
+    COORDINATE_LIMIT,
+    DEFAULT_POINTS,
+    MAX_STEPS,
+    MIN_STEPS,
+    ExplorerState,
+    build_state,
+)
 from vaelab.presentation.images import mosaic, png_bytes
 from vaelab.training.run import Run
 
@@ -44,12 +51,22 @@ MAX_SCALE = 16
 """Largest pixel enlargement of an image answer."""
 
 PNG = "image/png"
+JSON = "application/json"
+
+ERROR_MEANINGS = {
+    404: "the test image is not among the embedded ones",
+    422: "a parameter is missing or invalid",
+    503: "a file of the run was damaged or removed while the explorer runs (restore it and ask again)",
+}
+"""What each error status means; every one answers an :class:`ErrorDetail`."""
 
 T = TypeVar("T")
 
 Scale = Annotated[
     int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)")
 ]
+MorphMethod = Literal["linear", "slerp"]
+"""The interpolations of :data:`vaelab.latent.morph.METHODS` (a test keeps the two equal), as the schema's enum."""
 
 
 def create_app(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> FastAPI:
@@ -64,7 +81,7 @@ def app_for_state(state: ExplorerState) -> FastAPI:
         title="vaelab latent-space explorer",
         version=__version__,
         description="The latent space of one vaelab run: its test images' embeddings, and images decoded "
-        "from any point of the plane they are shown in.",
+        "from any point of the plane they are shown in. Every error answer is `{\"detail\": \"<one line>\"}`.",
     )
     app.state.explorer = state
     app.add_exception_handler(RequestValidationError, _one_line_validation_error)
@@ -82,26 +99,53 @@ def _add_page(app: FastAPI) -> None:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
+def documented_answers(success: str | None = None, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route: a PNG ``success`` (when given) and each error status with :class:`ErrorDetail`."""
+    documented: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorDetail, "description": ERROR_MEANINGS[status]} for status in errors
+    }
+    if success is not None:
+        documented[200] = {"content": {PNG: {"schema": {"type": "string", "format": "binary"}}}, "description": success}
+    return documented
+
+
+def coordinate(description: str) -> Any:
+    """A plane coordinate query parameter: finite and within :data:`COORDINATE_LIMIT` (checked and in the schema)."""
+    return Query(ge=-COORDINATE_LIMIT, le=COORDINATE_LIMIT, allow_inf_nan=False,
+                 description=f"{description}; finite, from -{COORDINATE_LIMIT:g} to {COORDINATE_LIMIT:g}")
+
+
+def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
+    """Bounds of a test-image index: at least 0 (checked as the schema says) and at most the last
+    embedded image (in the schema as ``maximum``, checked by the route, whose one line says how to
+    embed more images)."""
+    last = len(state) - 1
+    return dict(ge=0, description=f"{description}, 0 to {last:,} (the `points` of /api/run minus 1)",
+                json_schema_extra={"maximum": last})
+
+
 def _add_api(app: FastAPI, state: ExplorerState) -> None:
-    @app.get("/api/run", tags=["explorer"])
-    def run_facts() -> dict[str, Any]:
+    points_answer = PlanePoints.model_validate(state.points()).model_dump_json().encode()
+
+    @app.get("/api/run", tags=["explorer"], response_model=RunFacts, responses=documented_answers(None, 503))
+    def run_facts() -> RunFacts:
         """The run's facts: preset, model kind, dataset, latent size, image shape, epochs trained and
         configured, the last epoch's validation loss terms (`final_val`, null before the first epoch
-        ends), the number of embedded points and the plane's projection (identity or PCA)."""
-        return state.facts()
+        ends), the number of embedded points and the plane's projection. `metrics.jsonl` is read
+        again each time: 503 when it was damaged or removed since the explorer started."""
+        return RunFacts.model_validate(state.facts())
 
-    @app.get("/api/points", tags=["explorer"])
-    def points() -> dict[str, Any]:
+    @app.get("/api/points", tags=["explorer"], response_model=PlanePoints)
+    def points() -> Response:
         """The embedded test images in the plane: coordinates `x` and `y`, class `labels` (null for a
         dataset without labels) and `class_names`, test-set `indices`, the plane's `bounds`
         (the embeddings' range plus 5% on each side) and `axis_labels`."""
-        return state.points()
+        return Response(points_answer, media_type=JSON)  # validated and encoded once, at start-up
 
-    @app.get("/api/decode", tags=["explorer"], response_class=Response,
-             responses={200: {"content": {PNG: {}}, "description": "the decoded image"}})
+    @app.get("/api/decode", tags=["explorer"], response_class=Response, responses=documented_answers("the decoded image", 422))
     def decode(
-        x: Annotated[float, Query(description="first coordinate of the plane")],
-        y: Annotated[float, Query(description="second coordinate of the plane")],
+        x: Annotated[float, coordinate("first coordinate of the plane")],
+        y: Annotated[float, coordinate("second coordinate of the plane")],
         scale: Scale = 1,
     ) -> Response:
         """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
@@ -109,29 +153,30 @@ def _add_api(app: FastAPI, state: ExplorerState) -> None:
         return _png(_checked(lambda: state.decode_plane(x, y), 422), scale)
 
     @app.get("/api/image/{index}", tags=["explorer"], response_class=Response,
-             responses={200: {"content": {PNG: {}}, "description": "the test image beside its reconstruction"}})
+             responses=documented_answers("the test image beside its reconstruction", 404, 422))
     def image(
-        index: Annotated[int, PathParameter(description="test-set index of an embedded image")],
+        index: Annotated[int, PathParameter(**embedded_index(state, "test-set index of an embedded image"))],
         scale: Scale = 1,
     ) -> Response:
         """Test image `index` (left) beside its reconstruction (right), the decoding of its embedding
-        (its class is `class_names[labels[index]]` of `/api/points`)."""
+        (its class is `class_names[labels[index]]` of `/api/points`); 404 beyond the embedded images."""
         pair = _checked(lambda: np.stack([state.original(index), state.reconstruction(index)]), 404)
         return _png(mosaic(pair[None]), scale)
 
     @app.get("/api/morph", tags=["explorer"], response_class=Response,
-             responses={200: {"content": {PNG: {}}, "description": "the decoded path as one row"}})
+             responses=documented_answers("the decoded path as one row", 422))
     def morph_strip(
-        start: Annotated[int, Query(description="test-set index of the first image")],
-        end: Annotated[int, Query(description="test-set index of the last image")],
+        start: Annotated[int, Query(**embedded_index(state, "test-set index of the first image"))],
+        end: Annotated[int, Query(**embedded_index(state, "test-set index of the last image"))],
         steps: Annotated[
             int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included")
         ] = 10,
-        method: Annotated[str, Query(description=f"interpolation: {' or '.join(METHODS)}")] = "linear",
+        method: Annotated[MorphMethod, Query(description="interpolation")] = "linear",
         scale: Scale = 1,
     ) -> Response:
         """`steps` images decoded on the path between the two images' latent codes, left to right
-        (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm."""
+        (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm;
+        422 beyond the embedded images."""
         result = _checked(lambda: state.morph(start, end, steps, method), 422)
         return _png(mosaic(result.images[None]), scale)
 
