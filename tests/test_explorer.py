@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import re
 import shutil
 import socket
@@ -35,8 +37,9 @@ from vaelab.latent import decode_points, encode_images  # noqa: E402
 from vaelab.models import build_model  # noqa: E402
 from vaelab.presentation.explorer import prepare_explorer, server  # noqa: E402
 from vaelab.latent.morph import METHODS  # noqa: E402
-from vaelab.presentation.explorer.app import MAX_SCALE, STATIC_DIR, MorphMethod, create_app  # noqa: E402
+from vaelab.presentation.explorer.app import MAX_SCALE, STATIC_DIR, WORKERS, MorphMethod, create_app  # noqa: E402
 from vaelab.presentation.explorer.state import COORDINATE_LIMIT, MAX_STEPS, MIN_STEPS  # noqa: E402
+from vaelab.presentation.explorer.workers import AnswerWorkers, release_free_memory  # noqa: E402
 from vaelab.training import RunConfig, RunDir, load_run, train  # noqa: E402
 from vaelab.training.run import Run  # noqa: E402
 
@@ -403,6 +406,70 @@ def test_answers_conform_with_run_files_damaged_under_the_server(copied_run, tes
     statuses = schema_statuses(app, SCHEMA_CHECKS + [not_a_500])
     assert {status for path, status in statuses if path == "/api/run"} == {503}
     assert {path for path, status in statuses if status == 200} == API_PATHS - {"/api/run"}
+
+
+# ---- bounded work: a few threads build the answers, whatever the number of requests ----------------
+
+
+def test_answer_workers_bound_concurrency_and_release_memory_after_a_burst():
+    workers = AnswerWorkers(2)
+    running, most, threads, lock = [0], [0], set(), threading.Lock()
+
+    def job(value):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            threads.add(threading.current_thread().name)
+        threading.Event().wait(0.01)
+        with lock:
+            running[0] -= 1
+        return value * 2
+
+    async def burst():
+        return await asyncio.gather(*(workers.run(lambda v=v: job(v)) for v in range(12)))
+
+    async def one_at_a_time():
+        return [await workers.run(lambda v=v: job(v)) for v in range(5)]
+
+    try:
+        assert asyncio.run(one_at_a_time()) == [0, 2, 4, 6, 8] and workers.releases == 0  # nobody waited
+        assert asyncio.run(burst()) == [2 * v for v in range(12)]
+        assert most[0] == 2 and len(threads) == 2 and workers.releases == 1
+        with pytest.raises(ZeroDivisionError):
+            asyncio.run(workers.run(lambda: 1 / 0))
+    finally:
+        workers.shutdown()
+    with pytest.raises(ValueError, match="at least one thread"):
+        AnswerWorkers(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "confstr") or not os.confstr("CS_GNU_LIBC_VERSION"), reason="glibc only")
+def test_free_memory_is_released_on_glibc():
+    assert release_free_memory()
+
+
+def test_concurrent_requests_use_the_app_s_few_threads(monkeypatch, client):
+    """Fifty requests at once are answered by WORKERS threads of the app's own, not by one thread each."""
+    httpx = pytest.importorskip("httpx")
+    state, app = client.app.state.explorer, client.app
+    decode, threads = type(state).decode_plane, set()
+
+    def recording_decode(self, x, y):
+        threads.add(threading.current_thread().name)
+        threading.Event().wait(0.005)  # long enough for the requests to overlap
+        return decode(self, x, y)
+
+    monkeypatch.setattr(type(state), "decode_plane", recording_decode)
+
+    async def fifty():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://explorer") as http:
+            return await asyncio.gather(*(http.get("/api/decode", params={"x": k / 50, "y": 0, "scale": 4})
+                                          for k in range(50)))
+
+    releases = app.state.workers.releases
+    assert {answer.status_code for answer in asyncio.run(fifty())} == {200}
+    assert 1 <= len(threads) <= WORKERS and all(name.startswith("vaelab-explorer") for name in threads), threads
+    assert app.state.workers.releases == releases + 1
 
 
 # ---- the server and the command line ------------------------------------------------------------

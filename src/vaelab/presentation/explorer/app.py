@@ -41,6 +41,7 @@ from vaelab.presentation.explorer.state import (
     ExplorerState,
     build_state,
 )
+from vaelab.presentation.explorer.workers import AnswerWorkers
 from vaelab.presentation.images import mosaic, png_bytes
 from vaelab.training.run import Run
 
@@ -60,6 +61,13 @@ ERROR_MEANINGS = {
 }
 """What each error status means; every one answers an :class:`ErrorDetail`."""
 
+WORKERS = 2
+"""Threads that build the API's answers (decoding, PNG encoding, reading ``metrics.jsonl``); see
+:mod:`.workers`. Concurrent requests wait for one of them in the event loop, so what answers in
+progress hold, and what each thread keeps for itself (torch's OpenMP team, a malloc arena), is
+bounded by this number, not by the number of requests. The model is used by one thread at a time
+anyway (:class:`ExplorerState`'s lock); the second encodes a PNG meanwhile."""
+
 T = TypeVar("T")
 
 Scale = Annotated[
@@ -75,8 +83,9 @@ def create_app(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> Fa
     return app_for_state(build_state(run, test_set, points))
 
 
-def app_for_state(state: ExplorerState) -> FastAPI:
-    """The web application over an already computed :class:`ExplorerState` (kept as ``app.state.explorer``)."""
+def app_for_state(state: ExplorerState, workers: int = WORKERS) -> FastAPI:
+    """The web application over an already computed :class:`ExplorerState` (kept as ``app.state.explorer``),
+    building its answers on ``workers`` threads of its own (``app.state.workers``, see :data:`WORKERS`)."""
     app = FastAPI(
         title="vaelab latent-space explorer",
         version=__version__,
@@ -84,18 +93,19 @@ def app_for_state(state: ExplorerState) -> FastAPI:
         "from any point of the plane they are shown in. Every error answer is `{\"detail\": \"<one line>\"}`.",
     )
     app.state.explorer = state
+    app.state.workers = AnswerWorkers(workers)
     app.add_exception_handler(RequestValidationError, _one_line_validation_error)
     app.add_exception_handler(VaelabError, _run_unavailable)
     app.add_exception_handler(OSError, _run_unavailable)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_page(app)
-    _add_api(app, state)
+    _add_api(app, state, app.state.workers)
     return app
 
 
 def _add_page(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
+    async def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
@@ -124,48 +134,51 @@ def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
                 json_schema_extra={"maximum": last})
 
 
-def _add_api(app: FastAPI, state: ExplorerState) -> None:
+def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:
     points_answer = PlanePoints.model_validate(state.points()).model_dump_json().encode()
 
     @app.get("/api/run", tags=["explorer"], response_model=RunFacts, responses=documented_answers(None, 503))
-    def run_facts() -> RunFacts:
+    async def run_facts() -> RunFacts:
         """The run's facts: preset, model kind, dataset, latent size, image shape, epochs trained and
         configured, the last epoch's validation loss terms (`final_val`, null before the first epoch
         ends), the number of embedded points and the plane's projection. `metrics.jsonl` is read
         again each time: 503 when it was damaged or removed since the explorer started."""
-        return RunFacts.model_validate(state.facts())
+        return await workers.run(lambda: RunFacts.model_validate(state.facts()))
 
     @app.get("/api/points", tags=["explorer"], response_model=PlanePoints)
-    def points() -> Response:
+    async def points() -> Response:
         """The embedded test images in the plane: coordinates `x` and `y`, class `labels` (null for a
         dataset without labels) and `class_names`, test-set `indices`, the plane's `bounds`
         (the embeddings' range plus 5% on each side) and `axis_labels`."""
         return Response(points_answer, media_type=JSON)  # validated and encoded once, at start-up
 
-    @app.get("/api/decode", tags=["explorer"], response_class=Response, responses=documented_answers("the decoded image", 422))
-    def decode(
+    @app.get("/api/decode", tags=["explorer"], response_class=Response,
+             responses=documented_answers("the decoded image", 422))
+    async def decode(
         x: Annotated[float, coordinate("first coordinate of the plane")],
         y: Annotated[float, coordinate("second coordinate of the plane")],
         scale: Scale = 1,
     ) -> Response:
         """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
         point of the PCA plane, z = mean + x·PC1 + y·PC2."""
-        return _png(_checked(lambda: state.decode_plane(x, y), 422), scale)
+        return await _png(workers, lambda: _checked(lambda: state.decode_plane(x, y), 422), scale)
 
     @app.get("/api/image/{index}", tags=["explorer"], response_class=Response,
              responses=documented_answers("the test image beside its reconstruction", 404, 422))
-    def image(
+    async def image(
         index: Annotated[int, PathParameter(**embedded_index(state, "test-set index of an embedded image"))],
         scale: Scale = 1,
     ) -> Response:
         """Test image `index` (left) beside its reconstruction (right), the decoding of its embedding
         (its class is `class_names[labels[index]]` of `/api/points`); 404 beyond the embedded images."""
-        pair = _checked(lambda: np.stack([state.original(index), state.reconstruction(index)]), 404)
-        return _png(mosaic(pair[None]), scale)
+        def pair() -> np.ndarray:
+            return mosaic(_checked(lambda: np.stack([state.original(index), state.reconstruction(index)]), 404)[None])
+
+        return await _png(workers, pair, scale)
 
     @app.get("/api/morph", tags=["explorer"], response_class=Response,
              responses=documented_answers("the decoded path as one row", 422))
-    def morph_strip(
+    async def morph_strip(
         start: Annotated[int, Query(**embedded_index(state, "test-set index of the first image"))],
         end: Annotated[int, Query(**embedded_index(state, "test-set index of the last image"))],
         steps: Annotated[
@@ -177,8 +190,10 @@ def _add_api(app: FastAPI, state: ExplorerState) -> None:
         """`steps` images decoded on the path between the two images' latent codes, left to right
         (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm;
         422 beyond the embedded images."""
-        result = _checked(lambda: state.morph(start, end, steps, method), 422)
-        return _png(mosaic(result.images[None]), scale)
+        def strip() -> np.ndarray:
+            return mosaic(_checked(lambda: state.morph(start, end, steps, method), 422).images[None])
+
+        return await _png(workers, strip, scale)
 
 
 def _checked(compute: Callable[[], T], status: int) -> T:
@@ -189,8 +204,10 @@ def _checked(compute: Callable[[], T], status: int) -> T:
         raise HTTPException(status_code=status, detail=str(exc)) from None
 
 
-def _png(image: np.ndarray, scale: int) -> Response:
-    return Response(content=png_bytes(image, scale), media_type=PNG)
+async def _png(workers: AnswerWorkers, picture: Callable[[], np.ndarray], scale: int) -> Response:
+    """The PNG answer of ``picture()`` at ``scale``: both the picture and its encoding made on ``workers``."""
+    content = await workers.run(lambda: png_bytes(picture(), scale))
+    return Response(content=content, media_type=PNG)
 
 
 async def _one_line_validation_error(request: Request, exc: Exception) -> JSONResponse:
