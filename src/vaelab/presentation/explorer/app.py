@@ -13,7 +13,9 @@ times ``scale``. Every error answer's JSON body is ``{"detail": "<one line>"}``:
   is restored — the same request then succeeds. The line names the file and how to restore it.
 
 The API is described at ``/docs`` (Swagger UI, whose scripts the browser fetches from a CDN) and,
-offline, as OpenAPI at ``/openapi.json``.
+offline, as OpenAPI at ``/openapi.json``: each route's statuses, all with :class:`ErrorDetail`, and
+every parameter's bounds. The answers are built on :data:`WORKERS` threads of the app's own
+(:mod:`.workers`), however many requests come at once.
 """
 
 # No ``from __future__ import annotations``: the routes' parameter types are built per app (an index's
