@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import json
 import os
@@ -45,16 +46,6 @@ from vaelab.training.run import Run  # noqa: E402
 
 POINTS = 50
 
-schemathesis = pytest.importorskip("schemathesis")
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
-
-SCHEMA_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
-"""Each answer's status is documented for its route, and its content type and JSON body are the documented ones."""
 
 
 def untrained_run(tmp_path_factory, preset: str, latent_dim: int) -> Run:
@@ -362,6 +353,26 @@ SCHEMA_EXAMPLES = 30
 """Requests generated per operation and generation mode (valid, then invalid inputs)."""
 
 
+needs_schemathesis = pytest.mark.skipif(
+    importlib.util.find_spec("schemathesis") is None, reason="schemathesis is not installed (pip install -e '.[dev]')"
+)
+
+
+def schema_checks(*extra):
+    """schemathesis's checks that each answer's status is documented for its route, and that its
+    content type and JSON body are the documented ones; then ``extra`` (names in schemathesis.checks
+    or functions)."""
+    from schemathesis import checks
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    more = [getattr(checks, name) if isinstance(name, str) else name for name in extra]
+    return [status_code_conformance, content_type_conformance, response_schema_conformance, *more]
+
+
 def not_a_500(ctx, response, case) -> None:
     """What a run damaged under the server may still never answer: an internal error."""
     assert response.status_code != 500, f"{case.operation.label}: {response.text}"
@@ -371,6 +382,7 @@ def schema_statuses(app, checks) -> Counter:
     """Drive every operation of ``app``'s own OpenAPI document in-process (ASGI, no network) with
     schemathesis's generated requests, valid and invalid, each answer validated by ``checks``;
     the count of (path, status) answered."""
+    import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
 
@@ -392,18 +404,20 @@ def schema_statuses(app, checks) -> Counter:
     return statuses
 
 
+@needs_schemathesis
 def test_every_answer_conforms_to_the_openapi_document(trained_run, test_images):
     app = create_app(trained_run, test_images, points=POINTS)
-    statuses = schema_statuses(app, SCHEMA_CHECKS + [not_a_server_error])
+    statuses = schema_statuses(app, schema_checks("not_a_server_error"))
     assert {path for path, status in statuses if status == 200} == API_PATHS  # valid requests were answered
     assert {status for _, status in statuses} == {200, 404, 422}
 
 
+@needs_schemathesis
 def test_answers_conform_with_run_files_damaged_under_the_server(copied_run, test_images):
     app = create_app(copied_run, test_images, points=POINTS)
     copied_run.dir.metrics.write_text('{"epoch": 1, "val": {"loss": [0.1]}}\n')
     copied_run.dir.config.write_text("{")  # read at start-up only: the model and its facts are loaded
-    statuses = schema_statuses(app, SCHEMA_CHECKS + [not_a_500])
+    statuses = schema_statuses(app, schema_checks(not_a_500))
     assert {status for path, status in statuses if path == "/api/run"} == {503}
     assert {path for path, status in statuses if status == 200} == API_PATHS - {"/api/run"}
 
