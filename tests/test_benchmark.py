@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,32 @@ def test_a_bad_preset_is_one_line(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--presets", "no-such"], capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.startswith("train_throughput: error:") and "no-such" in done.stderr
+
+
+# ---- the explorer's memory benchmark ------------------------------------------------------------
+
+MEMORY_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "explorer_memory.py"
+REAL_TEST_IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not REAL_TEST_IMAGES.exists(), reason="Fashion-MNIST is not installed (the server embeds it)")
+def test_explorer_memory_benchmark_finds_the_server_on_its_few_threads(tmp_path, trained_run):
+    """The script starts the real server, fires its mix twice; the server answers everything with
+    its few worker threads (before the fix: one of anyio's 40 threads per concurrent request)."""
+    from vaelab.presentation.explorer.app import WORKERS
+
+    out = tmp_path / "memory.json"
+    done = subprocess.run(
+        [sys.executable, str(MEMORY_SCRIPT), "--run-dir", str(trained_run.dir.path), "--requests", "60",
+         "--rounds", "2", "--points", "300", "--output", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    assert [row["statuses"] for row in result["rounds"]] == [{"200": 60}] * 2
+    before = result["before"]
+    assert before["rss_mb"] > 50 and before["peak_rss_mb"] >= before["rss_mb"]
+    for row in result["rounds"] + [result["idle_after"]]:
+        assert row["threads"] <= before["threads"] + WORKERS * (os.cpu_count() or 1) + 2, row
+    assert "round 2: 60 requests" in done.stdout

@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import io
 import json
+import os
 import re
+import shutil
 import socket
 import threading
 import urllib.request
 import warnings
+from collections import Counter
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -27,15 +33,19 @@ from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations  # n
 from PIL import Image  # noqa: E402
 
 from vaelab.data.image_set import ImageSet  # noqa: E402
-from vaelab.errors import ConfigError  # noqa: E402
+from vaelab.errors import ConfigError, RunDirError  # noqa: E402
 from vaelab.latent import decode_points, encode_images  # noqa: E402
 from vaelab.models import build_model  # noqa: E402
 from vaelab.presentation.explorer import prepare_explorer, server  # noqa: E402
-from vaelab.presentation.explorer.app import STATIC_DIR, create_app  # noqa: E402
+from vaelab.latent.morph import METHODS  # noqa: E402
+from vaelab.presentation.explorer.app import MAX_SCALE, STATIC_DIR, WORKERS, MorphMethod, create_app  # noqa: E402
+from vaelab.presentation.explorer.state import COORDINATE_LIMIT, MAX_STEPS, MIN_STEPS  # noqa: E402
+from vaelab.presentation.explorer.workers import AnswerWorkers, release_free_memory  # noqa: E402
 from vaelab.training import RunConfig, RunDir, load_run, train  # noqa: E402
 from vaelab.training.run import Run  # noqa: E402
 
 POINTS = 50
+
 
 
 def untrained_run(tmp_path_factory, preset: str, latent_dim: int) -> Run:
@@ -177,16 +187,18 @@ def test_a_dataset_without_labels(trained_run, test_images):
     "url, status, fragment",
     [
         (f"/api/image/{POINTS}", 404, f"not among the {POINTS} embedded"),
-        ("/api/image/-1", 404, "test image -1"),
+        ("/api/image/-1", 422, "index: Input should be greater than or equal to 0"),
         ("/api/image/first", 422, "index"),
         ("/api/morph?start=0&end=1&steps=1", 422, "steps"),
         ("/api/morph?start=0&end=1&steps=33", 422, "steps"),
         ("/api/morph?start=0&end=500", 422, "test image 500"),
         ("/api/morph?start=0", 422, "end: Field required"),
-        ("/api/morph?start=0&end=1&method=cubic", 422, "method must be one of linear, slerp"),
-        ("/api/decode?x=nan&y=0", 422, "x must be a finite number"),
-        ("/api/decode?x=0&y=inf", 422, "y must be a finite number"),
-        ("/api/decode?x=-1e300&y=0", 422, "x must be a finite number"),
+        ("/api/morph?start=0&end=1&method=cubic", 422, "method: Input should be 'linear' or 'slerp' (got 'cubic')"),
+        ("/api/morph?start=-3&end=1", 422, "start: Input should be greater than or equal to 0"),
+        ("/api/decode?x=nan&y=0", 422, "x: Input should be a finite number"),
+        ("/api/decode?x=0&y=inf", 422, "y: Input should be a finite number"),
+        ("/api/decode?x=-1e300&y=0", 422, "x: Input should be greater than or equal to -1000000"),
+        ("/api/decode?x=0&y=1000000.5", 422, "y: Input should be less than or equal to 1000000"),
         ("/api/decode?x=zero&y=0", 422, "x: Input should be a valid number"),
         ("/api/decode?x=0", 422, "y: Field required"),
         ("/api/decode?x=0&y=0&scale=0", 422, "scale"),
@@ -198,6 +210,68 @@ def test_bad_requests_are_4xx_with_one_line(client, url, status, fragment):
     assert response.status_code == status, response.text
     detail = response.json()["detail"]
     assert isinstance(detail, str) and "\n" not in detail and fragment in detail, detail
+
+
+# ---- run files damaged or removed while serving ---------------------------------------------------
+
+
+@pytest.fixture
+def copied_run(tmp_path, trained_run) -> Run:
+    """A copy of the trained run, free to damage."""
+    folder = tmp_path / "copy"
+    shutil.copytree(trained_run.dir.path, folder)
+    return load_run(folder, "cpu")
+
+
+def assert_one_line_answer(response, status: int, *fragments: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and "Traceback" not in detail, detail
+    for fragment in fragments:
+        assert fragment in detail, detail
+
+
+@pytest.mark.parametrize(
+    "damage, fragments",
+    [
+        (lambda path: path.write_text("{not json\n"), ["metrics.jsonl line 1 is not valid JSON"]),
+        (lambda path: path.write_text('{"epoch": 1, "val": []}\n'), ["line 1 is not a metrics row"]),
+        (lambda path: path.write_text('{"epoch": 1, "val": {"loss": "high"}}\n'),
+         ["line 1 is not a metrics row", "finite numbers"]),
+        (lambda path: path.write_text('{"epoch": 1, "val": {"loss": NaN}}\n'),
+         ["line 1 is not a metrics row", "finite numbers"]),
+        (lambda path: path.write_bytes(b"\xff\xfe\x00"), ["cannot read", "metrics.jsonl"]),
+        (lambda path: path.unlink(), ["metrics.jsonl was removed while the explorer was running"]),
+        (lambda path: shutil.rmtree(path.parent), ["metrics.jsonl was removed"]),
+        (lambda path: (path.unlink(), path.mkdir()), ["cannot read", "metrics.jsonl"]),
+    ],
+    ids=["not-json", "not-a-row", "loss-text", "loss-nan", "not-utf8", "removed", "run-removed", "a-folder"],
+)
+def test_a_run_file_damaged_while_serving_is_503_with_one_line(copied_run, test_images, damage, fragments):
+    with TestClient(create_app(copied_run, test_images, points=POINTS)) as client:
+        assert client.get("/api/run").status_code == 200
+        damage(copied_run.dir.metrics)
+        assert_one_line_answer(client.get("/api/run"), 503, *fragments, "restore it")
+        assert client.get("/api/decode", params={"x": 0, "y": 0}).status_code == 200  # the rest still works
+        assert client.get("/api/points").status_code == 200
+
+
+def test_an_os_error_while_serving_is_503_with_one_line(monkeypatch, copied_run, test_images):
+    """Not only vaelab's own errors: any OSError that escapes while serving is one line too."""
+    def unreadable(self):
+        raise PermissionError(13, "Permission denied", str(self.metrics))
+
+    with TestClient(create_app(copied_run, test_images, points=POINTS)) as client:
+        monkeypatch.setattr(RunDir, "read_metrics", unreadable)
+        assert_one_line_answer(client.get("/api/run"), 503, "could not use", "metrics.jsonl: Permission denied")
+
+
+def test_a_model_with_non_finite_codes_is_refused_at_start(copied_run, test_images):
+    with torch.no_grad():
+        next(copied_run.model.parameters()).fill_(float("nan"))
+    with pytest.raises(RunDirError, match="non-finite latent points; its weights are damaged"):
+        create_app(copied_run, test_images, points=POINTS)
 
 
 def test_page_is_served_with_local_assets_only(client):
@@ -228,10 +302,189 @@ def test_static_files_are_package_data():
         assert any(path.relative_to(STATIC_DIR.parent).match(p) for p in patterns), path.name
 
 
+API_PATHS = {"/api/run", "/api/points", "/api/decode", "/api/image/{index}", "/api/morph"}
+
+
 def test_api_is_described_in_openapi(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/api/run", "/api/points", "/api/decode", "/api/image/{index}", "/api/morph"} <= set(paths)
+    assert API_PATHS == set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def parameter_schemas(operation: dict) -> dict[str, dict]:
+    return {parameter["name"]: parameter["schema"] for parameter in operation.get("parameters", [])}
+
+
+def test_openapi_declares_one_line_errors_and_every_bound(client):
+    document = client.get("/openapi.json").json()
+    assert set(document["components"]["schemas"]) >= {"ErrorDetail", "RunFacts", "PlanePoints"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]  # FastAPI's list, never answered
+    error = document["components"]["schemas"]["ErrorDetail"]
+    assert error["required"] == ["detail"] and error["properties"]["detail"]["type"] == "string"
+    documented = {path: set(item["get"]["responses"]) for path, item in document["paths"].items()}
+    assert documented == {
+        "/api/run": {"200", "503"}, "/api/points": {"200"}, "/api/decode": {"200", "422"},
+        "/api/image/{index}": {"200", "404", "422"}, "/api/morph": {"200", "422"},
+    }
+    for path, item in document["paths"].items():
+        for status, answer in item["get"]["responses"].items():
+            if status != "200":
+                assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorDetail"}
+    decode = parameter_schemas(document["paths"]["/api/decode"]["get"])
+    assert decode["x"]["minimum"] == -COORDINATE_LIMIT and decode["y"]["maximum"] == COORDINATE_LIMIT
+    image = parameter_schemas(document["paths"]["/api/image/{index}"]["get"])
+    assert (image["index"]["minimum"], image["index"]["maximum"]) == (0, POINTS - 1)
+    assert (image["scale"]["minimum"], image["scale"]["maximum"]) == (1, MAX_SCALE)
+    morph = parameter_schemas(document["paths"]["/api/morph"]["get"])
+    assert (morph["start"]["minimum"], morph["end"]["maximum"]) == (0, POINTS - 1)
+    assert (morph["steps"]["minimum"], morph["steps"]["maximum"]) == (MIN_STEPS, MAX_STEPS)
+    assert tuple(morph["method"]["enum"]) == METHODS == get_args(MorphMethod)
+
+
+def test_the_bounds_themselves_are_accepted(client):
+    limit = COORDINATE_LIMIT
+    assert client.get("/api/decode", params={"x": -limit, "y": limit, "scale": MAX_SCALE}).status_code == 200
+    assert client.get(f"/api/image/{POINTS - 1}").status_code == 200
+    assert client.get("/api/morph", params={"start": 0, "end": POINTS - 1, "steps": MAX_STEPS}).status_code == 200
+
+
+# ---- property-based: every answer conforms to the OpenAPI document ---------------------------------
+
+SCHEMA_EXAMPLES = 30
+"""Requests generated per operation and generation mode (valid, then invalid inputs)."""
+
+
+needs_schemathesis = pytest.mark.skipif(
+    importlib.util.find_spec("schemathesis") is None, reason="schemathesis is not installed (pip install -e '.[dev]')"
+)
+
+
+def schema_checks(*extra):
+    """schemathesis's checks that each answer's status is documented for its route, and that its
+    content type and JSON body are the documented ones; then ``extra`` (names in schemathesis.checks
+    or functions)."""
+    from schemathesis import checks
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    more = [getattr(checks, name) if isinstance(name, str) else name for name in extra]
+    return [status_code_conformance, content_type_conformance, response_schema_conformance, *more]
+
+
+def not_a_500(ctx, response, case) -> None:
+    """What a run damaged under the server may still never answer: an internal error."""
+    assert response.status_code != 500, f"{case.operation.label}: {response.text}"
+
+
+def schema_statuses(app, checks) -> Counter:
+    """Drive every operation of ``app``'s own OpenAPI document in-process (ASGI, no network) with
+    schemathesis's generated requests, valid and invalid, each answer validated by ``checks``;
+    the count of (path, status) answered."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis import GenerationMode
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    statuses: Counter = Counter()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        modes = [GenerationMode.POSITIVE] + [GenerationMode.NEGATIVE] * any(operation.iter_parameters())
+        for mode in modes:  # no invalid request exists for an operation without parameters
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=SCHEMA_EXAMPLES, deadline=None, database=None, derandomize=True,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            def answers_conform(case):
+                response = case.call()
+                statuses[operation.path, response.status_code] += 1
+                case.validate_response(response, checks=checks)
+
+            answers_conform()
+    return statuses
+
+
+@needs_schemathesis
+def test_every_answer_conforms_to_the_openapi_document(trained_run, test_images):
+    app = create_app(trained_run, test_images, points=POINTS)
+    statuses = schema_statuses(app, schema_checks("not_a_server_error"))
+    assert {path for path, status in statuses if status == 200} == API_PATHS  # valid requests were answered
+    assert {status for _, status in statuses} == {200, 404, 422}
+
+
+@needs_schemathesis
+def test_answers_conform_with_run_files_damaged_under_the_server(copied_run, test_images):
+    app = create_app(copied_run, test_images, points=POINTS)
+    copied_run.dir.metrics.write_text('{"epoch": 1, "val": {"loss": [0.1]}}\n')
+    copied_run.dir.config.write_text("{")  # read at start-up only: the model and its facts are loaded
+    statuses = schema_statuses(app, schema_checks(not_a_500))
+    assert {status for path, status in statuses if path == "/api/run"} == {503}
+    assert {path for path, status in statuses if status == 200} == API_PATHS - {"/api/run"}
+
+
+# ---- bounded work: a few threads build the answers, whatever the number of requests ----------------
+
+
+def test_answer_workers_bound_concurrency_and_release_memory_after_a_burst():
+    workers = AnswerWorkers(2)
+    running, most, threads, lock = [0], [0], set(), threading.Lock()
+
+    def job(value):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            threads.add(threading.current_thread().name)
+        threading.Event().wait(0.01)
+        with lock:
+            running[0] -= 1
+        return value * 2
+
+    async def burst():
+        return await asyncio.gather(*(workers.run(lambda v=v: job(v)) for v in range(12)))
+
+    async def one_at_a_time():
+        return [await workers.run(lambda v=v: job(v)) for v in range(5)]
+
+    try:
+        assert asyncio.run(one_at_a_time()) == [0, 2, 4, 6, 8] and workers.releases == 0  # nobody waited
+        assert asyncio.run(burst()) == [2 * v for v in range(12)]
+        assert most[0] == 2 and len(threads) == 2 and workers.releases == 1
+        with pytest.raises(ZeroDivisionError):
+            asyncio.run(workers.run(lambda: 1 / 0))
+    finally:
+        workers.shutdown()
+    with pytest.raises(ValueError, match="at least one thread"):
+        AnswerWorkers(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "confstr") or not os.confstr("CS_GNU_LIBC_VERSION"), reason="glibc only")
+def test_free_memory_is_released_on_glibc():
+    assert release_free_memory()
+
+
+def test_concurrent_requests_use_the_app_s_few_threads(monkeypatch, client):
+    """Fifty requests at once are answered by WORKERS threads of the app's own, not by one thread each."""
+    httpx = pytest.importorskip("httpx")
+    state, app = client.app.state.explorer, client.app
+    decode, threads = type(state).decode_plane, set()
+
+    def recording_decode(self, x, y):
+        threads.add(threading.current_thread().name)
+        threading.Event().wait(0.005)  # long enough for the requests to overlap
+        return decode(self, x, y)
+
+    monkeypatch.setattr(type(state), "decode_plane", recording_decode)
+
+    async def fifty():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://explorer") as http:
+            return await asyncio.gather(*(http.get("/api/decode", params={"x": k / 50, "y": 0, "scale": 4})
+                                          for k in range(50)))
+
+    releases = app.state.workers.releases
+    assert {answer.status_code for answer in asyncio.run(fifty())} == {200}
+    assert 1 <= len(threads) <= WORKERS and all(name.startswith("vaelab-explorer") for name in threads), threads
+    assert app.state.workers.releases == releases + 1
 
 
 # ---- the server and the command line ------------------------------------------------------------

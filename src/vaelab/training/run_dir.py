@@ -183,7 +183,7 @@ class RunDir:
         try:
             lines = self.metrics.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise RunDirError(f"cannot read {self.metrics} ({exc}); {_metrics_fix(self.path)}") from None
+            raise RunDirError(f"cannot read {self.metrics} ({exc}); {metrics_fix(self.path)}") from None
         return [_metrics_row(self.metrics, number, line) for number, line in enumerate(lines, 1) if line.strip()]
 
     def read_metrics_text(self) -> str | None:
@@ -318,7 +318,7 @@ def _has_options(config: RunConfig) -> bool:
     return (config.recipe(), config.epochs) != (preset.recipe(), preset.epochs)
 
 
-def _metrics_fix(run_dir: Path) -> str:
+def metrics_fix(run_dir: Path) -> str:
     """What to do about a damaged ``metrics.jsonl``."""
     return f"write it again from the checkpoint with `vaelab train --run-dir {run_dir} --resume`, or restore it"
 
@@ -328,11 +328,11 @@ def _metrics_row(path: Path, number: int, line: str) -> dict[str, Any]:
     try:
         row = json.loads(line)
     except ValueError as exc:
-        raise RunDirError(f"{path} line {number} is not valid JSON ({exc}); {_metrics_fix(path.parent)}") from None
+        raise RunDirError(f"{path} line {number} is not valid JSON ({exc}); {metrics_fix(path.parent)}") from None
     if not _sound_row(row):
         raise RunDirError(
             f"{path} line {number} is not a metrics row (an object with an epoch from 1 and train/val loss terms "
-            f"that are finite numbers); {_metrics_fix(path.parent)}"
+            f"that are finite numbers); {metrics_fix(path.parent)}"
         )
     return row
 

@@ -2,7 +2,10 @@
 
 * :mod:`.state` — what is computed once (the test images' embedding and its plane) and the
   decoding done per request; no web code.
-* :mod:`.app` — the FastAPI application: the page and its JSON/PNG API (``create_app``).
+* :mod:`.app` — the FastAPI application: the page and its JSON/PNG API (``create_app``), its
+  one-line error answers (404, 422, 503) and its OpenAPI document.
+* :mod:`.answers` — the JSON answers' shapes (pydantic models: the document's schemas).
+* :mod:`.workers` — the 2 threads that build the answers, which bound the server's memory under load.
 * :mod:`.server` — binding the port and serving with uvicorn (``serve``).
 * ``static/`` — the page (plain HTML, CSS and JavaScript, served by the package itself).
 

@@ -1,17 +1,28 @@
 """The explorer's web application: the page (``/``, ``/static/*``) and its JSON/PNG API (``/api/*``).
 
 Every image answer is a PNG of the model's own intensities (white = 1), at the model's image size
-times ``scale``. Every bad request is a 4xx answer whose JSON body is ``{"detail": "<one line>"}``:
-404 for a test image that is not embedded, 422 for any other invalid parameter. The API is
-described at ``/docs`` (Swagger UI, whose scripts the browser fetches from a CDN) and, offline, as
-OpenAPI at ``/openapi.json``.
+times ``scale``. Every error answer's JSON body is ``{"detail": "<one line>"}``:
+
+* 404 — a test image that is not embedded (``/api/image/{index}``);
+* 422 — any other invalid parameter;
+* 503 — the run's files were damaged or removed while the server runs (``metrics.jsonl`` is read
+  again for every ``/api/run``), or the machine failed a file operation (any :class:`OSError` or
+  :class:`~vaelab.errors.VaelabError` raised while serving). 503 *Service Unavailable*, not 500:
+  the fault is neither the request's (so not 4xx; 409 *Conflict* would tell the client to change
+  its request) nor a bug of the server (500), but a state of the machine that ends once the file
+  is restored — the same request then succeeds. The line names the file and how to restore it.
+
+The API is described at ``/docs`` (Swagger UI, whose scripts the browser fetches from a CDN) and,
+offline, as OpenAPI at ``/openapi.json``: each route's statuses, all with :class:`ErrorDetail`, and
+every parameter's bounds. The answers are built on :data:`WORKERS` threads of the app's own
+(:mod:`.workers`), however many requests come at once.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the routes' parameter types are built per app (an index's
+# maximum is its number of embedded images), and FastAPI must see them as objects, not strings.
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -22,9 +33,17 @@ from fastapi.staticfiles import StaticFiles
 
 from vaelab import __version__
 from vaelab.data.image_set import ImageSet
-from vaelab.errors import ConfigError
-from vaelab.latent.morph import METHODS
-from vaelab.presentation.explorer.state import DEFAULT_POINTS, MAX_STEPS, MIN_STEPS, ExplorerState, build_state
+from vaelab.errors import ConfigError, VaelabError
+from vaelab.presentation.explorer.answers import ErrorDetail, PlanePoints, RunFacts
+from vaelab.presentation.explorer.state import (
+    COORDINATE_LIMIT,
+    DEFAULT_POINTS,
+    MAX_STEPS,
+    MIN_STEPS,
+    ExplorerState,
+    build_state,
+)
+from vaelab.presentation.explorer.workers import AnswerWorkers
 from vaelab.presentation.images import mosaic, png_bytes
 from vaelab.training.run import Run
 
@@ -35,12 +54,29 @@ MAX_SCALE = 16
 """Largest pixel enlargement of an image answer."""
 
 PNG = "image/png"
+JSON = "application/json"
+
+ERROR_MEANINGS = {
+    404: "the test image is not among the embedded ones",
+    422: "a parameter is missing or invalid",
+    503: "a file of the run was damaged or removed while the explorer runs (restore it and ask again)",
+}
+"""What each error status means; every one answers an :class:`ErrorDetail`."""
+
+WORKERS = 2
+"""Threads that build the API's answers (decoding, PNG encoding, reading ``metrics.jsonl``); see
+:mod:`.workers`. Concurrent requests wait for one of them in the event loop, so what answers in
+progress hold, and what each thread keeps for itself (torch's OpenMP team, a malloc arena), is
+bounded by this number, not by the number of requests. The model is used by one thread at a time
+anyway (:class:`ExplorerState`'s lock); the second encodes a PNG meanwhile."""
 
 T = TypeVar("T")
 
 Scale = Annotated[
     int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)")
 ]
+MorphMethod = Literal["linear", "slerp"]
+"""The interpolations of :data:`vaelab.latent.morph.METHODS` (a test keeps the two equal), as the schema's enum."""
 
 
 def create_app(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> FastAPI:
@@ -49,80 +85,117 @@ def create_app(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> Fa
     return app_for_state(build_state(run, test_set, points))
 
 
-def app_for_state(state: ExplorerState) -> FastAPI:
-    """The web application over an already computed :class:`ExplorerState` (kept as ``app.state.explorer``)."""
+def app_for_state(state: ExplorerState, workers: int = WORKERS) -> FastAPI:
+    """The web application over an already computed :class:`ExplorerState` (kept as ``app.state.explorer``),
+    building its answers on ``workers`` threads of its own (``app.state.workers``, see :data:`WORKERS`)."""
     app = FastAPI(
         title="vaelab latent-space explorer",
         version=__version__,
         description="The latent space of one vaelab run: its test images' embeddings, and images decoded "
-        "from any point of the plane they are shown in.",
+        "from any point of the plane they are shown in. Every error answer is `{\"detail\": \"<one line>\"}`.",
     )
     app.state.explorer = state
+    app.state.workers = AnswerWorkers(workers)
     app.add_exception_handler(RequestValidationError, _one_line_validation_error)
+    app.add_exception_handler(VaelabError, _run_unavailable)
+    app.add_exception_handler(OSError, _run_unavailable)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_page(app)
-    _add_api(app, state)
+    _add_api(app, state, app.state.workers)
     return app
 
 
 def _add_page(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
+    async def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
-def _add_api(app: FastAPI, state: ExplorerState) -> None:
-    @app.get("/api/run", tags=["explorer"])
-    def run_facts() -> dict[str, Any]:
+def documented_answers(success: str | None = None, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route: a PNG ``success`` (when given) and each error status with :class:`ErrorDetail`."""
+    documented: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorDetail, "description": ERROR_MEANINGS[status]} for status in errors
+    }
+    if success is not None:
+        documented[200] = {"content": {PNG: {"schema": {"type": "string", "format": "binary"}}}, "description": success}
+    return documented
+
+
+def coordinate(description: str) -> Any:
+    """A plane coordinate query parameter: finite and within :data:`COORDINATE_LIMIT` (checked and in the schema)."""
+    return Query(ge=-COORDINATE_LIMIT, le=COORDINATE_LIMIT, allow_inf_nan=False,
+                 description=f"{description}; finite, from -{COORDINATE_LIMIT:g} to {COORDINATE_LIMIT:g}")
+
+
+def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
+    """Bounds of a test-image index: at least 0 (checked as the schema says) and at most the last
+    embedded image (in the schema as ``maximum``, checked by the route, whose one line says how to
+    embed more images)."""
+    last = len(state) - 1
+    return dict(ge=0, description=f"{description}, 0 to {last:,} (the `points` of /api/run minus 1)",
+                json_schema_extra={"maximum": last})
+
+
+def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:
+    points_answer = PlanePoints.model_validate(state.points()).model_dump_json().encode()
+
+    @app.get("/api/run", tags=["explorer"], response_model=RunFacts, responses=documented_answers(None, 503))
+    async def run_facts() -> RunFacts:
         """The run's facts: preset, model kind, dataset, latent size, image shape, epochs trained and
         configured, the last epoch's validation loss terms (`final_val`, null before the first epoch
-        ends), the number of embedded points and the plane's projection (identity or PCA)."""
-        return state.facts()
+        ends), the number of embedded points and the plane's projection. `metrics.jsonl` is read
+        again each time: 503 when it was damaged or removed since the explorer started."""
+        return await workers.run(lambda: RunFacts.model_validate(state.facts()))
 
-    @app.get("/api/points", tags=["explorer"])
-    def points() -> dict[str, Any]:
+    @app.get("/api/points", tags=["explorer"], response_model=PlanePoints)
+    async def points() -> Response:
         """The embedded test images in the plane: coordinates `x` and `y`, class `labels` (null for a
         dataset without labels) and `class_names`, test-set `indices`, the plane's `bounds`
         (the embeddings' range plus 5% on each side) and `axis_labels`."""
-        return state.points()
+        return Response(points_answer, media_type=JSON)  # validated and encoded once, at start-up
 
     @app.get("/api/decode", tags=["explorer"], response_class=Response,
-             responses={200: {"content": {PNG: {}}, "description": "the decoded image"}})
-    def decode(
-        x: Annotated[float, Query(description="first coordinate of the plane")],
-        y: Annotated[float, Query(description="second coordinate of the plane")],
+             responses=documented_answers("the decoded image", 422))
+    async def decode(
+        x: Annotated[float, coordinate("first coordinate of the plane")],
+        y: Annotated[float, coordinate("second coordinate of the plane")],
         scale: Scale = 1,
     ) -> Response:
         """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
         point of the PCA plane, z = mean + x·PC1 + y·PC2."""
-        return _png(_checked(lambda: state.decode_plane(x, y), 422), scale)
+        return await _png(workers, lambda: _checked(lambda: state.decode_plane(x, y), 422), scale)
 
     @app.get("/api/image/{index}", tags=["explorer"], response_class=Response,
-             responses={200: {"content": {PNG: {}}, "description": "the test image beside its reconstruction"}})
-    def image(
-        index: Annotated[int, PathParameter(description="test-set index of an embedded image")],
+             responses=documented_answers("the test image beside its reconstruction", 404, 422))
+    async def image(
+        index: Annotated[int, PathParameter(**embedded_index(state, "test-set index of an embedded image"))],
         scale: Scale = 1,
     ) -> Response:
         """Test image `index` (left) beside its reconstruction (right), the decoding of its embedding
-        (its class is `class_names[labels[index]]` of `/api/points`)."""
-        pair = _checked(lambda: np.stack([state.original(index), state.reconstruction(index)]), 404)
-        return _png(mosaic(pair[None]), scale)
+        (its class is `class_names[labels[index]]` of `/api/points`); 404 beyond the embedded images."""
+        def pair() -> np.ndarray:
+            return mosaic(_checked(lambda: np.stack([state.original(index), state.reconstruction(index)]), 404)[None])
+
+        return await _png(workers, pair, scale)
 
     @app.get("/api/morph", tags=["explorer"], response_class=Response,
-             responses={200: {"content": {PNG: {}}, "description": "the decoded path as one row"}})
-    def morph_strip(
-        start: Annotated[int, Query(description="test-set index of the first image")],
-        end: Annotated[int, Query(description="test-set index of the last image")],
+             responses=documented_answers("the decoded path as one row", 422))
+    async def morph_strip(
+        start: Annotated[int, Query(**embedded_index(state, "test-set index of the first image"))],
+        end: Annotated[int, Query(**embedded_index(state, "test-set index of the last image"))],
         steps: Annotated[
             int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included")
         ] = 10,
-        method: Annotated[str, Query(description=f"interpolation: {' or '.join(METHODS)}")] = "linear",
+        method: Annotated[MorphMethod, Query(description="interpolation")] = "linear",
         scale: Scale = 1,
     ) -> Response:
         """`steps` images decoded on the path between the two images' latent codes, left to right
-        (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm."""
-        result = _checked(lambda: state.morph(start, end, steps, method), 422)
-        return _png(mosaic(result.images[None]), scale)
+        (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm;
+        422 beyond the embedded images."""
+        def strip() -> np.ndarray:
+            return mosaic(_checked(lambda: state.morph(start, end, steps, method), 422).images[None])
+
+        return await _png(workers, strip, scale)
 
 
 def _checked(compute: Callable[[], T], status: int) -> T:
@@ -133,8 +206,10 @@ def _checked(compute: Callable[[], T], status: int) -> T:
         raise HTTPException(status_code=status, detail=str(exc)) from None
 
 
-def _png(image: np.ndarray, scale: int) -> Response:
-    return Response(content=png_bytes(image, scale), media_type=PNG)
+async def _png(workers: AnswerWorkers, picture: Callable[[], np.ndarray], scale: int) -> Response:
+    """The PNG answer of ``picture()`` at ``scale``: both the picture and its encoding made on ``workers``."""
+    content = await workers.run(lambda: png_bytes(picture(), scale))
+    return Response(content=content, media_type=PNG)
 
 
 async def _one_line_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -147,3 +222,21 @@ async def _one_line_validation_error(request: Request, exc: Exception) -> JSONRe
         suffix = f" (got {given!r})" if isinstance(given, str) else ""
         parts.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'invalid')}{suffix}")
     return JSONResponse(status_code=422, content={"detail": "; ".join(parts) or "invalid request"})
+
+
+async def _run_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A :class:`VaelabError` or :class:`OSError` raised while serving as a one-line answer: 503 (a
+    damaged or removed run file, see the module docstring), or 422 for a :class:`ConfigError` (a bad
+    value that no route turned into its own status)."""
+    status = 422 if isinstance(exc, ConfigError) else 503
+    return JSONResponse(status_code=status, content={"detail": one_line(exc)})
+
+
+def one_line(exc: Exception) -> str:
+    """``exc`` as one line: a :class:`VaelabError`'s message, or what an :class:`OSError` failed on."""
+    if isinstance(exc, OSError) and not isinstance(exc, VaelabError):
+        where = f" {exc.filename}" if exc.filename else ""
+        text = f"the explorer could not use{where}: {exc.strerror or exc}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())

@@ -100,6 +100,7 @@ class Explorer:
             self.server.run(sockets=[self.sock])
         finally:
             self.sock.close()
+            self.app.state.workers.shutdown()
 
     def stop(self) -> None:
         """Ask a running server to finish (it does within a fraction of a second)."""

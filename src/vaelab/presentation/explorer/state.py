@@ -5,8 +5,10 @@ plane of :mod:`vaelab.latent.projection` — the latent space itself when it is 
 of the embeddings otherwise. A point (x, y) of that plane maps back to the latent vector
 ``projection.lift([x, y])``, which is what the explorer decodes under the mouse.
 
-Nothing here knows about HTTP: the web layer (:mod:`.app`) turns these arrays into JSON and PNGs
-and the :class:`~vaelab.errors.ConfigError` of a bad request into a 4xx answer.
+Nothing here knows about HTTP: the web layer (:mod:`.app`) turns these arrays into JSON and PNGs,
+the :class:`~vaelab.errors.ConfigError` of a bad request into a 4xx answer, and the
+:class:`~vaelab.errors.RunDirError` of a run file damaged or removed while serving (only
+``metrics.jsonl`` is read again after start-up) into a 503 answer.
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
-from vaelab.errors import ConfigError, DataError
+from vaelab.errors import ConfigError, DataError, RunDirError
 from vaelab.latent.codec import decode_points
 from vaelab.latent.embedding import Embedding, embed
 from vaelab.latent.morph import METHODS, Morph, morph
 from vaelab.training.run import Run
+from vaelab.training.run_dir import metrics_fix
 
 DEFAULT_POINTS = 5000
 """Test images embedded by default (the book's scatter shows the first 5,000)."""
@@ -48,12 +52,15 @@ class ExplorerState:
             test image i).
         embedding: their latent points ``z`` [N, d], labels, class names and the plane's projection.
         plane: ``embedding.plane`` [N, 2], the coordinates shown.
+        had_metrics: whether ``metrics.jsonl`` existed at start-up (so that its removal while
+            serving is reported, not taken for a run that has not finished an epoch).
     """
 
     run: Run
     images: ImageSet
     embedding: Embedding
     plane: np.ndarray
+    had_metrics: bool = False
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
@@ -127,7 +134,13 @@ class ExplorerState:
         }
 
     def facts(self) -> dict[str, Any]:
-        """The run's facts as JSON-ready data (see :func:`run_facts`)."""
+        """The run's facts as JSON-ready data (see :func:`run_facts`); ``metrics.jsonl`` is read
+        again each time, and a :class:`RunDirError` says when it was damaged or removed since start-up."""
+        metrics = self.run.dir.metrics
+        if self.had_metrics and not metrics.exists():
+            raise RunDirError(
+                f"{metrics} was removed while the explorer was running; {metrics_fix(self.run.dir.path)}"
+            )
         return run_facts(self.run, self.embedding, len(self))
 
 
@@ -143,6 +156,7 @@ def run_facts(run: Run, embedding: Embedding, points: int) -> dict[str, Any]:
     config = run.config
     rows = run.dir.read_metrics()
     last = rows[-1] if rows else None
+    final_val = validation_terms(last) if last else None
     projection = embedding.projection
     return {
         "run_dir": str(run.dir),
@@ -154,7 +168,7 @@ def run_facts(run: Run, embedding: Embedding, points: int) -> dict[str, Any]:
         "image_shape": list(run_image_shape(run)),
         "epochs_trained": int(last["epoch"]) if last else 0,
         "epochs_configured": config.epochs,
-        "final_val": dict(last["val"]) if last and "val" in last else None,
+        "final_val": final_val,
         "points": points,
         "projection": {
             "method": projection.method,
@@ -162,6 +176,14 @@ def run_facts(run: Run, embedding: Embedding, points: int) -> dict[str, Any]:
             "axis_labels": list(projection.axis_labels()),
         },
     }
+
+
+def validation_terms(row: dict[str, Any]) -> dict[str, float] | None:
+    """The validation loss terms of a ``metrics.jsonl`` row (None when it has none; finite numbers,
+    as :meth:`~vaelab.training.run_dir.RunDir.read_metrics` checks)."""
+    if "val" not in row:
+        return None
+    return {name: float(value) for name, value in row["val"].items()}
 
 
 def run_image_shape(run: Run) -> tuple[int, int, int]:
@@ -183,4 +205,9 @@ def build_state(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> E
             f"{'×'.join(map(str, run_image_shape(run)))}; pass the --data-dir of the dataset it was trained on"
         )
     embedding = embed(run.model, subset, count=None)
-    return ExplorerState(run, subset, embedding, embedding.plane)
+    if not np.isfinite(embedding.plane).all():
+        raise RunDirError(
+            f"the model of {run.dir} maps some test images to non-finite latent points; its weights are damaged "
+            "(restore model.safetensors, or train the run again)"
+        )
+    return ExplorerState(run, subset, embedding, embedding.plane, had_metrics=run.dir.metrics.exists())

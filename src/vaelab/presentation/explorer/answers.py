@@ -1,0 +1,63 @@
+"""The shapes of the explorer API's JSON answers, as pydantic models (they are its OpenAPI schema).
+
+:class:`ErrorDetail` is every error answer (4xx and 503): one line, never FastAPI's default list of
+validation errors. :class:`RunFacts` and :class:`PlanePoints` are the answers of ``/api/run`` and
+``/api/points``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    """An error answer: what is wrong, in one line."""
+
+    detail: str = Field(description="one line saying what is wrong (and, where it can be, how to fix it)")
+
+
+class Projection(BaseModel):
+    """How the latent space is shown in the plane."""
+
+    method: str = Field(description="`identity` (a 2-D latent space) or `pca` (the plane of PC1 and PC2)")
+    explained_variance: list[float] = Field(description="each axis's share of the embeddings' variance")
+    axis_labels: list[str] = Field(min_length=2, max_length=2)
+
+
+class RunFacts(BaseModel):
+    """The run's facts (the page's facts panel)."""
+
+    run_dir: str
+    name: str = Field(description="the run directory's name")
+    preset: str
+    kind: str = Field(description="the model family, e.g. `ae` or `vae`")
+    dataset: str
+    latent_dim: int = Field(ge=1)
+    image_shape: list[int] = Field(min_length=3, max_length=3, description="channels, height, width")
+    epochs_trained: int = Field(ge=0, description="epochs in metrics.jsonl (0 before the first one ends)")
+    epochs_configured: int = Field(ge=1)
+    final_val: dict[str, float] | None = Field(
+        description="the last epoch's validation loss terms; null before the first epoch ends"
+    )
+    points: int = Field(ge=1, description="embedded test images: valid indices are 0 to points − 1")
+    projection: Projection
+
+
+class PlaneBounds(BaseModel):
+    """The plane shown: the embeddings' range plus 5 % of it on each side."""
+
+    x: list[float] = Field(min_length=2, max_length=2, description="[lowest, highest]")
+    y: list[float] = Field(min_length=2, max_length=2, description="[lowest, highest]")
+
+
+class PlanePoints(BaseModel):
+    """The embedded test images in the plane; item i of each list is test image ``indices[i]``."""
+
+    count: int = Field(ge=1)
+    x: list[float]
+    y: list[float]
+    labels: list[int] | None = Field(description="class of each point; null for a dataset without labels")
+    class_names: list[str] = Field(description="name of each class (empty without labels)")
+    indices: list[int] = Field(description="test-set index of each point")
+    bounds: PlaneBounds
+    axis_labels: list[str] = Field(min_length=2, max_length=2)
