@@ -59,8 +59,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=DATA_DIR, help=f"Fashion-MNIST folder (default {DATA_DIR})")
     parser.add_argument("--train-images", type=int, default=6000, help="images to train a new run on (default 6000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the request mix (default 0)")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="environment variable for the server process (repeatable)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment variable for the server process (repeatable)",
+    )
     parser.add_argument("--output", type=Path, help="write the results as JSON here")
     return parser.parse_args(argv)
 
@@ -94,10 +99,24 @@ def server_environment(extra: list[str]) -> dict[str, str]:
 
 def start_server(run_dir: Path, points: int, data_dir: str, extra_env: list[str]) -> tuple[subprocess.Popen, str]:
     """The server process and its URL, once it says where it listens."""
-    command = [sys.executable, "-m", "vaelab", "explore", str(run_dir), "--port", "0", "--device", "cpu",
-               "--points", str(points), "--data-dir", data_dir]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=server_environment(extra_env))
+    command = [
+        sys.executable,
+        "-m",
+        "vaelab",
+        "explore",
+        str(run_dir),
+        "--port",
+        "0",
+        "--device",
+        "cpu",
+        "--points",
+        str(points),
+        "--data-dir",
+        data_dir,
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server_environment(extra_env)
+    )
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     assert process.stdout is not None
     for line in process.stdout:
@@ -137,8 +156,10 @@ def request_mix(count: int, points: dict[str, Any], rng: random.Random) -> list[
             return f"/api/image/{rng.randint(0, last)}?scale={scale}"
         if kind == "morph":
             method = rng.choice(("linear", "slerp"))
-            return (f"/api/morph?start={rng.randint(0, last)}&end={rng.randint(0, last)}"
-                    f"&steps={rng.randint(2, 32)}&method={method}&scale={scale}")
+            return (
+                f"/api/morph?start={rng.randint(0, last)}&end={rng.randint(0, last)}"
+                f"&steps={rng.randint(2, 32)}&method={method}&scale={scale}"
+            )
         return f"/api/{kind}"
 
     return [path(kind) for kind in kinds]
@@ -149,8 +170,9 @@ async def fire(url: str, paths: list[str]) -> Counter:
     limits = httpx.Limits(max_connections=len(paths), max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url.rstrip("/"), limits=limits, timeout=REQUEST_TIMEOUT) as client:
         answers = await asyncio.gather(*(client.get(path) for path in paths), return_exceptions=True)
-    return Counter(answer.status_code if isinstance(answer, httpx.Response) else type(answer).__name__
-                   for answer in answers)
+    return Counter(
+        answer.status_code if isinstance(answer, httpx.Response) else type(answer).__name__ for answer in answers
+    )
 
 
 def measure(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -165,8 +187,10 @@ def measure(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         after = memory(pid)
         rounds.append({"round": number, "seconds": round(seconds, 1), "statuses": dict(statuses), **after})
-        print(f"round {number}: {args.requests} requests in {seconds:.1f} s, statuses {dict(statuses)}, {after}",
-              flush=True)
+        print(
+            f"round {number}: {args.requests} requests in {seconds:.1f} s, statuses {dict(statuses)}, {after}",
+            flush=True,
+        )
     time.sleep(2.0)
     idle = memory(pid)
     print(f"2 s later: {idle}", flush=True)
@@ -184,8 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    results.update(requests=args.requests, points=args.points, env=args.env, mix=dict(MIX), scales=list(SCALES),
-                   cpus=os.cpu_count())
+    results.update(
+        requests=args.requests,
+        points=args.points,
+        env=args.env,
+        mix=dict(MIX),
+        scales=list(SCALES),
+        cpus=os.cpu_count(),
+    )
     if args.output:
         args.output.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.output}")

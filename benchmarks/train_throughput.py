@@ -208,11 +208,19 @@ def measure_vaelab(spec: dict, images: np.ndarray, device) -> tuple[tuple[float,
 
     options = spec["options"]
     config = RunConfig.from_preset(
-        spec["preset"], batch_size=spec["batch_size"], device=str(device), seed=0,
-        precision=options["precision"], compile=options["compile"], cuda_graphs=options["cuda_graphs"],
+        spec["preset"],
+        batch_size=spec["batch_size"],
+        device=str(device),
+        seed=0,
+        precision=options["precision"],
+        compile=options["compile"],
+        cuda_graphs=options["cuda_graphs"],
     )
     execution = choose_execution(
-        device, precision=config.precision, compile=config.compile, cuda_graphs=config.cuda_graphs,
+        device,
+        precision=config.precision,
+        compile=config.compile,
+        cuda_graphs=config.cuda_graphs,
         channels_last=options["channels_last"],
     )
     data = ImageSet(images, None, (), "benchmark")
@@ -337,8 +345,9 @@ def matmul_peak(spec: dict) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def ceilings(presets: list[str], batch_sizes: dict[str, int], device: str, threads: int | None,
-             precisions: tuple[str, ...]) -> dict:
+def ceilings(
+    presets: list[str], batch_sizes: dict[str, int], device: str, threads: int | None, precisions: tuple[str, ...]
+) -> dict:
     """FLOPs per step of each preset and the matmul peak of each precision (see the two above)."""
     peaks = {p: run_child({"kind": "peak", "device": device, "threads": threads, "dtype": p}) for p in precisions}
     return {
@@ -384,19 +393,21 @@ def summarise(rows: list[dict], ceiling: dict, precision: str) -> list[dict]:
                 "fraction_of_matmul_peak": gflop / (step_ms / 1000) / peak,
             }
         fastest_ms = 1000 * gflop / peaks[precision]
-        summary.append({
-            "preset": preset,
-            "data": source,
-            "gflop_per_step": gflop,
-            **{f"{loop}": medians[loop] for loop in LOOPS},
-            "ratio": medians["vaelab"]["images_per_second"] / medians["reference"]["images_per_second"],
-            "cpu_time_ratio": (
-                medians["vaelab"]["images_per_cpu_second"] / medians["reference"]["images_per_cpu_second"]
-            ),
-            # A step that did nothing but its counted FLOPs, at the matmul peak of vaelab's precision:
-            "step_ms_at_peak": fastest_ms,
-            "ratio_at_peak": medians["reference"]["step_ms"] / fastest_ms,
-        })
+        summary.append(
+            {
+                "preset": preset,
+                "data": source,
+                "gflop_per_step": gflop,
+                **{f"{loop}": medians[loop] for loop in LOOPS},
+                "ratio": medians["vaelab"]["images_per_second"] / medians["reference"]["images_per_second"],
+                "cpu_time_ratio": (
+                    medians["vaelab"]["images_per_cpu_second"] / medians["reference"]["images_per_cpu_second"]
+                ),
+                # A step that did nothing but its counted FLOPs, at the matmul peak of vaelab's precision:
+                "step_ms_at_peak": fastest_ms,
+                "ratio_at_peak": medians["reference"]["step_ms"] / fastest_ms,
+            }
+        )
     return summary
 
 
@@ -454,7 +465,8 @@ def table(summary: list[dict], device: str, peaks: dict[str, float], precision: 
         "the process's CPU time, which other work on a loaded machine does not inflate — for one thread)"
     )
     lines.append(
-        "matmul peak: " + ", ".join(f"{name} {value:,.0f} GFLOP/s" for name, value in peaks.items())
+        "matmul peak: "
+        + ", ".join(f"{name} {value:,.0f} GFLOP/s" for name, value in peaks.items())
         + f"; % peak = counted FLOPs per second ÷ the peak of the loop's precision (vaelab: {precision}, "
         "reference: fp32)"
     )
@@ -476,14 +488,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="default: each preset's own (book-ae: 100)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per loop and preset (default: 3)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads for both loops (default: PyTorch's)")
-    parser.add_argument("--max-images", type=int, default=60000,
-                        help="real training images used (default: 60000, all); synthetic data has just enough")
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=60000,
+        help="real training images used (default: 60000, all); synthetic data has just enough",
+    )
     parser.add_argument("--output", help="write the results as JSON here")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="vaelab's --precision")
     parser.add_argument("--compile", action="store_true", help="vaelab's --compile")
     parser.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false", help="vaelab's --no-cuda-graphs")
-    parser.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
-                        help="vaelab's memory format (auto: channels_last on the CPU only)")
+    parser.add_argument(
+        "--channels-last",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="vaelab's memory format (auto: channels_last on the CPU only)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("steps", "repeats"):
@@ -524,9 +544,15 @@ def main(argv: list[str] | None = None) -> int:
         for name in presets:
             for loop in LOOPS if repeat % 2 == 0 else LOOPS[::-1]:
                 spec = {
-                    "preset": name, "loop": loop, "device": device, "steps": args.steps, "warmup": args.warmup,
-                    "batch_size": args.batch_size or get_preset(name).batch_size, "threads": args.threads,
-                    "max_images": args.max_images, "options": options,
+                    "preset": name,
+                    "loop": loop,
+                    "device": device,
+                    "steps": args.steps,
+                    "warmup": args.warmup,
+                    "batch_size": args.batch_size or get_preset(name).batch_size,
+                    "threads": args.threads,
+                    "max_images": args.max_images,
+                    "options": options,
                 }
                 row = run_child(spec)
                 rows.append(row)

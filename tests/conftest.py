@@ -10,9 +10,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import synthetic_images  # noqa: E402
-
-from vaelab.training import RunConfig, load_run, train  # noqa: E402
+from synthetic import synthetic_images
+from vaelab.training import RunConfig, load_run, train
 
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 

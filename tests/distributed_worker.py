@@ -19,10 +19,9 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import synthetic_images  # noqa: E402
-
-from vaelab.training import RunConfig, TrainingInterrupted, train  # noqa: E402
-from vaelab.training import trainer as trainer_module  # noqa: E402
+from synthetic import synthetic_images
+from vaelab.training import RunConfig, TrainingInterrupted, train
+from vaelab.training import trainer as trainer_module
 
 
 def main() -> int:
@@ -50,9 +49,13 @@ def main() -> int:
     config = RunConfig.from_preset(args.preset, epochs=args.epochs, batch_size=20, lr=2e-3, seed=0, device="cpu")
     try:
         result = train(
-            config, args.run_dir, resume=args.resume,
-            train_set=synthetic_images(240, seed=0), test_set=synthetic_images(80, seed=1),
-            progress=False, log=print,
+            config,
+            args.run_dir,
+            resume=args.resume,
+            train_set=synthetic_images(240, seed=0),
+            test_set=synthetic_images(80, seed=1),
+            progress=False,
+            log=print,
         )
     except TrainingInterrupted as exc:
         print(f"rank {rank}: {exc}")

@@ -67,8 +67,9 @@ def partition_of(count: int) -> list[int]:
     return [0] * train + [1] * valid + [2] * (count - train - valid)
 
 
-def write_celeba(root: Path, jpegs: list[bytes], values: np.ndarray, layout: str = "official",
-                 partition: bool = True) -> Path:
+def write_celeba(
+    root: Path, jpegs: list[bytes], values: np.ndarray, layout: str = "official", partition: bool = True
+) -> Path:
     """Write the faces under ``root`` in the official (TXT files, flat image folder) or the Kaggle
     (CSV files, nested image folder) layout; returns ``root``."""
     names = image_names(len(jpegs))

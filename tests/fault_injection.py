@@ -33,11 +33,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import synthetic_images  # noqa: E402
-
-from vaelab import atomic  # noqa: E402
-from vaelab.training import RunConfig, RunDir, prepare_config, train  # noqa: E402
-from vaelab.training import trainer as trainer_module  # noqa: E402
+from synthetic import synthetic_images
+from vaelab import atomic
+from vaelab.training import RunConfig, RunDir, prepare_config, train
+from vaelab.training import trainer as trainer_module
 
 MODES = ("kill-during", "kill-after", "enospc")
 
@@ -73,7 +72,7 @@ class WriteFaults:
         self.paths: list[Path] = []
         self._original = atomic._write_and_replace
 
-    def __enter__(self) -> "WriteFaults":
+    def __enter__(self) -> WriteFaults:
         atomic._write_and_replace = self._write
         return self
 

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 IDX_TYPE_CODES: dict[str, int] = {
-    "uint8": 0x08, "int8": 0x09, "int16": 0x0B, "int32": 0x0C, "float32": 0x0D, "float64": 0x0E,
+    "uint8": 0x08,
+    "int8": 0x09,
+    "int16": 0x0B,
+    "int32": 0x0C,
+    "float32": 0x0D,
+    "float64": 0x0E,
 }
 
 

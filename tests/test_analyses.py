@@ -2,11 +2,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from matplotlib.image import imread
 
 from vaelab.errors import ConfigError
-import torch
-
 from vaelab.latent import decode_grid, embed, fit_projection, generate, reconstruct, uniform_box
 from vaelab.latent.samplers import default_sampler, make_sampler
 from vaelab.models import build_model
@@ -35,7 +34,7 @@ def test_reconstruct_returns_originals_and_reconstructions(trained_run, test_ima
     result = reconstruct(trained_run.model, test_images, 10)
     assert result.originals.shape == result.reconstructions.shape == (10, 1, 32, 32)
     assert np.allclose(result.originals, test_images.images[:10] / 255.0)
-    assert 0 <= result.reconstructions.min() and result.reconstructions.max() <= 1
+    assert result.reconstructions.min() >= 0 and result.reconstructions.max() <= 1
     assert list(result.labels) == list(test_images.labels[:10])
 
 

@@ -60,11 +60,16 @@ def test_a_writer_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
 
 def test_a_trained_runs_files_are_readable_by_others(tmp_path, train_images, test_images):
     from conftest import small_config
-
     from vaelab.training import train
 
     with umask(0o022):
-        train(small_config(epochs=1), tmp_path / "run", train_set=train_images, test_set=test_images,
-              progress=False, log=lambda s: None)
+        train(
+            small_config(epochs=1),
+            tmp_path / "run",
+            train_set=train_images,
+            test_set=test_images,
+            progress=False,
+            log=lambda s: None,
+        )
     names = ("config.json", "model.safetensors", "metrics.jsonl", "checkpoint.safetensors")
-    assert {name: mode(tmp_path / "run" / name) for name in names} == {name: 0o644 for name in names}
+    assert {name: mode(tmp_path / "run" / name) for name in names} == dict.fromkeys(names, 420)

@@ -50,9 +50,14 @@ def test_step_flops_match_a_hand_count(bench):
 
 def _row(loop: str, step_ms: float) -> dict:
     return {
-        "preset": "book-ae", "loop": loop, "data": "synthetic", "step_ms": step_ms,
-        "images_per_second": 100 / (step_ms / 1000), "images_per_cpu_second": 50 / (step_ms / 1000),
-        "peak_memory_bytes": 2**20, "epoch_seconds_60k": 600 * step_ms / 1000,
+        "preset": "book-ae",
+        "loop": loop,
+        "data": "synthetic",
+        "step_ms": step_ms,
+        "images_per_second": 100 / (step_ms / 1000),
+        "images_per_cpu_second": 50 / (step_ms / 1000),
+        "peak_memory_bytes": 2**20,
+        "epoch_seconds_60k": 600 * step_ms / 1000,
     }
 
 
@@ -74,9 +79,27 @@ def test_summary_holds_each_loop_to_its_precisions_peak(bench):
 def test_a_tiny_run_writes_consistent_json(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--presets", "book-ae", "--steps", "2", "--warmup", "1", "--repeats", "1",
-         "--threads", "1", "--max-images", "300", "--output", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--presets",
+            "book-ae",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+            "--max-images",
+            "300",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
@@ -111,9 +134,23 @@ def test_explorer_memory_benchmark_finds_the_server_on_its_few_threads(tmp_path,
 
     out = tmp_path / "memory.json"
     done = subprocess.run(
-        [sys.executable, str(MEMORY_SCRIPT), "--run-dir", str(trained_run.dir.path), "--requests", "60",
-         "--rounds", "2", "--points", "300", "--output", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(MEMORY_SCRIPT),
+            "--run-dir",
+            str(trained_run.dir.path),
+            "--requests",
+            "60",
+            "--rounds",
+            "2",
+            "--points",
+            "300",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(out.read_text())

@@ -6,13 +6,27 @@ import subprocess
 import sys
 
 import pytest
+
 from cli_run import assert_one_line_error, run_cli
 from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
-
 from vaelab.cli import build_parser
 from vaelab.data import fashion_mnist as fm
 
-COMMANDS = ["train", "reconstruct", "embed", "generate", "grid", "denoise", "diagnose", "evaluate", "compare", "demo", "judge", "presets", "data"]
+COMMANDS = [
+    "train",
+    "reconstruct",
+    "embed",
+    "generate",
+    "grid",
+    "denoise",
+    "diagnose",
+    "evaluate",
+    "compare",
+    "demo",
+    "judge",
+    "presets",
+    "data",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -111,7 +125,9 @@ def test_train_analyses_and_resume_end_to_end(capsys, monkeypatch, tmp_path):
     code, out, err = run_cli(capsys, "denoise", run, "--device", "cpu", "--noise-amount", "0.4")
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "figures" / "denoising.json").read_text())["corruption"] == {
-        "kind": "gaussian", "amount": 0.4}
+        "kind": "gaussian",
+        "amount": 0.4,
+    }
 
     for command, figure in [
         ("reconstruct", "reconstructions.png"),
@@ -127,8 +143,19 @@ def test_train_analyses_and_resume_end_to_end(capsys, monkeypatch, tmp_path):
 def test_resume_with_another_preset_is_refused(capsys, monkeypatch, tmp_path):
     install_fake_fashion_mnist(monkeypatch, tmp_path)
     run = tmp_path / "run"
-    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(run), "--epochs", "1",
-                           "--batch-size", "30", "--no-progress")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--preset",
+        "book-ae",
+        "--run-dir",
+        str(run),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "30",
+        "--no-progress",
+    )
     assert code == 0, err
     config = json.loads((run / "config.json").read_text())
     config["preset"] = "book-vae"  # as if another model had trained here
@@ -140,7 +167,9 @@ def test_resume_with_another_preset_is_refused(capsys, monkeypatch, tmp_path):
 def test_resume_changing_the_recipe_is_refused(capsys, monkeypatch, tmp_path):
     install_fake_fashion_mnist(monkeypatch, tmp_path)
     run = str(tmp_path / "run")
-    run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", run, "--epochs", "1", "--batch-size", "30", "--no-progress")
+    run_cli(
+        capsys, "train", "--preset", "book-ae", "--run-dir", run, "--epochs", "1", "--batch-size", "30", "--no-progress"
+    )
     code, _, err = run_cli(capsys, "train", "--run-dir", run, "--resume", "--lr", "0.1")
     assert_one_line_error(code, err, 1, "--lr", "cannot change")
 
@@ -148,7 +177,9 @@ def test_resume_changing_the_recipe_is_refused(capsys, monkeypatch, tmp_path):
 def test_console_entry_point_prints_no_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "vaelab", "train", "--preset", "nope", "--run-dir", str(tmp_path / "r")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -158,7 +189,9 @@ def test_console_entry_point_prints_no_traceback(tmp_path):
 def test_diagnose_and_evaluate_without_a_judge(capsys, monkeypatch, tmp_path):
     install_fake_fashion_mnist(monkeypatch, tmp_path)
     run = str(tmp_path / "run")
-    run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", run, "--epochs", "1", "--batch-size", "30", "--no-progress")
+    run_cli(
+        capsys, "train", "--preset", "book-ae", "--run-dir", run, "--epochs", "1", "--batch-size", "30", "--no-progress"
+    )
     for command in ("diagnose", "evaluate"):
         code, _, err = run_cli(capsys, command, run, "--device", "cpu")
         assert_one_line_error(code, err, 1, "vaelab judge train")

@@ -12,9 +12,9 @@ import sys
 import numpy as np
 import pytest
 import torch
+
 from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
 from test_cli import assert_one_line_error, run_cli
-
 from vaelab import limits
 from vaelab.cli import build_parser
 from vaelab.errors import ConfigError, RunDirError
@@ -32,15 +32,18 @@ HUGE = "18446744073709551616"  # 2**64: beyond every seed consumer
 # 1. seeds and threads ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv", [
-    ["train", "--preset", "book-ae", "--run-dir", "RUN"],
-    ["embed", "RUN", "--sampled"],
-    ["generate", "RUN"],
-    ["denoise", "RUN"],
-    ["diagnose", "RUN"],
-    ["evaluate", "RUN"],
-    ["judge", "train"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--preset", "book-ae", "--run-dir", "RUN"],
+        ["embed", "RUN", "--sampled"],
+        ["generate", "RUN"],
+        ["denoise", "RUN"],
+        ["diagnose", "RUN"],
+        ["evaluate", "RUN"],
+        ["judge", "train"],
+    ],
+)
 def test_a_seed_beyond_two_to_the_32_is_a_usage_error(capsys, tmp_path, argv):
     argv = [str(tmp_path / "run") if a == "RUN" else a for a in argv]
     code, _, err = run_cli(capsys, *argv, "--seed", HUGE)
@@ -62,8 +65,9 @@ def test_the_largest_seed_is_accepted_by_every_consumer():
 
 
 def test_thread_count_is_bounded(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"),
-                           "--threads", "99999999999")
+    code, _, err = run_cli(
+        capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"), "--threads", "99999999999"
+    )
     assert_one_line_error(code, err, 2, "--threads", f"1 to {limits.MAX_THREADS:,}")
 
 
@@ -71,7 +75,9 @@ def test_thread_count_is_bounded(capsys, tmp_path):
 
 
 def test_latent_dim_1_is_refused_for_a_new_run(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"), "--latent-dim", "1")
+    code, _, err = run_cli(
+        capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"), "--latent-dim", "1"
+    )
     assert_one_line_error(code, err, 2, "--latent-dim", "from 2")
     with pytest.raises(ConfigError, match="--latent-dim 1 is too small"):
         prepare_config(RunDir(tmp_path / "r"), "book-vae", False, latent_dim=1)
@@ -109,18 +115,20 @@ def test_cli_on_a_1d_run_says_so_in_one_line(capsys, monkeypatch, tmp_path, one_
 # 3. minimum sizes of evaluate and diagnose --------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv, fragments", [
-    (["evaluate", "--num-samples", "1"], ["--num-samples must be at least 4"]),
-    (["evaluate", "--num-samples", "3"], ["--num-samples must be at least 4"]),
-    (["evaluate", "--limit-test", "1"], ["at least 4 test images", "has 1", "--limit-test 4"]),
-    (["evaluate", "-k", "5"], ["-k/--importance-samples", "autoencoder"]),
-    (["evaluate", "--likelihood-images", "5"], ["--likelihood-images", "autoencoder"]),
-    (["diagnose", "--limit-train", "1"], ["at least 2 training images", "has 1", "--limit-train 2"]),
-    (["diagnose", "--limit-train", "5", "--sampler", "gmm"], ["gmm", "got 5", "--limit-train 10"]),
-    (["evaluate", "--limit-train", "9", "--sampler", "gmm"], ["gmm", "got 9", "--limit-train 10"]),
-])
-def test_too_small_for_the_metrics_fails_before_any_work(capsys, monkeypatch, tmp_path, trained_run, argv,
-                                                          fragments):
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["evaluate", "--num-samples", "1"], ["--num-samples must be at least 4"]),
+        (["evaluate", "--num-samples", "3"], ["--num-samples must be at least 4"]),
+        (["evaluate", "--limit-test", "1"], ["at least 4 test images", "has 1", "--limit-test 4"]),
+        (["evaluate", "-k", "5"], ["-k/--importance-samples", "autoencoder"]),
+        (["evaluate", "--likelihood-images", "5"], ["--likelihood-images", "autoencoder"]),
+        (["diagnose", "--limit-train", "1"], ["at least 2 training images", "has 1", "--limit-train 2"]),
+        (["diagnose", "--limit-train", "5", "--sampler", "gmm"], ["gmm", "got 5", "--limit-train 10"]),
+        (["evaluate", "--limit-train", "9", "--sampler", "gmm"], ["gmm", "got 9", "--limit-train 10"]),
+    ],
+)
+def test_too_small_for_the_metrics_fails_before_any_work(capsys, monkeypatch, tmp_path, trained_run, argv, fragments):
     # No judge exists in the isolated cache: the check must come before the judge is needed.
     install_fake_fashion_mnist(monkeypatch, tmp_path)
     command, *flags = argv
@@ -129,8 +137,13 @@ def test_too_small_for_the_metrics_fails_before_any_work(capsys, monkeypatch, tm
 
 
 def test_evaluate_checks_sizes_before_computing(trained_run, test_images):
-    samples = SampleSet(np.zeros((5, 2), np.float32), np.zeros((10, 2), np.float32),
-                        np.zeros((10, 1, 32, 32), np.float32), {"sampler": "prior"}, 0)
+    samples = SampleSet(
+        np.zeros((5, 2), np.float32),
+        np.zeros((10, 2), np.float32),
+        np.zeros((10, 1, 32, 32), np.float32),
+        {"sampler": "prior"},
+        0,
+    )
     # judge=None: any computation would fail with an AttributeError; the ConfigError comes first
     with pytest.raises(ConfigError, match="at least 4 test images"):
         evaluate(trained_run.model, "ae", samples, test_images.head(3), None)
@@ -190,19 +203,26 @@ def test_a_folder_the_system_refuses(tmp_path):
 # 5. counts and sizes ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv, flag, high", [
-    (["reconstruct", "RUN", "--count"], "--count", limits.MAX_RECONSTRUCTIONS),
-    (["generate", "RUN", "--count"], "--count", limits.MAX_GENERATED),
-    (["grid", "RUN", "--size"], "--size", limits.MAX_GRID_SIZE),
-    (["morph", "RUN", "--from", "0", "--to", "1", "--steps"], "--steps", limits.MAX_MORPH_STEPS),
-    (["arithmetic", "RUN", "--attribute", "Sneaker", "--images"], "--images", limits.MAX_ARITHMETIC_IMAGES),
-    (["evaluate", "RUN", "-k"], "--importance-samples", limits.MAX_IMPORTANCE_SAMPLES),
-    (["evaluate", "RUN", "--num-samples"], "--num-samples", limits.MAX_METRIC_SAMPLES),
-    (["diagnose", "RUN", "--num-samples"], "--num-samples", limits.MAX_METRIC_SAMPLES),
-    (["train", "--preset", "book-ae", "--run-dir", "RUN", "--latent-dim"], "--latent-dim", limits.MAX_LATENT_DIM),
-    (["train", "--preset", "book-faces", "--run-dir", "RUN", "--image-size"], "--image-size", limits.MAX_IMAGE_SIZE),
-    (["data", "--dataset", "celeba", "--image-size"], "--image-size", limits.MAX_IMAGE_SIZE),
-])
+@pytest.mark.parametrize(
+    "argv, flag, high",
+    [
+        (["reconstruct", "RUN", "--count"], "--count", limits.MAX_RECONSTRUCTIONS),
+        (["generate", "RUN", "--count"], "--count", limits.MAX_GENERATED),
+        (["grid", "RUN", "--size"], "--size", limits.MAX_GRID_SIZE),
+        (["morph", "RUN", "--from", "0", "--to", "1", "--steps"], "--steps", limits.MAX_MORPH_STEPS),
+        (["arithmetic", "RUN", "--attribute", "Sneaker", "--images"], "--images", limits.MAX_ARITHMETIC_IMAGES),
+        (["evaluate", "RUN", "-k"], "--importance-samples", limits.MAX_IMPORTANCE_SAMPLES),
+        (["evaluate", "RUN", "--num-samples"], "--num-samples", limits.MAX_METRIC_SAMPLES),
+        (["diagnose", "RUN", "--num-samples"], "--num-samples", limits.MAX_METRIC_SAMPLES),
+        (["train", "--preset", "book-ae", "--run-dir", "RUN", "--latent-dim"], "--latent-dim", limits.MAX_LATENT_DIM),
+        (
+            ["train", "--preset", "book-faces", "--run-dir", "RUN", "--image-size"],
+            "--image-size",
+            limits.MAX_IMAGE_SIZE,
+        ),
+        (["data", "--dataset", "celeba", "--image-size"], "--image-size", limits.MAX_IMAGE_SIZE),
+    ],
+)
 def test_counts_have_a_documented_maximum(capsys, tmp_path, argv, flag, high):
     argv = [str(tmp_path / "run") if a == "RUN" else a for a in argv]
     parser = build_parser()
@@ -248,14 +268,17 @@ def test_arithmetic_figure_size_is_bounded(private_run, test_images):
 # 6. factors -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("1e308", "'1e308' goes beyond ±1000"),
-    ("1e39", "goes beyond ±1000"),  # finite in float64, infinite in float32
-    ("-4,2000", "goes beyond ±1000"),
-    ("-1e308:1e308:1e-300", "goes beyond ±1000"),
-    ("0:10:0.001", "'0:10:0.001' gives 10,001 factors; use at most 101"),
-    ("0:1:1e999", "positive, finite STEP"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("1e308", "'1e308' goes beyond ±1000"),
+        ("1e39", "goes beyond ±1000"),  # finite in float64, infinite in float32
+        ("-4,2000", "goes beyond ±1000"),
+        ("-1e308:1e308:1e-300", "goes beyond ±1000"),
+        ("0:10:0.001", "'0:10:0.001' gives 10,001 factors; use at most 101"),
+        ("0:1:1e999", "positive, finite STEP"),
+    ],
+)
 def test_factors_out_of_bounds(capsys, tmp_path, text, fragment):
     with pytest.raises(ConfigError, match="--factors"):
         parse_factors(text)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from idx_fixtures import idx_header, isolate_data_locations, write_gzip_bomb
 
+from idx_fixtures import idx_header, isolate_data_locations, write_gzip_bomb
 from vaelab.data import fashion_mnist as fm
 from vaelab.data.download import download_file
 from vaelab.data.idx import MAX_PAYLOAD_BYTES, READ_CHUNK, read_idx_bytes
@@ -55,7 +55,7 @@ def _peak_bytes(action: Callable[[], Any]) -> tuple[int, BaseException | None]:
     try:
         action()
         raised = None
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:
         raised = exc
     finally:
         _, peak = tracemalloc.get_traced_memory()
@@ -100,8 +100,7 @@ def test_the_callers_header_check_comes_first(bombs: dict[str, Path]) -> None:
     assert seen == [(2, 28, 28)] and peak < MIB, peak
 
 
-def test_fashion_mnist_bomb_costs_no_more_than_the_real_file(bombs: dict[str, Path],
-                                                            folders: dict[str, Path]) -> None:
+def test_fashion_mnist_bomb_costs_no_more_than_the_real_file(bombs: dict[str, Path], folders: dict[str, Path]) -> None:
     folders["system"].mkdir(parents=True)
     os.symlink(bombs["train"], folders["system"] / bombs["train"].name)
     peak, raised = _peak_bytes(lambda: fm.load_fashion_mnist("train", download=False))
@@ -111,8 +110,9 @@ def test_fashion_mnist_bomb_costs_no_more_than_the_real_file(bombs: dict[str, Pa
     assert report.status == "corrupt" and "goes on after" in report.detail
 
 
-def test_fashion_mnist_refuses_a_wrong_shape_before_decompressing(bombs: dict[str, Path],
-                                                                  folders: dict[str, Path]) -> None:
+def test_fashion_mnist_refuses_a_wrong_shape_before_decompressing(
+    bombs: dict[str, Path], folders: dict[str, Path]
+) -> None:
     folders["system"].mkdir(parents=True)
     os.symlink(bombs["huge"], folders["system"] / "t10k-images-idx3-ubyte.gz")
     peak, raised = _peak_bytes(lambda: fm.load_fashion_mnist("test", download=False))
@@ -156,8 +156,14 @@ print(json.dumps({"outcome": outcome, "growth_kib": peak_kib() - before}))
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
 def test_peak_resident_memory_of_a_process_reading_the_bomb(bombs: dict[str, Path]) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(bombs["train"])], capture_output=True, text=True,
-                          env=env, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(bombs["train"])],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     result = json.loads(done.stdout)
     assert result["outcome"] == "DataError"
     growth = result["growth_kib"] * 1024

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from idx_fixtures import idx_bytes
 
+from idx_fixtures import idx_bytes
 from vaelab.data.download import download_file
 from vaelab.errors import DataError
 
@@ -25,8 +25,9 @@ SHA = hashlib.sha256(CONTENTS).hexdigest()
 class FakeResponse(io.BytesIO):
     """A response serving ``data`` in small chunks, optionally failing after ``fail_after`` bytes."""
 
-    def __init__(self, data: bytes, fail_after: int | None = None, error: BaseException | None = None,
-                 length: int | None = None) -> None:
+    def __init__(
+        self, data: bytes, fail_after: int | None = None, error: BaseException | None = None, length: int | None = None
+    ) -> None:
         super().__init__(data)
         self.headers = {"Content-Length": str(len(data) if length is None else length)}
         self.fail_after, self.error = fail_after, error
@@ -42,6 +43,7 @@ def _opener(response: FakeResponse, seen: list[Any] | None = None) -> Any:
         if seen is not None:
             seen.append((url, timeout))
         return response
+
     return opener
 
 
@@ -108,8 +110,9 @@ def test_download_that_is_not_gzip_or_short_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not an intact file"):
         download_file(URL, tmp_path / "a.gz", SHA, opener=_opener(FakeResponse(PAYLOAD[:-30])), progress=False)
     with pytest.raises(DataError, match="cut short"):
-        download_file(URL, tmp_path / "b.gz", None, opener=_opener(FakeResponse(PAYLOAD, length=len(PAYLOAD) + 5)),
-                      progress=False)
+        download_file(
+            URL, tmp_path / "b.gz", None, opener=_opener(FakeResponse(PAYLOAD, length=len(PAYLOAD) + 5)), progress=False
+        )
     assert _files(tmp_path) == []
 
 

@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from idx_fixtures import idx_bytes, isolate_data_locations
 
+from idx_fixtures import idx_bytes, isolate_data_locations
 from vaelab.data import fashion_mnist as fm
 from vaelab.data import locations
 from vaelab.data.download import download_file
-from vaelab.data.selection import AtMost
 from vaelab.data.fashion_mnist import (
     CLASS_NAMES,
     FILES,
@@ -31,6 +30,7 @@ from vaelab.data.fashion_mnist import (
     find_file,
     load_fashion_mnist,
 )
+from vaelab.data.selection import AtMost
 from vaelab.errors import ConfigError, DataError
 
 REAL_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -66,10 +66,14 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
         TEST_LABELS: rng.integers(0, 10, 4, dtype=np.uint8),
     }
     specs = {name: _spec(name, array) for name, array in arrays.items()}
-    monkeypatch.setattr(fm, "FILES", {
-        "train": SplitFiles(specs[TRAIN_IMAGES], specs[TRAIN_LABELS]),
-        "test": SplitFiles(specs[TEST_IMAGES], specs[TEST_LABELS]),
-    })
+    monkeypatch.setattr(
+        fm,
+        "FILES",
+        {
+            "train": SplitFiles(specs[TRAIN_IMAGES], specs[TRAIN_LABELS]),
+            "test": SplitFiles(specs[TEST_IMAGES], specs[TEST_LABELS]),
+        },
+    )
     return {name: idx_bytes(array) for name, array in arrays.items()}
 
 
@@ -128,8 +132,12 @@ def test_missing_data_dir_is_an_error(tmp_path: Path) -> None:
 def test_find_file_takes_the_first_folder_holding_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, folders: Folders, winner: str
 ) -> None:
-    order = {"--data-dir": tmp_path / "explicit", "VAELAB_DATA": folders["env"], "cache": folders["cache"],
-             "system": folders["system"]}
+    order = {
+        "--data-dir": tmp_path / "explicit",
+        "VAELAB_DATA": folders["env"],
+        "cache": folders["cache"],
+        "system": folders["system"],
+    }
     monkeypatch.setenv("VAELAB_DATA", str(folders["env"]))
     for folder in order.values():
         folder.mkdir(parents=True)
@@ -256,8 +264,11 @@ def test_limit(tiny: dict[str, bytes], folders: Folders) -> None:
     three = load_fashion_mnist("train", limit=3, download=False)
     assert len(three) == 3
     np.testing.assert_array_equal(three.images, full.images[:3])
-    with pytest.raises(ConfigError, match="--limit-train 8 is more than the 7 images of the fashion-mnist train split; "
-                       "use --limit-train 7 or fewer"):
+    with pytest.raises(
+        ConfigError,
+        match="--limit-train 8 is more than the 7 images of the fashion-mnist train split; "
+        "use --limit-train 7 or fewer",
+    ):
         load_fashion_mnist("train", limit=8, download=False)
     assert len(load_fashion_mnist("train", limit=7, download=False)) == 7
     assert len(load_fashion_mnist("train", limit=AtMost(1000), download=False)) == 7  # a default shrinks

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from idx_fixtures import idx_bytes, write_idx
 
+from idx_fixtures import idx_bytes, write_idx
 from vaelab.data.idx import parse_idx, parse_idx_header, read_idx_bytes
 from vaelab.errors import DataError
 

@@ -67,7 +67,7 @@ def test_to_unit_float_range_shape_and_memory_format() -> None:
     batch = torch.randint(0, 256, (5, 1, 32, 32), dtype=torch.uint8)
     result = to_unit_float(batch)
     assert result.shape == batch.shape and result.device == batch.device
-    assert 0.0 <= result.min().item() and result.max().item() <= 1.0
+    assert result.min().item() >= 0.0 and result.max().item() <= 1.0
     assert torch.equal(batch, (result * 255).round().to(torch.uint8))
     channels_last = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8).to(memory_format=torch.channels_last)
     assert to_unit_float(channels_last).is_contiguous(memory_format=torch.channels_last)

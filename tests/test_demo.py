@@ -20,10 +20,17 @@ def _saved_run(root, limit_train=None, limit_test=None) -> RunDir:
 @pytest.mark.parametrize(
     ("saved", "asked", "words"),
     [
-        ((300, 100), (None, None), "the first 300 training images and the first 100 test images, but this demo "
-                                    "asks for all training images and all test images"),
-        ((None, None), (300, None), "all training images and all test images, but this demo asks for the first "
-                                     "300 training images"),
+        (
+            (300, 100),
+            (None, None),
+            "the first 300 training images and the first 100 test images, but this demo "
+            "asks for all training images and all test images",
+        ),
+        (
+            (None, None),
+            (300, None),
+            "all training images and all test images, but this demo asks for the first 300 training images",
+        ),
         ((300, 100), (300, 50), "the first 50 test images"),
     ],
 )

@@ -55,9 +55,7 @@ def test_book_dae_preset_and_corruption_options():
 
 
 def test_denoising_training_raises_psnr(tmp_path, train_images, test_images):
-    config = RunConfig.from_preset(
-        "book-dae", epochs=6, batch_size=10, lr=2e-3, seed=0, device="cpu", noise_amount=0.5
-    )
+    config = RunConfig.from_preset("book-dae", epochs=6, batch_size=10, lr=2e-3, seed=0, device="cpu", noise_amount=0.5)
     train(config, tmp_path / "dae", train_set=train_images, test_set=test_images, progress=False, log=lambda s: None)
     run = load_run(tmp_path / "dae", "cpu")
     result = denoise(run.model, test_images, config.corruption, seed=0)

@@ -57,8 +57,9 @@ def test_scaled_shard_steps_average_to_the_global_batch_step(count, train_images
         torch.manual_seed(0)
         model = build_model(small_config().model)
         before = [p.detach().clone() for p in model.parameters()]
-        step = TrainStep(model, torch.optim.SGD(model.parameters(), lr=1.0), objective, execution,
-                         shard=shard, world_size=world_size)
+        step = TrainStep(
+            model, torch.optim.SGD(model.parameters(), lr=1.0), objective, execution, shard=shard, world_size=world_size
+        )
         step(batch)
         return [p.detach() - b for p, b in zip(model.parameters(), before)]
 
@@ -70,8 +71,16 @@ def test_scaled_shard_steps_average_to_the_global_batch_step(count, train_images
 
 def _torchrun(*args, timeout=180):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               str(WORKER), *map(str, args)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(WORKER),
+        *map(str, args),
+    ]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 
@@ -100,7 +109,11 @@ def test_two_processes_train_like_one(two_process_run, tmp_path, train_images, t
                 assert mine[part][term] == pytest.approx(value, rel=1e-5), (part, term)
     # Rank 0 alone wrote: the usual files, nothing else.
     assert sorted(p.name for p in (root / "run").iterdir()) == [
-        "checkpoint.safetensors", "config.json", "metrics.jsonl", "model.safetensors"]
+        "checkpoint.safetensors",
+        "config.json",
+        "metrics.jsonl",
+        "model.safetensors",
+    ]
 
 
 def test_all_processes_stop_together_and_resume_exactly(two_process_run, tmp_path):

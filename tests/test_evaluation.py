@@ -17,8 +17,9 @@ from vaelab.training import RunConfig, load_run, train
 @pytest.fixture(scope="module")
 def judge(tmp_path_factory, train_images, test_images):
     torch.set_num_threads(1)
-    result = train_judge(train_images, test_images, epochs=2, batch_size=24, seed=0, device="cpu",
-                         progress=False, log=lambda s: None)
+    result = train_judge(
+        train_images, test_images, epochs=2, batch_size=24, seed=0, device="cpu", progress=False, log=lambda s: None
+    )
     return save_judge(result.model, result.accuracy, folder=tmp_path_factory.mktemp("judge"))
 
 
@@ -62,8 +63,17 @@ def test_write_and_compare_for_two_runs_and_samplers(tmp_path, trained_run, vae_
         write_evaluation(trained_run, train_images, test_images, judge, sampler, num_samples=200, progress=False)
     assert set(json.loads(data.read_text())["samplers"]) == {"uniform-box", "gmm"}
     write_diagnostics(vae_run, train_images, judge, None, num_samples=200)
-    (evaluation,) = write_evaluation(vae_run, train_images, test_images, judge, None, num_samples=200,
-                                     importance_samples=4, likelihood_images=20, progress=False)
+    (evaluation,) = write_evaluation(
+        vae_run,
+        train_images,
+        test_images,
+        judge,
+        None,
+        num_samples=200,
+        importance_samples=4,
+        likelihood_images=20,
+        progress=False,
+    )
     result = json.loads(evaluation.read_text())["samplers"]["prior"]
     assert result["likelihood"]["importance_samples"] == 4 and result["likelihood"]["images"] == 20
     assert result["likelihood"]["iw_nll_nats"] <= result["likelihood"]["neg_elbo_nats"] + 5  # a bound, up to noise
@@ -71,8 +81,11 @@ def test_write_and_compare_for_two_runs_and_samplers(tmp_path, trained_run, vae_
     assert result["frechet_distance_judge"] >= 0
 
     rows = collect_rows([trained_run.dir.path, vae_run.dir.path])
-    assert [(r["preset"], r["sampler"]) for r in rows] == [("book-ae", "uniform-box"), ("book-ae", "gmm"),
-                                                         ("book-vae", "prior")]
+    assert [(r["preset"], r["sampler"]) for r in rows] == [
+        ("book-ae", "uniform-box"),
+        ("book-ae", "gmm"),
+        ("book-vae", "prior"),
+    ]
     assert rows[0]["IW NLL nats"] is None and rows[2]["IW k"] == 4
     markdown = as_markdown(rows)
     assert markdown.count("\n") == 2 + len(rows) and "| book-vae | prior |" in markdown
@@ -81,8 +94,9 @@ def test_write_and_compare_for_two_runs_and_samplers(tmp_path, trained_run, vae_
     assert "Fréchet (judge)" in table and all(p.exists() for p in paths)
 
 
-def test_diagnose_and_evaluate_rewrite_a_damaged_results_file(capsys, tmp_path, trained_run, train_images,
-                                                               test_images, judge):
+def test_diagnose_and_evaluate_rewrite_a_damaged_results_file(
+    capsys, tmp_path, trained_run, train_images, test_images, judge
+):
     import shutil
 
     run = load_run(shutil.copytree(trained_run.dir.path, tmp_path / "run"), "cpu")

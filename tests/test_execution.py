@@ -34,8 +34,14 @@ def test_choices_per_device():
 
 def _fit(tmp_path, name, train_images, test_images, **execution):
     config = small_config(epochs=1, precision=execution.pop("precision", "fp32"))
-    trainer = Trainer(config, RunDir(tmp_path / name), train_images, test_images,
-                      execution=choose_execution(CPU, precision=config.precision, **execution), **QUIET)
+    trainer = Trainer(
+        config,
+        RunDir(tmp_path / name),
+        train_images,
+        test_images,
+        execution=choose_execution(CPU, precision=config.precision, **execution),
+        **QUIET,
+    )
     (tmp_path / name).mkdir()
     return trainer.fit()[-1], trainer.model
 

@@ -5,11 +5,10 @@ import shutil
 
 import numpy as np
 import pytest
-from face_fixtures import NAMES, image_names, mouth_score, write_celeba
 from PIL import Image
 
-from vaelab.data import ImageOptions, find_celeba, load_celeba, load_image_folder
-from vaelab.data import image_cache
+from face_fixtures import NAMES, image_names, mouth_score, write_celeba
+from vaelab.data import ImageOptions, find_celeba, image_cache, load_celeba, load_image_folder
 from vaelab.data.attributes import parse_attribute_csv, parse_attribute_txt, read_attributes
 from vaelab.data.image_cache import decode_image
 from vaelab.data.image_files import list_images
@@ -57,7 +56,10 @@ def test_unknown_attribute_lists_close_matches(celeba_dirs):
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("3\nSmiling Male\n000001.jpg 1 -1\n000002.jpg -1\n000003.jpg 1 1\n", "line 4: expected a file name and 2 values"),
+        (
+            "3\nSmiling Male\n000001.jpg 1 -1\n000002.jpg -1\n000003.jpg 1 1\n",
+            "line 4: expected a file name and 2 values",
+        ),
         ("1\nSmiling Male\n000001.jpg 1 2\n", "line 3: value '2' for Male"),
         ("5\nSmiling Male\n000001.jpg 1 -1\n", "says it holds 5 images but has 1 rows"),
         ("lots\nSmiling\n", "line 1: expected the number of images"),
@@ -248,8 +250,10 @@ def test_image_folder_with_subfolders_and_attributes_csv(celeba_dirs, tmp_path, 
         sub.mkdir(parents=True, exist_ok=True)
         shutil.copy(celeba_dirs["official"] / "img_align_celeba" / name, sub / name.replace(".jpg", ".JPG"))
     names = sorted(f"{'a' if i % 2 else 'b'}/{n.replace('.jpg', '.JPG')}" for i, n in enumerate(image_names(60)))
-    smiling = {f"{'a' if i % 2 else 'b'}/{n.replace('.jpg', '.JPG')}": int(faces[1][i, NAMES.index("Smiling")] == 1)
-               for i, n in enumerate(image_names(60))}
+    smiling = {
+        f"{'a' if i % 2 else 'b'}/{n.replace('.jpg', '.JPG')}": int(faces[1][i, NAMES.index("Smiling")] == 1)
+        for i, n in enumerate(image_names(60))
+    }
     (folder / "attributes.csv").write_text("file,Smiling\n" + "".join(f"{n},{smiling[n]}\n" for n in names))
     train = load_image_folder("train", folder, options=SMALL, progress=False)
     test = load_image_folder("test", folder, options=SMALL, progress=False)

@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
 from face_fixtures import mouth_score
 from idx_fixtures import install_fake_fashion_mnist
 from test_cli import assert_one_line_error, run_cli
-from torch import nn
-
 from vaelab.data import ImageOptions, ImageSet, load_celeba
 from vaelab.data.attributes import AttributeTable
 from vaelab.errors import ConfigError
@@ -106,8 +106,9 @@ def test_attribute_vector_errors():
 
 
 def test_attribute_against_another_attribute():
-    table = AttributeTable(("a", "b", "c", "d"), ("Blond_Hair", "Black_Hair"),
-                           np.array([[1, 0], [0, 1], [0, 0], [1, 1]], dtype=bool))
+    table = AttributeTable(
+        ("a", "b", "c", "d"), ("Blond_Hair", "Black_Hair"), np.array([[1, 0], [0, 1], [0, 0], [1, 1]], dtype=bool)
+    )
     images = ImageSet(np.zeros((4, 3, 2, 2), np.uint8), None, (), "faces", attributes=table)
     groups = attribute_groups(images, "Blond_Hair", "Black_Hair")
     assert groups.has.tolist() == [True, False, False, False]
@@ -127,8 +128,16 @@ def faces_run(tmp_path_factory, celeba_dirs, image_cache_home):
         options = ImageOptions(16)
         train_set = load_celeba("train", celeba_dirs["official"], options=options, progress=False)
         test_set = load_celeba("test", celeba_dirs["official"], options=options, progress=False)
-        config = RunConfig.from_preset("book-faces", image_size=16, latent_dim=16, epochs=8, batch_size=24, lr=2e-3,
-                                       device="cpu", data_dir=str(celeba_dirs["official"]))
+        config = RunConfig.from_preset(
+            "book-faces",
+            image_size=16,
+            latent_dim=16,
+            epochs=8,
+            batch_size=24,
+            lr=2e-3,
+            device="cpu",
+            data_dir=str(celeba_dirs["official"]),
+        )
         config = replace(config, model=replace(config.model, encoder_channels=(64, 64, 64, 64)))
         run_dir = tmp_path_factory.mktemp("faces") / "run"
         train(config, run_dir, train_set=train_set, test_set=test_set, progress=False, log=lambda s: None)
@@ -171,8 +180,11 @@ def test_morph_endpoints_are_the_endpoints_reconstructions(faces_run, method):
 def test_saved_vector_is_reused_until_the_weights_change(faces_run, monkeypatch):
     run, train_set, test_set = faces_run
     vector, paths = attribute_report.write_attribute(run, train_set, "Smiling")
-    assert [p.name for p in paths] == ["attribute-Smiling-convergence.png", "attribute-Smiling.json",
-                                       "attribute-Smiling.npz"]
+    assert [p.name for p in paths] == [
+        "attribute-Smiling-convergence.png",
+        "attribute-Smiling.json",
+        "attribute-Smiling.npz",
+    ]
     record = json.loads(paths[1].read_text())
     assert record["count_with"] + record["count_without"] == 240 == record["images_scanned"]
     assert record["norm_before_normalising"] == pytest.approx(vector.norm)
@@ -208,16 +220,40 @@ def test_new_commands_have_help(capsys, command):
 def test_faces_commands_end_to_end(capsys, tmp_path, celeba_dirs, private_cache):
     run = str(tmp_path / "faces")
     code, out, err = run_cli(
-        capsys, "train", "--preset", "book-faces", "--run-dir", run, "--data-dir", str(celeba_dirs["kaggle"]),
-        "--image-size", "16", "--latent-dim", "8", "--epochs", "1", "--batch-size", "60", "--limit-train", "120",
-        "--limit-test", "20", "--device", "cpu", "--no-progress",
+        capsys,
+        "train",
+        "--preset",
+        "book-faces",
+        "--run-dir",
+        run,
+        "--data-dir",
+        str(celeba_dirs["kaggle"]),
+        "--image-size",
+        "16",
+        "--latent-dim",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "60",
+        "--limit-train",
+        "120",
+        "--limit-test",
+        "20",
+        "--device",
+        "cpu",
+        "--no-progress",
     )
     assert code == 0, err
     config = json.loads((tmp_path / "faces" / "config.json").read_text())
     assert config["dataset"] == "celeba" and config["model"]["image_channels"] == 3
     assert config["data_options"] == {"image_size": 16, "center_crop": False, "on_bad_image": "fail"}
-    for command, figure in [("reconstruct", "reconstructions.png"), ("embed", "latent_histograms.png"),
-                            ("generate", "generated.png"), ("grid", "latent_grid.png")]:
+    for command, figure in [
+        ("reconstruct", "reconstructions.png"),
+        ("embed", "latent_histograms.png"),
+        ("generate", "generated.png"),
+        ("grid", "latent_grid.png"),
+    ]:
         code, out, err = run_cli(capsys, command, run, "--device", "cpu")
         assert code == 0, err
         assert f"wrote {tmp_path / 'faces' / 'figures' / figure}" in out
@@ -225,8 +261,21 @@ def test_faces_commands_end_to_end(capsys, tmp_path, celeba_dirs, private_cache)
     code, out, err = run_cli(capsys, "attribute", run, "--attribute", "Smiling", "--count", "100", "--device", "cpu")
     assert code == 0, err
     assert "Smiling − not Smiling" in out and "of 100 training images" in out
-    code, out, err = run_cli(capsys, "arithmetic", run, "--attribute", "Smiling", "--count", "100",
-                             "--factors", "-2:2", "--images", "3", "--device", "cpu")
+    code, out, err = run_cli(
+        capsys,
+        "arithmetic",
+        run,
+        "--attribute",
+        "Smiling",
+        "--count",
+        "100",
+        "--factors",
+        "-2:2",
+        "--images",
+        "3",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     assert "arithmetic-Smiling.png" in out and "attribute-Smiling.json" not in out  # the saved vector
     code, out, err = run_cli(capsys, "morph", run, "--from", "0", "--to", "5", "--steps", "4", "--method", "slerp")
@@ -245,13 +294,17 @@ def test_faces_commands_end_to_end(capsys, tmp_path, celeba_dirs, private_cache)
 
 
 def test_image_options_errors_on_the_command_line(capsys, tmp_path, private_cache):
-    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"), "--image-size", "64")
+    code, _, err = run_cli(
+        capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"), "--image-size", "64"
+    )
     assert_one_line_error(code, err, 1, "--image-size: only for datasets read from image files")
-    code, _, err = run_cli(capsys, "train", "--preset", "book-faces", "--dataset", "image-folder",
-                           "--run-dir", str(tmp_path / "r"))
+    code, _, err = run_cli(
+        capsys, "train", "--preset", "book-faces", "--dataset", "image-folder", "--run-dir", str(tmp_path / "r")
+    )
     assert_one_line_error(code, err, 1, "needs --data-dir")
-    code, _, err = run_cli(capsys, "train", "--preset", "book-faces", "--run-dir", str(tmp_path / "r"),
-                           "--on-bad-image", "ignore")
+    code, _, err = run_cli(
+        capsys, "train", "--preset", "book-faces", "--run-dir", str(tmp_path / "r"), "--on-bad-image", "ignore"
+    )
     assert_one_line_error(code, err, 2, "--on-bad-image")
     code, _, err = run_cli(capsys, "arithmetic", str(tmp_path / "r"), "--attribute", "Smiling", "--factors", "4:-4")
     assert_one_line_error(code, err, 2, "--factors")
@@ -260,11 +313,25 @@ def test_image_options_errors_on_the_command_line(capsys, tmp_path, private_cach
 def test_fashion_mnist_classes_sneaker_against_sandal(capsys, monkeypatch, tmp_path):
     install_fake_fashion_mnist(monkeypatch, tmp_path, n_train=60, n_test=20)
     run = str(tmp_path / "vae")
-    code, _, err = run_cli(capsys, "train", "--preset", "book-vae", "--run-dir", run, "--epochs", "1",
-                           "--batch-size", "30", "--device", "cpu", "--no-progress")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--preset",
+        "book-vae",
+        "--run-dir",
+        run,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "30",
+        "--device",
+        "cpu",
+        "--no-progress",
+    )
     assert code == 0, err
-    code, out, err = run_cli(capsys, "attribute", run, "--attribute", "Sneaker", "--against", "Sandal",
-                             "--device", "cpu")
+    code, out, err = run_cli(
+        capsys, "attribute", run, "--attribute", "Sneaker", "--against", "Sandal", "--device", "cpu"
+    )
     assert code == 0, err
     assert "Sneaker − Sandal: 6 and 6 of 60 training images" in out
     opened = load_run(run, "cpu")

@@ -37,7 +37,7 @@ def test_book_faces_shapes_at_32_and_64(size, flat):
     out = model(x)
     assert isinstance(out, VaeOutput)
     assert out.logits.shape == (3, 3, size, size) and out.mean.shape == (3, 200)
-    assert 0 <= model.decode(out.z).min() and model.decode(out.z).max() <= 1
+    assert model.decode(out.z).min() >= 0 and model.decode(out.z).max() <= 1
 
 
 def test_book_faces_image_size_must_halve_four_times():
@@ -48,8 +48,9 @@ def test_book_faces_image_size_must_halve_four_times():
 def test_vae_mse_on_hand_computed_tensors():
     # one 1×2×2 image; logits 0 decode to 0.5 everywhere
     target = torch.tensor([[[[0.0, 1.0], [0.5, 0.25]]]])
-    output = VaeOutput(logits=torch.zeros(1, 1, 2, 2), z=torch.zeros(1, 2),
-                       mean=torch.tensor([[1.0, 0.0]]), log_var=torch.zeros(1, 2))
+    output = VaeOutput(
+        logits=torch.zeros(1, 1, 2, 2), z=torch.zeros(1, 2), mean=torch.tensor([[1.0, 0.0]]), log_var=torch.zeros(1, 2)
+    )
     terms = VaeMseObjective(2000.0)(output, target)
     squared_error = 0.25 + 0.25 + 0.0 + 0.0625
     assert terms["reconstruction"].item() == pytest.approx(squared_error / 4)
@@ -59,7 +60,9 @@ def test_vae_mse_on_hand_computed_tensors():
     nll = squared_error / (2 * variance) + 2 * math.log(2 * math.pi * variance)
     assert terms["neg_elbo_nats"].item() == pytest.approx(nll + 0.5, rel=1e-6)
     # the book's loss is the negative ELBO minus a constant (D/2)·log(2πσ²)
-    assert terms["neg_elbo_nats"].item() - terms["loss"].item() == pytest.approx(2 * math.log(2 * math.pi * variance), abs=1e-3)
+    assert terms["neg_elbo_nats"].item() - terms["loss"].item() == pytest.approx(
+        2 * math.log(2 * math.pi * variance), abs=1e-3
+    )
 
 
 def test_vae_mse_averages_over_the_batch():
@@ -115,13 +118,13 @@ def test_a_last_batch_of_one_image_is_left_out_for_batchnorm(tmp_path):
     """17 images at batch 8: book-faces trains on two batches of 8 (BatchNorm cannot normalise the
     single 17th image); a model without BatchNorm trains on all 17."""
     from synthetic import synthetic_images
-
     from vaelab.training import train
 
     images = synthetic_images(17, size=16, channels=3, seed=0)
     faces = RunConfig.from_preset("book-faces", image_size=16, latent_dim=4, epochs=1, batch_size=8)
-    result = train(faces, tmp_path / "faces", train_set=images, test_set=images.head(4), progress=False,
-                   log=lambda _: None)
+    result = train(
+        faces, tmp_path / "faces", train_set=images, test_set=images.head(4), progress=False, log=lambda _: None
+    )
     assert len(result.history) == 1 and math.isfinite(result.history[0]["train"]["loss"])
     assert json.loads((tmp_path / "faces" / "metrics.jsonl").read_text().splitlines()[0])["epoch"] == 1
 
@@ -136,7 +139,6 @@ def test_a_last_batch_of_one_image_is_left_out_for_batchnorm(tmp_path):
 
 def test_batch_size_one_is_refused_for_batchnorm(tmp_path):
     from synthetic import synthetic_images
-
     from vaelab.training import train
 
     images = synthetic_images(8, size=16, channels=3)

@@ -57,8 +57,10 @@ def reference(tmp_path_factory):
 
 def test_every_scenario_writes_each_run_file(reference):
     _, _, points = reference
-    assert points["fresh"] == ["config.json", "metrics.jsonl"] + ["checkpoint.safetensors", "metrics.jsonl",
-                                                                  "model.safetensors"] * 2
+    assert (
+        points["fresh"]
+        == ["config.json", "metrics.jsonl"] + ["checkpoint.safetensors", "metrics.jsonl", "model.safetensors"] * 2
+    )
     assert points["stopped"][-1] == "checkpoint.safetensors" and len(points["stopped"]) == 6
     assert points["resumed"][:2] == ["config.json", "metrics.jsonl"] and len(points["resumed"]) == 5
 

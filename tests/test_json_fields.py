@@ -26,8 +26,16 @@ class Outer:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-GOOD = {"name": "a", "inner": {"size": 2, "sizes": [1, 2]}, "rate": 3, "flag": True, "limit": None,
-        "extra": {"size": 1}, "params": {"x": [1]}, "rows": [{"epoch": 1}]}
+GOOD = {
+    "name": "a",
+    "inner": {"size": 2, "sizes": [1, 2]},
+    "rate": 3,
+    "flag": True,
+    "limit": None,
+    "extra": {"size": 1},
+    "params": {"x": [1]},
+    "rows": [{"epoch": 1}],
+}
 
 
 def test_a_fitting_object_has_no_problem():

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from cli_run import run_cli
 from idx_fixtures import install_fake_fashion_mnist
 from synthetic import synthetic_images
-
 from vaelab import __version__
 from vaelab.errors import JudgeError
 from vaelab.evaluation import Judge, judge_summary, load_judge, save_judge, train_judge
@@ -98,7 +98,9 @@ def test_the_hash_and_record_are_written(trained, tmp_path):
     assert record["vaelab_version"] == __version__
     assert "created" in record
     assert judge_summary(load_judge(folder=tmp_path)) == {
-        "hash": judge.hash, "accuracy": trained.accuracy, "path": str(weights)
+        "hash": judge.hash,
+        "accuracy": trained.accuracy,
+        "path": str(weights),
     }
     from safetensors import safe_open
 
@@ -221,8 +223,11 @@ def test_a_record_whose_accuracy_is_not_a_number_is_refused(trained, tmp_path):
 
     save_judge(trained.model, trained.accuracy, folder=tmp_path)
     weights, record_path = tmp_path / WEIGHTS_FILE, tmp_path / RECORD_FILE
-    save_file(load_file(str(weights)), str(weights), metadata={"format": "vaelab-judge-1",
-                                                               "record": json.dumps({"accuracy": "high"})})
+    save_file(
+        load_file(str(weights)),
+        str(weights),
+        metadata={"format": "vaelab-judge-1", "record": json.dumps({"accuracy": "high"})},
+    )
     sidecar = json.loads(record_path.read_text())
     sidecar.update(accuracy="high", hash=hashlib.sha256(weights.read_bytes()).hexdigest()[:16])
     record_path.write_text(json.dumps(sidecar))  # consistent with the weights: only the record's shape is wrong

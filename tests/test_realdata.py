@@ -13,7 +13,9 @@ from vaelab.data.fashion_mnist import load_fashion_mnist
 REAL = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 pytestmark = [
     pytest.mark.realdata,
-    pytest.mark.skipif(not REAL.exists(), reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"),
+    pytest.mark.skipif(
+        not REAL.exists(), reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
+    ),
 ]
 
 
@@ -23,8 +25,22 @@ def vaelab(*argv):
 
 def test_book_ae_on_real_fashion_mnist(tmp_path):
     run = tmp_path / "ae"
-    result = vaelab("train", "--preset", "book-ae", "--run-dir", str(run), "--limit-train", "4000",
-                    "--limit-test", "1000", "--epochs", "2", "--batch-size", "50", "--no-progress")
+    result = vaelab(
+        "train",
+        "--preset",
+        "book-ae",
+        "--run-dir",
+        str(run),
+        "--limit-train",
+        "4000",
+        "--limit-test",
+        "1000",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2
@@ -32,8 +48,12 @@ def test_book_ae_on_real_fashion_mnist(tmp_path):
     # mean training image for every test image scores 0.376. 160 steps must beat both.
     assert rows[-1]["val"]["loss"] < rows[0]["val"]["loss"]
     assert rows[-1]["val"]["loss"] < 0.37
-    for command, figure in [("reconstruct", "reconstructions.png"), ("embed", "latent_scatter.png"),
-                            ("generate", "generated.png"), ("grid", "latent_grid.png")]:
+    for command, figure in [
+        ("reconstruct", "reconstructions.png"),
+        ("embed", "latent_scatter.png"),
+        ("generate", "generated.png"),
+        ("grid", "latent_grid.png"),
+    ]:
         result = vaelab(command, str(run))
         assert result.returncode == 0, result.stderr
         image = imread(run / "figures" / figure)

@@ -7,14 +7,14 @@ import shutil
 import pytest
 from safetensors import safe_open
 from safetensors.torch import save_file
-from test_cli import assert_one_line_error, run_cli
 
 from conftest import small_config
+from test_cli import assert_one_line_error, run_cli
 from vaelab.errors import RunDirError
-from vaelab.safetensors_io import DIGEST_KEY, tensors_digest
 from vaelab.presentation import attribute_report
 from vaelab.presentation.compare import collect_rows
 from vaelab.presentation.evaluation_report import _merge, read_results
+from vaelab.safetensors_io import DIGEST_KEY, tensors_digest
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
 
 QUIET = dict(progress=False, log=lambda s: None)
@@ -232,8 +232,10 @@ def test_a_checkpoint_records_its_runs_recipe(trained_run):
 @pytest.mark.parametrize(
     "other, fragments",
     [
-        (RunConfig.from_preset("book-dae", epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu"),
-         ["it records preset book-ae, corruption none", "config.json has preset book-dae, corruption amount=0.3"]),
+        (
+            RunConfig.from_preset("book-dae", epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu"),
+            ["it records preset book-ae, corruption none", "config.json has preset book-dae, corruption amount=0.3"],
+        ),
         (small_config(seed=1), ["it records seed 0 but this run's config.json has seed 1"]),
         (small_config(latent_dim=3), ["model latent_dim=2", "model latent_dim=3"]),
     ],
@@ -337,11 +339,20 @@ def test_a_sound_results_file_keeps_its_other_samplers(tmp_path):
     assert read_results(path) == {"samplers": {"prior": {"precision": 0.25}, "gmm": {"precision": 0.5}}}
 
 
-@pytest.mark.parametrize("content, fragment", DAMAGED_RESULTS + [
-    (b'{"samplers": {"prior": {"precision": "high"}}}', "holds 'high' as precision of sampler 'prior', not a number"),
-    (b'{"samplers": {"prior": {"likelihood": {"importance_samples": 6.5}}}}', "6.5 as IW k of sampler 'prior', not a "
-     "whole number"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    DAMAGED_RESULTS
+    + [
+        (
+            b'{"samplers": {"prior": {"precision": "high"}}}',
+            "holds 'high' as precision of sampler 'prior', not a number",
+        ),
+        (
+            b'{"samplers": {"prior": {"likelihood": {"importance_samples": 6.5}}}}',
+            "6.5 as IW k of sampler 'prior', not a whole number",
+        ),
+    ],
+)
 def test_compare_stops_at_a_damaged_results_file(capsys, run_copy, content, fragment):
     path = run_copy.figures / "evaluation.json"
     path.parent.mkdir(exist_ok=True)
@@ -379,19 +390,23 @@ def test_a_damaged_attribute_vector_is_computed_again_with_a_warning(
     assert len(warnings) == 1 and fragment in warnings[0] and "\n" not in warnings[0]
     command = f"vaelab attribute {run_copy.path} --attribute shape-1 --against shape-2"
     assert warnings[0].endswith(f"computing the vector again, as `{command}` does")
-    written = attribute_report.write_arithmetic(run, test_images, "shape-1", "shape-2", "-1:1", images=2,
-                                                train_set=train_images)
+    written = attribute_report.write_arithmetic(
+        run, test_images, "shape-1", "shape-2", "-1:1", images=2, train_set=train_images
+    )
     assert json_path in written
     assert attribute_report.saved_attribute_vector(run, "shape-1", "shape-2", warn=warnings.append) is not None
     assert len(warnings) == 1
 
 
-@pytest.mark.parametrize("content", [
-    b'{"epoch": 0, "train": {}, "val": {}}\n',
-    b'{"epoch": 1, "train": {"loss": NaN}, "val": {}}\n',
-    b'{"epoch": 1, "train": {"loss": "0.3"}, "val": {}}\n',
-    b'{"epoch": true, "train": {}, "val": {}}\n',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"epoch": 0, "train": {}, "val": {}}\n',
+        b'{"epoch": 1, "train": {"loss": NaN}, "val": {}}\n',
+        b'{"epoch": 1, "train": {"loss": "0.3"}, "val": {}}\n',
+        b'{"epoch": true, "train": {}, "val": {}}\n',
+    ],
+)
 def test_hostile_numbers_in_metrics_are_refused_with_the_repair(run_copy, content):
     run_copy.metrics.write_bytes(content)
     with pytest.raises(RunDirError) as exc_info:
@@ -409,7 +424,6 @@ def test_resume_writes_damaged_metrics_again(run_copy, train_images, test_images
 def test_a_run_from_before_limits_were_refused_still_resumes(tmp_path, monkeypatch):
     """vaelab 0.5 accepted a --limit-train beyond the split and trained on all of it; such a run resumes."""
     from idx_fixtures import install_fake_fashion_mnist
-
     from vaelab.data.selection import AtMost
 
     install_fake_fashion_mnist(monkeypatch, tmp_path, n_train=40, n_test=20)
@@ -420,5 +434,8 @@ def test_a_run_from_before_limits_were_refused_still_resumes(tmp_path, monkeypat
     result = train(prepare_config(run_dir, None, True, epochs=2), run_dir, resume=True, **QUIET)
     assert [row["epoch"] for row in result.history] == [1, 2]
     with pytest.raises(Exception, match="--limit-train 100 is more than the 40"):
-        train(RunConfig.from_preset("book-ae", epochs=1, batch_size=20, device="cpu", limit_train=100),
-              tmp_path / "new", **QUIET)
+        train(
+            RunConfig.from_preset("book-ae", epochs=1, batch_size=20, device="cpu", limit_train=100),
+            tmp_path / "new",
+            **QUIET,
+        )

@@ -12,11 +12,11 @@ import struct
 
 import pytest
 import torch
+
+from conftest import small_config
 from fault_injection import WriteFaults
 from idx_fixtures import install_fake_fashion_mnist
 from test_cli import assert_one_line_error, run_cli
-
-from conftest import small_config
 from vaelab.atomic import atomic_write_text, is_temporary_name, remove_stale_temporaries
 from vaelab.errors import ConfigError, RunDirError, WriteError
 from vaelab.safetensors_io import read_safetensors, tensors_digest, write_safetensors
@@ -34,11 +34,14 @@ def _train(run_dir, train_images, test_images, **overrides):
 # --- ownership -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, content", [
-    ("config.json", '{"learning_rate": 0.1}\n'),
-    ("metrics.jsonl", '{"step": 1, "loss": 0.3}\n'),
-    ("notes.txt", "my notes\n"),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("config.json", '{"learning_rate": 0.1}\n'),
+        ("metrics.jsonl", '{"step": 1, "loss": 0.3}\n'),
+        ("notes.txt", "my notes\n"),
+    ],
+)
 def test_a_new_run_leaves_files_it_did_not_write_alone(tmp_path, name, content):
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -99,20 +102,25 @@ def test_a_read_only_folder_is_refused_before_training(tmp_path, train_images, t
     run_dir = RunDir(tmp_path / "run")
     _train(run_dir.path, train_images, test_images, epochs=1)
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(run_dir.path) else
-                        real_access(path, mode))
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: False if str(path) == str(run_dir.path) else real_access(path, mode)
+    )
     with pytest.raises(RunDirError, match="is not writable"):
         prepare_config(run_dir, None, True, epochs=2)
 
 
-@pytest.mark.parametrize("code, fragment", [
-    (errno.ENOSPC, "no space left on device); free some disk space, then continue with"),
-    (errno.EROFS, "read-only file system); the file system is read-only"),
-    (errno.EACCES, "permission denied); you lack permission there"),
-    (errno.EIO, "input/output error); the disk reported an input/output error"),
-])
-def test_a_failed_write_during_training_is_one_line_through_the_command_line(capsys, monkeypatch, tmp_path, code,
-                                                                             fragment):
+@pytest.mark.parametrize(
+    "code, fragment",
+    [
+        (errno.ENOSPC, "no space left on device); free some disk space, then continue with"),
+        (errno.EROFS, "read-only file system); the file system is read-only"),
+        (errno.EACCES, "permission denied); you lack permission there"),
+        (errno.EIO, "input/output error); the disk reported an input/output error"),
+    ],
+)
+def test_a_failed_write_during_training_is_one_line_through_the_command_line(
+    capsys, monkeypatch, tmp_path, code, fragment
+):
     install_fake_fashion_mnist(monkeypatch, tmp_path)
     run = tmp_path / "run"
     original = WriteFaults()._original
@@ -171,8 +179,14 @@ def test_sigterm_stops_like_ctrl_c_and_the_run_resumes_exactly(tmp_path, train_i
         train(config, tmp_path / "run", train_set=train_images, test_set=test_images, progress=False, log=log)
     assert stopped.value.exit_code == 128 + signal.SIGTERM
     assert str(stopped.value).startswith("terminated (SIGTERM) at epoch 2, batch 1; checkpoint saved")
-    resumed = train(prepare_config(RunDir(tmp_path / "run"), None, True), tmp_path / "run", resume=True,
-                    train_set=train_images, test_set=test_images, **QUIET)
+    resumed = train(
+        prepare_config(RunDir(tmp_path / "run"), None, True),
+        tmp_path / "run",
+        resume=True,
+        train_set=train_images,
+        test_set=test_images,
+        **QUIET,
+    )
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
@@ -226,15 +240,22 @@ def test_the_weights_record_names_the_epoch_and_digest(tmp_path, train_images, t
 def test_the_safetensors_writer_is_deterministic_and_readable_by_safetensors(tmp_path):
     from safetensors.torch import load_file
 
-    tensors = {"b": torch.arange(6.0).reshape(2, 3), "a": torch.tensor(7), "c": torch.zeros(0),
-               "d": torch.ones(2, dtype=torch.bfloat16), "e": torch.tensor([True, False]),
-               "f": torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last)}
+    tensors = {
+        "b": torch.arange(6.0).reshape(2, 3),
+        "a": torch.tensor(7),
+        "c": torch.zeros(0),
+        "d": torch.ones(2, dtype=torch.bfloat16),
+        "e": torch.tensor([True, False]),
+        "f": torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last),
+    }
     write_safetensors(tmp_path / "one", tensors, {"z": "1", "a": "2"})
     write_safetensors(tmp_path / "two", dict(reversed(list(tensors.items()))), {"a": "2", "z": "1"})
     assert (tmp_path / "one").read_bytes() == (tmp_path / "two").read_bytes()
     loaded = load_file(str(tmp_path / "one"))
     assert all(torch.equal(loaded[k], tensors[k]) for k in tensors)
-    header = json.loads((tmp_path / "one").read_bytes()[8 : 8 + struct.unpack("<Q", (tmp_path / "one").read_bytes()[:8])[0]])
+    header = json.loads(
+        (tmp_path / "one").read_bytes()[8 : 8 + struct.unpack("<Q", (tmp_path / "one").read_bytes()[:8])[0]]
+    )
     assert header["__metadata__"]["sha256"] == tensors_digest(tensors)
 
 
@@ -253,8 +274,15 @@ def test_training_removes_temporaries_of_dead_writers_only(tmp_path, train_image
         path.write_bytes(b"x" * 100)
     assert all(is_temporary_name(p.name) for p in (dead, old_style, live, in_figures))
     lines = []
-    train(prepare_config(run_dir, None, True, epochs=2), run_dir, resume=True, train_set=train_images,
-          test_set=test_images, progress=False, log=lines.append)
+    train(
+        prepare_config(run_dir, None, True, epochs=2),
+        run_dir,
+        resume=True,
+        train_set=train_images,
+        test_set=test_images,
+        progress=False,
+        log=lines.append,
+    )
     assert not dead.exists() and not old_style.exists() and not in_figures.exists()
     assert live.exists()
     assert any(line.startswith(f"removed {dead}") for line in lines)

@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
+
 from cli_run import assert_one_line_error, run_cli
 from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
-
 from vaelab import limits
 from vaelab.cli import build_parser
 from vaelab.cli.app import Parser
@@ -62,9 +62,20 @@ FLOAT_OPTIONS = _numeric(plain_float)
 
 def test_the_walk_finds_the_flags_of_every_command():
     names = {_id(item) for item in INT_OPTIONS}
-    for expected in ("train --epochs", "train --batch-size", "train --limit-train", "train --limit-test",
-                     "judge train --epochs", "attribute --count", "embed --count", "explore --points",
-                     "demo --epochs", "morph --from", "evaluate --likelihood-images", "explore --port"):
+    for expected in (
+        "train --epochs",
+        "train --batch-size",
+        "train --limit-train",
+        "train --limit-test",
+        "judge train --epochs",
+        "attribute --count",
+        "embed --count",
+        "explore --points",
+        "demo --epochs",
+        "morph --from",
+        "evaluate --likelihood-images",
+        "explore --port",
+    ):
         assert expected in names
     assert {"train --lr", "train --noise-amount", "arithmetic --factors"} <= {_id(i) for i in FLOAT_OPTIONS}
 
@@ -90,8 +101,29 @@ def test_every_integer_flag_has_an_upper_bound_stated_in_its_help(item):
 # ---- strict number forms -----------------------------------------------------------------------------
 
 BAD_NUMBERS = [
-    "1_0", "1_0.5", " 10", "10 ", "1 0", "10\n", "١٠", "１０", "٣.٥", "０.５", "", "+", ".", "e3",
-    "nan", "NaN", "inf", "-inf", "Infinity", "1e999", "0x10", "½", "²",
+    "1_0",
+    "1_0.5",
+    " 10",
+    "10 ",
+    "1 0",
+    "10\n",
+    "١٠",
+    "１０",
+    "٣.٥",
+    "０.５",
+    "",
+    "+",
+    ".",
+    "e3",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e999",
+    "0x10",
+    "½",
+    "²",
 ]
 BAD_INTEGERS = ["10.0", "1e1", "1.", "0b1", "1,5"]
 BAD_SINGLE_DECIMALS = ["1,5"]  # a decimal comma (but a list of two factors)
@@ -131,14 +163,18 @@ def test_plain_integers(text, value):
     assert plain_int(text) == value
 
 
-@pytest.mark.parametrize("text, value", [("3", 3.0), ("-0.5", -0.5), (".5", 0.5), ("5.", 5.0), ("1e-3", 1e-3),
-                                         ("2.5E+4", 2.5e4), ("+1.0e0", 1.0)])
+@pytest.mark.parametrize(
+    "text, value",
+    [("3", 3.0), ("-0.5", -0.5), (".5", 0.5), ("5.", 5.0), ("1e-3", 1e-3), ("2.5E+4", 2.5e4), ("+1.0e0", 1.0)],
+)
 def test_plain_decimals(text, value):
     assert plain_float(text) == value
 
 
-@pytest.mark.parametrize("text", ["1_0", " -4:4", "-4:4 ", "-2,\t0", "-2 ,0 ", "١:٣", "１,２", "nan", "0:inf",
-                                  "1_0:2_0", "-4:4:nan", "0:1:1e999"])
+@pytest.mark.parametrize(
+    "text",
+    ["1_0", " -4:4", "-4:4 ", "-2,\t0", "-2 ,0 ", "١:٣", "１,２", "nan", "0:inf", "1_0:2_0", "-4:4:nan", "0:1:1e999"],
+)
 def test_factors_take_plain_decimals_only(text):
     with pytest.raises(ConfigError, match="--factors"):
         parse_factors(text)
@@ -157,10 +193,26 @@ def test_factors_still_take_every_plain_form():
 @pytest.mark.parametrize("flag, split, size", [("--limit-test", "test", 20), ("--limit-train", "train", 60)])
 def test_train_refuses_a_limit_beyond_the_split(capsys, monkeypatch, tmp_path, flag, split, size):
     install_fake_fashion_mnist(monkeypatch, tmp_path)  # 60 training and 20 test images
-    code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "run"),
-                           flag, str(size + 1), "--device", "cpu", "--no-progress")
-    assert_one_line_error(code, err, 1, f"{flag} {size + 1} is more than the {size} images of the fashion-mnist "
-                          f"{split} split; use {flag} {size} or fewer")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--preset",
+        "book-ae",
+        "--run-dir",
+        str(tmp_path / "run"),
+        flag,
+        str(size + 1),
+        "--device",
+        "cpu",
+        "--no-progress",
+    )
+    assert_one_line_error(
+        code,
+        err,
+        1,
+        f"{flag} {size + 1} is more than the {size} images of the fashion-mnist "
+        f"{split} split; use {flag} {size} or fewer",
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -183,8 +235,9 @@ def test_image_folders_refuse_a_limit_beyond_the_split(celeba_dirs, private_cach
 
     test_split = load_dataset("celeba", "test", str(celeba_dirs["official"]), None, ImageOptions(8))
     size = len(test_split)
-    with pytest.raises(ConfigError, match=f"--limit-test {size + 1} is more than the {size} images of the celeba "
-                                          "test split"):
+    with pytest.raises(
+        ConfigError, match=f"--limit-test {size + 1} is more than the {size} images of the celeba test split"
+    ):
         load_dataset("celeba", "test", str(celeba_dirs["official"]), size + 1, ImageOptions(8))
     assert len(load_dataset("celeba", "test", str(celeba_dirs["official"]), AtMost(size + 1), ImageOptions(8))) == size
 
@@ -192,9 +245,18 @@ def test_image_folders_refuse_a_limit_beyond_the_split(celeba_dirs, private_cach
 # ---- corruption amounts ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind, amount", [("gaussian", 1e300), ("gaussian", 10.5), ("gaussian", math.inf),
-                                          ("gaussian", math.nan), ("mask", 1.5), ("salt-pepper", 0.0),
-                                          ("salt-pepper", math.nan)])
+@pytest.mark.parametrize(
+    "kind, amount",
+    [
+        ("gaussian", 1e300),
+        ("gaussian", 10.5),
+        ("gaussian", math.inf),
+        ("gaussian", math.nan),
+        ("mask", 1.5),
+        ("salt-pepper", 0.0),
+        ("salt-pepper", math.nan),
+    ],
+)
 def test_corruption_amounts_out_of_range(kind, amount):
     with pytest.raises(ConfigError, match=re.escape(f"--noise-amount {amount!r} is out of range")) as info:
         Corruption(kind, amount)
@@ -221,11 +283,16 @@ def _no_data(monkeypatch, tmp_path):
     fm.clear_cache()
 
 
-@pytest.mark.parametrize("flags, fragment", [
-    (["--preset", "book-dae", "--noise-amount", "1e300"],
-     "the gaussian corruption's σ must be more than 0 and at most 10"),
-    (["--preset", "book-ae", "--corruption", "mask", "--noise-amount", "1.5"], "fraction of pixels mask hits"),
-])
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (
+            ["--preset", "book-dae", "--noise-amount", "1e300"],
+            "the gaussian corruption's σ must be more than 0 and at most 10",
+        ),
+        (["--preset", "book-ae", "--corruption", "mask", "--noise-amount", "1.5"], "fraction of pixels mask hits"),
+    ],
+)
 def test_train_refuses_a_bad_noise_amount_before_loading_data(capsys, monkeypatch, tmp_path, flags, fragment):
     _no_data(monkeypatch, tmp_path)
     code, _, err = run_cli(capsys, "train", "--run-dir", str(tmp_path / "run"), *flags, "--device", "cpu")

@@ -5,9 +5,9 @@ import math
 
 import pytest
 import torch
+
 from idx_fixtures import install_fake_fashion_mnist
 from test_cli import assert_one_line_error, run_cli
-
 from vaelab.data.batching import DeviceImages
 from vaelab.errors import ConfigError
 from vaelab.models import VaeOutput, VariationalAutoencoder, build_model, count_parameters, get_preset
@@ -233,8 +233,23 @@ def test_beta_on_book_ae_is_a_one_line_cli_error(capsys, tmp_path):
 def test_beta_on_book_vae_lands_in_config_json(capsys, monkeypatch, tmp_path):
     install_fake_fashion_mnist(monkeypatch, tmp_path)
     run = tmp_path / "run"
-    code, out, err = run_cli(capsys, "train", "--preset", "book-vae", "--run-dir", str(run), "--beta", "250",
-                             "--epochs", "1", "--batch-size", "20", "--device", "cpu", "--no-progress")
+    code, out, err = run_cli(
+        capsys,
+        "train",
+        "--preset",
+        "book-vae",
+        "--run-dir",
+        str(run),
+        "--beta",
+        "250",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "20",
+        "--device",
+        "cpu",
+        "--no-progress",
+    )
     assert code == 0, err
     config = json.loads((run / "config.json").read_text())
     assert config["objective"] == "vae-book"

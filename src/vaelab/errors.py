@@ -51,13 +51,13 @@ class WriteError(VaelabError):
         self.cause = cause
 
     @classmethod
-    def of(cls, path: str | Path, exc: OSError, then: str = AGAIN) -> "WriteError":
+    def of(cls, path: str | Path, exc: OSError, then: str = AGAIN) -> WriteError:
         """The one-line error for ``exc``, raised while writing ``path``: the cause, what to do about
         it and ``then``, the step after that."""
         action = _ACTIONS.get(exc.errno or 0, "fix that")
         return cls(f"cannot write {path} ({os_reason(exc)}); {action}, then {then}", Path(path), exc)
 
-    def then(self, step: str) -> "WriteError":
+    def then(self, step: str) -> WriteError:
         """The same error, advising ``step`` after the fix instead of running the command again."""
         return WriteError.of(self.path, self.cause, step) if self.path and self.cause else self
 

@@ -6,6 +6,8 @@ Imports only numpy, Pillow, the standard library and vaelab's shared helpers (:m
 imported only when a tensor is converted (:func:`to_unit_float`).
 """
 
+from vaelab.data.attributes import AttributeTable
+from vaelab.data.celeba import find_celeba, load_celeba
 from vaelab.data.fashion_mnist import (
     CLASS_NAMES,
     FILES,
@@ -16,18 +18,16 @@ from vaelab.data.fashion_mnist import (
     find_file,
     load_fashion_mnist,
 )
-from vaelab.data.attributes import AttributeTable
-from vaelab.data.celeba import find_celeba, load_celeba
 from vaelab.data.image_folder import load_image_folder
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import pad_images, to_unit_float
 
 __all__ = [
-    "AttributeTable",
     "CLASS_NAMES",
     "FILES",
     "OFFICIAL_URL",
+    "AttributeTable",
     "FileReport",
     "ImageOptions",
     "ImageSet",

@@ -50,7 +50,7 @@ class AttributeTable:
     def __len__(self) -> int:
         return len(self.image_ids)
 
-    def same_as(self, other: "AttributeTable") -> bool:
+    def same_as(self, other: AttributeTable) -> bool:
         """Whether both tables hold the same images, names and values, in the same order."""
         return (
             self.image_ids == other.image_ids
@@ -69,16 +69,16 @@ class AttributeTable:
         """Whether each image has attribute ``name``: bool [N]."""
         return self.values[:, self.index_of(name)]
 
-    def take(self, indices: np.ndarray | list[int]) -> "AttributeTable":
+    def take(self, indices: np.ndarray | list[int]) -> AttributeTable:
         """The rows at ``indices``, in that order."""
         indices = np.asarray(indices, dtype=np.int64)
         return AttributeTable(tuple(self.image_ids[i] for i in indices), self.names, self.values[indices])
 
-    def head(self, n: int) -> "AttributeTable":
+    def head(self, n: int) -> AttributeTable:
         """The first ``n`` rows."""
         return AttributeTable(self.image_ids[:n], self.names, self.values[:n])
 
-    def rows_for(self, image_ids: list[str] | tuple[str, ...], source: Path) -> "AttributeTable":
+    def rows_for(self, image_ids: list[str] | tuple[str, ...], source: Path) -> AttributeTable:
         """The rows of ``image_ids``, in that order; a DataError naming the first image that has no row."""
         position = {image_id: i for i, image_id in enumerate(self.image_ids)}
         missing = [image_id for image_id in image_ids if image_id not in position]
@@ -122,7 +122,9 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not a text file ({exc.reason}); replace it with the original attribute file") from exc
+        raise DataError(
+            f"{path} is not a text file ({exc.reason}); replace it with the original attribute file"
+        ) from exc
     except OSError as exc:
         raise DataError(f"cannot read {path} ({exc.strerror or exc}); check its permissions") from exc
 
@@ -159,7 +161,9 @@ def parse_attribute_csv(text: str, source: str = "attributes.csv") -> AttributeT
     try:
         header = next(reader)
     except StopIteration:
-        raise _malformed(source, 1, "the file is empty; expected a header of a file column and attribute names") from None
+        raise _malformed(
+            source, 1, "the file is empty; expected a header of a file column and attribute names"
+        ) from None
     header = [cell.strip() for cell in header]
     if len(header) < 2 or not all(header[1:]):
         raise _malformed(source, 1, "expected a header: the file-name column, then one column per attribute")
@@ -171,16 +175,17 @@ def _table(rows: list[tuple[int, list[str]]], names: list[str], source: str) -> 
     """The table of ``rows`` (line number, [file name, value, ...]), checked field by field."""
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise DataError(f"{source} names attribute {duplicates[0]!r} twice; replace it with the original attribute file")
+        raise DataError(
+            f"{source} names attribute {duplicates[0]!r} twice; replace it with the original attribute file"
+        )
     for number, fields in rows:
         if len(fields) != len(names) + 1:
-            raise _malformed(
-                source, number, f"expected a file name and {len(names)} values, got {len(fields)} fields"
-            )
+            raise _malformed(source, number, f"expected a file name and {len(names)} values, got {len(fields)} fields")
     ids = [fields[0] for _, fields in rows]
     codes = np.fromiter(
         (VALUE_CODES.get(value, UNKNOWN_CODE) for _, fields in rows for value in fields[1:]),
-        dtype=np.int8, count=len(rows) * len(names),
+        dtype=np.int8,
+        count=len(rows) * len(names),
     ).reshape(len(rows), len(names))
     unknown = codes == UNKNOWN_CODE
     if unknown.any():

@@ -47,7 +47,7 @@ DRIVE_FOLDERS = {"images": "Img", "attributes": "Anno", "partition": "Eval"}
 
 GET_CELEBA = (
     "download CelebA's img_align_celeba and list_attr_celeba.txt (official) or the Kaggle copy yourself, "
-    "and pass the folder that holds them as --data-dir (see the README, \"Faces: CelebA\")"
+    'and pass the folder that holds them as --data-dir (see the README, "Faces: CelebA")'
 )
 
 
@@ -125,7 +125,14 @@ def load_celeba(
     if not images:
         raise DataError(f"{files.images} holds no images; {GET_CELEBA}")
     return build_image_set(
-        images, split, limit, options or ImageOptions(), name=f"{DATASET}-{split}",
-        attributes=read_attributes(files.attributes), attributes_source=files.attributes,
-        partition_file=files.partition, progress=progress, warn=warn,
+        images,
+        split,
+        limit,
+        options or ImageOptions(),
+        name=f"{DATASET}-{split}",
+        attributes=read_attributes(files.attributes),
+        attributes_source=files.attributes,
+        partition_file=files.partition,
+        progress=progress,
+        warn=warn,
     )

@@ -59,12 +59,12 @@ class Corruption:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Corruption":
+    def from_dict(cls, data: dict[str, Any]) -> Corruption:
         """The corruption :meth:`to_dict` wrote (checked like any other)."""
         return cls(**data)
 
     @classmethod
-    def of(cls, kind: str, amount: float | None = None) -> "Corruption":
+    def of(cls, kind: str, amount: float | None = None) -> Corruption:
         """``kind`` with ``amount``, or that kind's default amount (:data:`DEFAULT_AMOUNTS`)."""
         if kind not in KINDS:
             raise ConfigError(f"unknown corruption {kind!r}; choose one of: {', '.join(KINDS)}")

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-
 from vaelab.atomic import atomic_write
 from vaelab.data.idx import HeaderCheck, read_idx_bytes
 from vaelab.errors import DataError
@@ -84,9 +83,7 @@ def _fetch(url: str, tmp: Path, *, opener: Opener, bar_label: str | None, fix_hi
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise DataError(f"download of {url} failed ({_reason(exc)}); {fix_hint}") from exc
     if expected is not None and received != expected:
-        raise DataError(
-            f"download of {url} was cut short ({received} of {expected} bytes); {fix_hint}"
-        )
+        raise DataError(f"download of {url} was cut short ({received} of {expected} bytes); {fix_hint}")
 
 
 def _create(tmp: Path) -> BinaryIO:
@@ -104,8 +101,13 @@ def _copy(response: Any, out: BinaryIO, total: int | None, tmp: Path, bar_label:
     """Copy ``response`` into ``out`` chunk by chunk with a progress bar; return the bytes copied."""
     received = 0
     bar = progress_bar(
-        total=total, desc=f"downloading {bar_label}", enabled=bar_label is not None,
-        unit="B", unit_scale=True, unit_divisor=1024, leave=False,
+        total=total,
+        desc=f"downloading {bar_label}",
+        enabled=bar_label is not None,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        leave=False,
     )
     with bar:
         while chunk := response.read(CHUNK_SIZE):
@@ -133,9 +135,7 @@ def _content_length(response: Any) -> int | None:
         return None
 
 
-def _verify(
-    tmp: Path, url: str, expected_sha256: str | None, fix_hint: str, check_header: HeaderCheck | None
-) -> None:
+def _verify(tmp: Path, url: str, expected_sha256: str | None, fix_hint: str, check_header: HeaderCheck | None) -> None:
     """Raise a DataError unless the downloaded file's decompressed contents hash to the expected value."""
     if expected_sha256 is None:
         return
@@ -146,8 +146,7 @@ def _verify(
     digest = hashlib.sha256(contents).hexdigest()
     if digest != expected_sha256.lower():
         raise DataError(
-            f"download of {url} is corrupt: SHA-256 of its contents is {digest}, expected "
-            f"{expected_sha256}; {fix_hint}"
+            f"download of {url} is corrupt: SHA-256 of its contents is {digest}, expected {expected_sha256}; {fix_hint}"
         )
 
 

@@ -35,8 +35,16 @@ OFFICIAL_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 """Base URL of the official release; file ``NAME`` is at ``OFFICIAL_URL + NAME + ".gz"``."""
 
 CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 PAD = 2
 """Pixels of zero padding on each side: 28×28 images are loaded as 32×32."""
@@ -76,22 +84,34 @@ class SplitFiles:
 FILES: dict[str, SplitFiles] = {
     "train": SplitFiles(
         images=IdxFileSpec(
-            "train-images-idx3-ubyte", IMAGES_MAGIC, (60000, 28, 28),
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", 47040016,
+            "train-images-idx3-ubyte",
+            IMAGES_MAGIC,
+            (60000, 28, 28),
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            47040016,
         ),
         labels=IdxFileSpec(
-            "train-labels-idx1-ubyte", LABELS_MAGIC, (60000,),
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", 60008,
+            "train-labels-idx1-ubyte",
+            LABELS_MAGIC,
+            (60000,),
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            60008,
         ),
     ),
     "test": SplitFiles(
         images=IdxFileSpec(
-            "t10k-images-idx3-ubyte", IMAGES_MAGIC, (10000, 28, 28),
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", 7840016,
+            "t10k-images-idx3-ubyte",
+            IMAGES_MAGIC,
+            (10000, 28, 28),
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            7840016,
         ),
         labels=IdxFileSpec(
-            "t10k-labels-idx1-ubyte", LABELS_MAGIC, (10000,),
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10008,
+            "t10k-labels-idx1-ubyte",
+            LABELS_MAGIC,
+            (10000,),
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            10008,
         ),
     ),
 }
@@ -231,9 +251,7 @@ def _load_verified(spec: IdxFileSpec, dirs: list[tuple[Origin, Path]], download:
 
 
 @functools.lru_cache(maxsize=8)
-def _parse_verified(
-    spec: IdxFileSpec, path: Path, origin: Origin, inode: int, mtime_ns: int, size: int
-) -> np.ndarray:
+def _parse_verified(spec: IdxFileSpec, path: Path, origin: Origin, inode: int, mtime_ns: int, size: int) -> np.ndarray:
     """Read, verify and parse ``path``; memoized on the file's identity (inode, mtime, size)."""
     data = _read(spec, path, origin)
     _verify(spec, data, hashlib.sha256(data).hexdigest(), path, origin)
@@ -249,8 +267,9 @@ def _download(spec: IdxFileSpec) -> Path:
     """Download the official copy of ``spec`` into the user cache and return its path."""
     dest = user_cache_dir() / DATASET / f"{spec.name}.gz"
     fix = f"check the network connection and try again, or {INSTALL_HINT}"
-    return download_file(spec.url, dest, spec.sha256, fix_hint=fix,
-                         check_header=functools.partial(_header_mismatch, spec))
+    return download_file(
+        spec.url, dest, spec.sha256, fix_hint=fix, check_header=functools.partial(_header_mismatch, spec)
+    )
 
 
 def _verify(spec: IdxFileSpec, data: Buffer, digest: str, path: Path, origin: Origin) -> IdxHeader:

@@ -55,6 +55,7 @@ READ_CHUNK = 1 << 20
 Buffer = bytes | bytearray | memoryview
 """The contents of an IDX file: ``bytes`` from a caller, a read-only ``memoryview`` from a file."""
 
+
 @dataclass(frozen=True)
 class IdxHeader:
     """The header of an IDX file: its data type code and its dimensions."""
@@ -96,9 +97,7 @@ def parse_idx_header(data: Buffer, source: str, *, fix: str = DEFAULT_FIX) -> Id
     ndim = _parse_prefix(data, source, fix)
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
-        raise DataError(
-            f"{source} is truncated inside its IDX header ({len(data)} of {header_size} bytes); {fix}"
-        )
+        raise DataError(f"{source} is truncated inside its IDX header ({len(data)} of {header_size} bytes); {fix}")
     dims = struct.unpack(f">{ndim}I", data[4:header_size])
     return IdxHeader(dtype_code=data[2], dims=tuple(dims))
 
@@ -155,7 +154,7 @@ def _read_bounded(
     _check_declared(header, source, fix, check_header, max_payload)
     buffer = bytearray(header.header_size + header.payload_size)
     buffer[: header.header_size] = header_bytes
-    received = _fill(stream, memoryview(buffer)[header.header_size:])
+    received = _fill(stream, memoryview(buffer)[header.header_size :])
     _check_payload_size(header, received, source, fix)
     if stream.read(1):
         raise DataError(
@@ -192,7 +191,7 @@ def _fill(stream: BinaryIO, target: memoryview) -> int:
     """Read into ``target`` chunk by chunk until it is full or the stream ends; the bytes read."""
     filled = 0
     while filled < len(target):
-        count = stream.readinto(target[filled: filled + READ_CHUNK])
+        count = stream.readinto(target[filled : filled + READ_CHUNK])
         if not count:
             break
         filled += count
@@ -222,8 +221,7 @@ def _parse_prefix(data: Buffer, source: str, fix: str) -> int:
     dtype_code, ndim = data[2], data[3]
     if dtype_code not in IDX_DTYPES:
         raise DataError(
-            f"{source} has unsupported IDX data type code 0x{dtype_code:02x} "
-            f"(supported: {_supported_codes()}); {fix}"
+            f"{source} has unsupported IDX data type code 0x{dtype_code:02x} (supported: {_supported_codes()}); {fix}"
         )
     if ndim == 0:
         raise DataError(f"{source} is an IDX file with zero dimensions; {fix}")

@@ -138,8 +138,9 @@ def _decode_all(files: list[ImageFile], options: ImageOptions, label: str, progr
     images = np.empty((len(files), 3, size, size), dtype=np.uint8)
     kept: list[int] = []
     skipped: list[tuple[str, str]] = []
-    bar = progress_bar(total=len(files), desc=f"decoding {label} to {options.describe()}", unit="image",
-                       enabled=progress, leave=False)
+    bar = progress_bar(
+        total=len(files), desc=f"decoding {label} to {options.describe()}", unit="image", enabled=progress, leave=False
+    )
     with bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
         for start in range(0, len(files), CHUNK):
             chunk = files[start : start + CHUNK]
@@ -166,14 +167,22 @@ def _write_cache(path: Path, decoded: DecodedImages, options: ImageOptions, labe
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
-            np.savez(handle, images=decoded.images, kept=decoded.kept, skipped_names=names,
-                     skipped_reasons=reasons, meta=np.array(json.dumps(meta)))
+            np.savez(
+                handle,
+                images=decoded.images,
+                kept=decoded.kept,
+                skipped_names=names,
+                skipped_reasons=reasons,
+                meta=np.array(json.dumps(meta)),
+            )
 
     try:
         atomic_write(path, write)
     except OSError as exc:
-        warn(f"cannot write the image cache {path} ({exc.strerror or exc}); the images will be decoded "
-             "again next time (set XDG_CACHE_HOME to a writable folder)")
+        warn(
+            f"cannot write the image cache {path} ({exc.strerror or exc}); the images will be decoded "
+            "again next time (set XDG_CACHE_HOME to a writable folder)"
+        )
         return None
     return path
 
@@ -201,7 +210,9 @@ def _read_cache(path: Path, count: int, size: int, warn: Warn) -> DecodedImages 
     return DecodedImages(images, kept.astype(np.int64), skipped, path, True)
 
 
-def _apply_policy(decoded: DecodedImages, files: list[ImageFile], options: ImageOptions, label: str, warn: Warn) -> None:
+def _apply_policy(
+    decoded: DecodedImages, files: list[ImageFile], options: ImageOptions, label: str, warn: Warn
+) -> None:
     if not decoded.skipped:
         return
     name, reason = decoded.skipped[0]

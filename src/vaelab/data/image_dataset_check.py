@@ -63,8 +63,12 @@ def check_image_folder(data_dir: str | Path | None, options: ImageOptions | None
     images = list_images(folder, recursive=True)
     attributes = folder / ATTRIBUTES_FILE
     return check_image_files(
-        images, folder, "image folder", attributes if attributes.is_file() else None,
-        find_partition_file(folder), options,
+        images,
+        folder,
+        "image folder",
+        attributes if attributes.is_file() else None,
+        find_partition_file(folder),
+        options,
     )
 
 
@@ -114,7 +118,9 @@ def _attributes_check(names: list[str], path: Path | None) -> Check:
         return Check("attributes", "bad", path, str(exc))
     shown = ", ".join(table.names[:3]) + (", ..." if len(table.names) > 3 else "")
     return Check(
-        "attributes", "ok", path,
+        "attributes",
+        "ok",
+        path,
         f"{len(table.names)} attributes ({shown}); a row for each of the {len(names):,} images",
     )
 
@@ -126,7 +132,9 @@ def _partition_check(names: list[str], path: Path | None) -> tuple[Check, dict[s
         return Check("partition", "bad", path, str(exc)), {}
     counts = " · ".join(f"{split} {len(chosen):,}" for split, chosen in splits.items())
     if path is None:
-        return Check("partition", "none", None, f"no list_eval_partition file: vaelab's 10 % hold-out: {counts}"), splits
+        return Check(
+            "partition", "none", None, f"no list_eval_partition file: vaelab's 10 % hold-out: {counts}"
+        ), splits
     unused = len(names) - sum(len(chosen) for chosen in splits.values())  # partition 1, validation
     extra = f" · in neither (validation) {unused:,}" if unused else ""
     return Check("partition", "ok", path, f"{counts}{extra}"), splits
@@ -138,6 +146,8 @@ def _cache_check(split: str, files: list[ImageFile], options: ImageOptions) -> C
     if path.is_file():
         return Check(f"cache {split}", "ok", path, f"{len(files):,} images decoded at {size}")
     return Check(
-        f"cache {split}", "todo", None,
+        f"cache {split}",
+        "todo",
+        None,
         f"not decoded yet at {size}: the first run decodes the {len(files):,} images once and caches them",
     )

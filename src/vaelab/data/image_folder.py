@@ -52,9 +52,16 @@ def load_image_folder(
     attributes_path = folder / ATTRIBUTES_FILE
     attributes = read_attributes(attributes_path) if attributes_path.is_file() else None
     return build_image_set(
-        files, split, limit, options or ImageOptions(), name=f"{DATASET}-{split}",
-        attributes=attributes, attributes_source=attributes_path, partition_file=find_partition_file(folder),
-        progress=progress, warn=warn,
+        files,
+        split,
+        limit,
+        options or ImageOptions(),
+        name=f"{DATASET}-{split}",
+        attributes=attributes,
+        attributes_source=attributes_path,
+        partition_file=find_partition_file(folder),
+        progress=progress,
+        warn=warn,
     )
 
 
@@ -91,7 +98,7 @@ def build_image_set(
             f"the {split} split of {name.rsplit('-', 1)[0]} is empty ({len(files)} images in all); "
             "add images, or give a list_eval_partition file that assigns some to it"
         )
-    chosen = chosen[:limited_count(limit, len(chosen), split, name.rsplit("-", 1)[0])]
+    chosen = chosen[: limited_count(limit, len(chosen), split, name.rsplit("-", 1)[0])]
     decoded = load_images([files[i] for i in chosen], options, name, progress=progress, warn=warn)
     if len(decoded.kept) == 0:
         raise DataError(f"none of the {len(chosen)} images of {name} could be read; check the files")

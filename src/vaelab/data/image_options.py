@@ -52,7 +52,7 @@ class ImageOptions:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ImageOptions":
+    def from_dict(cls, data: dict[str, Any]) -> ImageOptions:
         """Inverse of :meth:`to_dict`; a :class:`ConfigError` on unknown keys."""
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:

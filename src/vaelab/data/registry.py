@@ -39,12 +39,25 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
-        DatasetInfo("fashion-mnist", load_fashion_mnist, 1, False, 32,
-                    "Fashion-MNIST, 28×28 grey padded to 32×32, 10 classes"),
-        DatasetInfo("celeba", load_celeba, 3, True, None,
-                    "CelebA aligned faces, RGB, 40 binary attributes (bring your own copy: --data-dir)"),
-        DatasetInfo("image-folder", load_image_folder, 3, True, None,
-                    "any folder of images (--data-dir), RGB, optional attributes.csv"),
+        DatasetInfo(
+            "fashion-mnist", load_fashion_mnist, 1, False, 32, "Fashion-MNIST, 28×28 grey padded to 32×32, 10 classes"
+        ),
+        DatasetInfo(
+            "celeba",
+            load_celeba,
+            3,
+            True,
+            None,
+            "CelebA aligned faces, RGB, 40 binary attributes (bring your own copy: --data-dir)",
+        ),
+        DatasetInfo(
+            "image-folder",
+            load_image_folder,
+            3,
+            True,
+            None,
+            "any folder of images (--data-dir), RGB, optional attributes.csv",
+        ),
     )
 }
 

@@ -46,7 +46,7 @@ class ClassDistribution:
 
     @property
     def num_classes(self) -> int:
-        return int(len(self.counts))
+        return len(self.counts)
 
 
 @dataclass(frozen=True)

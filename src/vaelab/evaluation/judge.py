@@ -72,9 +72,15 @@ class JudgeNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            _conv_block(1, 32), _conv_block(32, 32), nn.MaxPool2d(2),
-            _conv_block(32, 64), _conv_block(64, 64), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * 8 * 8, FEATURE_DIM), nn.ReLU(inplace=True),
+            _conv_block(1, 32),
+            _conv_block(32, 32),
+            nn.MaxPool2d(2),
+            _conv_block(32, 64),
+            _conv_block(64, 64),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 8 * 8, FEATURE_DIM),
+            nn.ReLU(inplace=True),
         )
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURE_DIM, NUM_CLASSES))
 
@@ -430,8 +436,16 @@ def train_and_save_judge(
     train = load_fashion_mnist("train", data_dir)
     test = load_fashion_mnist("test", data_dir)
     result = train_judge(
-        train, test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, shift=shift, device=device,
-        progress=progress, log=log,
+        train,
+        test,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        shift=shift,
+        device=device,
+        progress=progress,
+        log=log,
     )
     meta = {
         "epochs": epochs,

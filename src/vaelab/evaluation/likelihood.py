@@ -97,8 +97,14 @@ def likelihood_bounds(
     generator = torch.Generator(device=device).manual_seed(seed)
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # negative ELBO, IW bound
     batches = device_batches(images.images, device, batch_size)
-    for batch in progress_bar(batches, total=-(-len(images) // batch_size), desc=f"likelihood (k={k})",
-                              unit="batch", enabled=progress, leave=False):
+    for batch in progress_bar(
+        batches,
+        total=-(-len(images) // batch_size),
+        desc=f"likelihood (k={k})",
+        unit="batch",
+        enabled=progress,
+        leave=False,
+    ):
         x = to_unit_float(batch)
         weights = log_weights(model, x, k, generator).double()
         sums[0] += -_elbo(model, x, generator).sum()

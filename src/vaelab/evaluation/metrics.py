@@ -99,5 +99,7 @@ def evaluate(
     result["precision"] = precision
     result["recall"] = recall
     result["neighbours"] = neighbours
-    result["class_coverage"] = class_coverage(judge.predict_proba(samples.images), class_names=test_set.class_names).to_dict()
+    result["class_coverage"] = class_coverage(
+        judge.predict_proba(samples.images), class_names=test_set.class_names
+    ).to_dict()
     return result

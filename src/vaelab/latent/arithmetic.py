@@ -16,13 +16,12 @@ import numpy as np
 from torch import nn
 
 from vaelab.errors import ConfigError
-from vaelab.limits import MAX_ABS_FACTOR, MAX_FACTORS
 from vaelab.latent.codec import decode_points, encode_images
+from vaelab.limits import MAX_ABS_FACTOR, MAX_FACTORS
 from vaelab.numbers import DECIMAL
 
 #: The book's factors: −4 … 4 in steps of 1.
 DEFAULT_FACTORS = "-4:4"
-
 
 
 def parse_factors(text: str) -> tuple[float, ...]:
@@ -83,7 +82,9 @@ def add_vector(model: nn.Module, images: np.ndarray, vector: np.ndarray, factors
     """Decode z + f·``vector`` for each uint8 image [n, C, H, W] and each factor f."""
     vector = np.asarray(vector, dtype=np.float32)
     if vector.shape != (model.latent_dim,):
-        raise ConfigError(f"the attribute vector has {vector.shape[0]} dimensions but the model's latent space {model.latent_dim}")
+        raise ConfigError(
+            f"the attribute vector has {vector.shape[0]} dimensions but the model's latent space {model.latent_dim}"
+        )
     factors_array = np.asarray(factors, dtype=np.float32)
     z = encode_images(model, images)
     points = z[:, None, :] + factors_array[None, :, None] * vector[None, None, :]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+
 import numpy as np
 from torch import nn
 
@@ -40,7 +41,7 @@ class Embedding:
         """What the axes of :attr:`plane` are."""
         return self.view_labels if self.view is not None else self.projection.axis_labels()
 
-    def with_tsne(self, seed: int = 0) -> "Embedding":
+    def with_tsne(self, seed: int = 0) -> Embedding:
         """A copy shown through t-SNE (for a latent space over 2-D; a 2-D space is shown as is)."""
         if self.z.shape[1] <= 2:
             return self

@@ -24,7 +24,7 @@ class Sampler(Protocol):
 
     name: str
 
-    def fit(self, z: np.ndarray) -> "Sampler": ...
+    def fit(self, z: np.ndarray) -> Sampler: ...
 
     def sample(self, count: int, seed: int = 0) -> np.ndarray: ...
 
@@ -43,7 +43,7 @@ class UniformBoxSampler:
 
     name = "uniform-box"
 
-    def fit(self, z: np.ndarray) -> "UniformBoxSampler":
+    def fit(self, z: np.ndarray) -> UniformBoxSampler:
         self.low, self.high = z.min(axis=0), z.max(axis=0)
         return self
 
@@ -59,7 +59,7 @@ class PriorSampler:
 
     name = "prior"
 
-    def fit(self, z: np.ndarray) -> "PriorSampler":
+    def fit(self, z: np.ndarray) -> PriorSampler:
         self.dim = z.shape[1]
         return self
 
@@ -79,7 +79,7 @@ class GmmSampler:
         self.components = components
         self.seed = seed
 
-    def fit(self, z: np.ndarray) -> "GmmSampler":
+    def fit(self, z: np.ndarray) -> GmmSampler:
         from sklearn.mixture import GaussianMixture
 
         _check_mixture_size(self.components, len(z))

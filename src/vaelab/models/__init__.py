@@ -7,10 +7,10 @@ from vaelab.models.spec import ModelSpec
 from vaelab.models.vae import VaeOutput, VariationalAutoencoder
 
 __all__ = [
+    "PRESETS",
     "Autoencoder",
     "AutoencoderOutput",
     "ModelSpec",
-    "PRESETS",
     "Preset",
     "VaeOutput",
     "VariationalAutoencoder",

@@ -91,7 +91,11 @@ PRESETS: dict[str, Preset] = {
             "the book's loss 2000 × per-pixel MSE + KL",
             dataset="celeba",
             model=ModelSpec(
-                kind="vae", architecture="book-faces", latent_dim=200, image_channels=3, image_size=32,
+                kind="vae",
+                architecture="book-faces",
+                latent_dim=200,
+                image_channels=3,
+                image_size=32,
                 encoder_channels=(128, 128, 128, 128),
             ),
             objective="vae-mse",

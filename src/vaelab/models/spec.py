@@ -63,9 +63,7 @@ class ModelSpec:
         if self.kind not in MODEL_KINDS:
             raise ConfigError(f"unknown model kind {self.kind!r}; expected one of {', '.join(MODEL_KINDS)}")
         if self.architecture not in ARCHITECTURES:
-            raise ConfigError(
-                f"unknown architecture {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}"
-            )
+            raise ConfigError(f"unknown architecture {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}")
         # 1 is allowed here (not for new runs: check_trainable_latent_dim) so older runs still load.
         _check_count("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
         _check_count("image_channels", self.image_channels, 1, MAX_IMAGE_CHANNELS)
@@ -97,7 +95,7 @@ class ModelSpec:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         """Rebuild a spec from :meth:`to_dict` output, rejecting unknown keys."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known

@@ -29,7 +29,7 @@ from vaelab.data.selection import AtMost, requested_count
 from vaelab.errors import ConfigError
 from vaelab.hashing import file_hash
 from vaelab.json_fields import describe_value, value_problem
-from vaelab.latent.arithmetic import add_vector, parse_factors, DEFAULT_FACTORS
+from vaelab.latent.arithmetic import DEFAULT_FACTORS, add_vector, parse_factors
 from vaelab.latent.attributes import (
     DEFAULT_COUNT,
     AttributeVector,
@@ -76,12 +76,21 @@ def write_attribute(
     c = vector.convergence
     arrays = save_npz(
         run.dir.figure_path(f"attribute-{slug}.npz"),
-        vector=vector.vector, difference=vector.difference, convergence_images=c.images,
-        convergence_with=c.with_count, convergence_without=c.without_count,
-        convergence_distance=c.distance, convergence_cosine=c.cosine,
+        vector=vector.vector,
+        difference=vector.difference,
+        convergence_images=c.images,
+        convergence_with=c.with_count,
+        convergence_without=c.without_count,
+        convergence_distance=c.distance,
+        convergence_cosine=c.cosine,
     )
-    record = {**vector.metadata(), "against_given": against, "run": str(run.dir), "preset": run.config.preset,
-              "weights_sha256_16": weights_hash(run)}
+    record = {
+        **vector.metadata(),
+        "against_given": against,
+        "run": str(run.dir),
+        "preset": run.config.preset,
+        "weights_sha256_16": weights_hash(run),
+    }
     meta = save_json(run.dir.figure_path(f"attribute-{slug}.json"), record)
     figure = save_figure(plot_attribute_convergence(vector), run.dir.figure_path(f"attribute-{slug}-convergence.png"))
     return vector, [figure, meta, arrays]
@@ -89,13 +98,24 @@ def write_attribute(
 
 #: The fields of ``attribute-<NAME>.json`` that :func:`saved_attribute_vector` reads, and their types.
 RECORD_FIELDS = {
-    "attribute": str, "against": str | None, "against_given": str | None, "weights_sha256_16": str,
-    "count_with": int, "count_without": int, "images_scanned": int, "source": str,
+    "attribute": str,
+    "against": str | None,
+    "against_given": str | None,
+    "weights_sha256_16": str,
+    "count_with": int,
+    "count_without": int,
+    "images_scanned": int,
+    "source": str,
 }
 
 #: The arrays of ``attribute-<NAME>.npz`` (besides ``vector`` and ``difference``) that make its convergence.
-CONVERGENCE_ARRAYS = ("convergence_images", "convergence_with", "convergence_without", "convergence_distance",
-                      "convergence_cosine")
+CONVERGENCE_ARRAYS = (
+    "convergence_images",
+    "convergence_with",
+    "convergence_without",
+    "convergence_distance",
+    "convergence_cosine",
+)
 
 
 def saved_attribute_vector(
@@ -121,9 +141,15 @@ def saved_attribute_vector(
         return None
     convergence = Convergence(*(arrays[name] for name in CONVERGENCE_ARRAYS))
     return AttributeVector(
-        attribute=attribute, against=record["against"], vector=arrays["vector"], difference=arrays["difference"],
-        count_with=record["count_with"], count_without=record["count_without"],
-        images_scanned=record["images_scanned"], source=record["source"], convergence=convergence,
+        attribute=attribute,
+        against=record["against"],
+        vector=arrays["vector"],
+        difference=arrays["difference"],
+        count_with=record["count_with"],
+        count_without=record["count_without"],
+        images_scanned=record["images_scanned"],
+        source=record["source"],
+        convergence=convergence,
     )
 
 
@@ -223,11 +249,16 @@ def write_arithmetic(
     slug = attribute_slug(attribute, against)
     data = save_npz(
         run.dir.figure_path(f"arithmetic-{slug}.npz"),
-        originals=result.originals, factors=result.factors, vector=result.vector, latent=result.latent,
+        originals=result.originals,
+        factors=result.factors,
+        vector=result.vector,
+        latent=result.latent,
         images=result.images,
     )
-    title = (f"{run.config.preset}: z + f·v, v the unit vector {vector.describe()} "
-             f"(norm {vector.norm:.3g} before normalising)")
+    title = (
+        f"{run.config.preset}: z + f·v, v the unit vector {vector.describe()} "
+        f"(norm {vector.norm:.3g} before normalising)"
+    )
     figure = save_figure(plot_arithmetic(result, title), run.dir.figure_path(f"arithmetic-{slug}.png"))
     return written + [figure, data]
 
@@ -249,7 +280,10 @@ def write_morph(
     name = f"morph-{start}-{end}-{method}"
     data = save_npz(
         run.dir.figure_path(f"{name}.npz"),
-        fractions=result.fractions, points=result.points, images=result.images, endpoints=result.endpoints,
+        fractions=result.fractions,
+        points=result.points,
+        images=result.images,
+        endpoints=result.endpoints,
         method=np.array(method),
     )
     title = f"{run.config.preset}: {method} morph from test image {start} to {end} ({steps} steps, endpoints included)"
@@ -258,7 +292,11 @@ def write_morph(
 
 
 def write_attribute_tour(
-    run: Run, test_set: ImageSet, attribute: str, against: str | None = None, data_dir: str | None = None,
+    run: Run,
+    test_set: ImageSet,
+    attribute: str,
+    against: str | None = None,
+    data_dir: str | None = None,
     count: int | None = DEFAULT_COUNT,
 ) -> list[Path]:
     """The attribute vector (with its convergence), the arithmetic grid on the first test images
@@ -270,8 +308,9 @@ def write_attribute_tour(
     book's −4…4 would overshoot the data many times over)."""
     vector, written = write_attribute(run, attribute_training_set(run, data_dir, count), attribute, against, count)
     factors = tuple(round(k * vector.norm, 4) for k in (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0))
-    written += write_arithmetic(run, test_set, attribute, against, factors, pick="lacking", count=count,
-                                data_dir=data_dir)
+    written += write_arithmetic(
+        run, test_set, attribute, against, factors, pick="lacking", count=count, data_dir=data_dir
+    )
     groups = attribute_groups(test_set, attribute, against)
     start, end = int(np.flatnonzero(groups.comparison)[0]), int(np.flatnonzero(groups.has)[0])
     return written + write_morph(run, test_set, start, end)

@@ -82,10 +82,10 @@ def load_results(path: Path) -> tuple[dict[str, Any], str | None]:
 def _shape_problem(content: Any) -> str | None:
     """What is wrong with ``content`` as ``{"samplers": {name: {...}}}``, or None."""
     if not isinstance(content, dict):
-        return f"holds {describe_value(content)}, not an object with \"samplers\""
+        return f'holds {describe_value(content)}, not an object with "samplers"'
     samplers = content.get("samplers", {})
     if not isinstance(samplers, dict):
-        return f"has \"samplers\": {describe_value(samplers)} where an object of results per sampler belongs"
+        return f'has "samplers": {describe_value(samplers)} where an object of results per sampler belongs'
     for name, result in samplers.items():
         if not isinstance(result, dict):
             return f"has {describe_value(result)} as the results of sampler {name!r}, not an object"
@@ -125,7 +125,13 @@ def write_evaluation(
     if likelihood_images is None:
         likelihood_images = default_likelihood_images(run.device)
     result = evaluate(
-        run.model, run.config.model.kind, samples, test_set, judge, importance_samples, likelihood_images,
+        run.model,
+        run.config.model.kind,
+        samples,
+        test_set,
+        judge,
+        importance_samples,
+        likelihood_images,
         progress=progress,
     )
     return [_merge(run.dir.figure_path(EVALUATION), sampler, result)]

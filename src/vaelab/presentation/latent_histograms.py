@@ -19,8 +19,9 @@ def plot_latent_histograms(z: np.ndarray, max_dims: int = MAX_DIMS, title: str |
     dims = min(z.shape[1], max_dims)
     cols = min(dims, 10 if dims > 16 else 5 if dims > 4 else dims)
     rows = math.ceil(dims / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols + 0.4, 1.9 * rows + 0.8), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.1 * cols + 0.4, 1.9 * rows + 0.8), squeeze=False, layout="constrained"
+    )
     grid = np.linspace(-4, 4, 200)
     for d, ax in enumerate(axes.flat):
         if d >= dims:

@@ -33,8 +33,15 @@ def draw_class_scatter(
                 Line2D([], [], marker="o", linestyle="", color=CLASS_COLORS(int(k) % 10), label=class_names[int(k)])
                 for k in np.unique(labels)
             ]
-            ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                      title="class", title_fontsize=8, frameon=False)
+            ax.legend(
+                handles=handles,
+                fontsize=7,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                title="class",
+                title_fontsize=8,
+                frameon=False,
+            )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
 
@@ -43,8 +50,7 @@ def draw_latent_scatter(ax: Axes, embedding: Embedding, point_size: float = 3.0,
     """Scatter the embeddings in their plane (the latent axes, or PCA for more than two
     dimensions), coloured by class."""
     xlabel, ylabel = embedding.axis_labels()
-    draw_class_scatter(ax, embedding.plane, embedding.labels, embedding.class_names, xlabel, ylabel,
-                       point_size, legend)
+    draw_class_scatter(ax, embedding.plane, embedding.labels, embedding.class_names, xlabel, ylabel, point_size, legend)
 
 
 def plot_latent_scatter(embedding: Embedding, title: str | None = None) -> Figure:

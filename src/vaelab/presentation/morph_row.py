@@ -13,8 +13,7 @@ def plot_morph(result: Morph, title: str | None = None) -> Figure:
     """The start image, the decoded path (captioned with its fraction f; the first and last are
     the endpoints' reconstructions) and the end image."""
     steps = len(result.images)
-    fig, axes = plt.subplots(1, steps + 2, figsize=(1.2 * (steps + 2) + 0.4, 2.0), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(1, steps + 2, figsize=(1.2 * (steps + 2) + 0.4, 2.0), squeeze=False, layout="constrained")
     row = axes[0]
     show_image(row[0], result.endpoints[0], f"image {result.start}", fontsize=8)
     for k in range(steps):

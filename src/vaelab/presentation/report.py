@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data.corruption import Corruption
-from vaelab.data.selection import requested_count
 from vaelab.data.image_set import ImageSet
+from vaelab.data.selection import requested_count
 from vaelab.errors import ConfigError
 from vaelab.latent import decode_grid, embed, generate, reconstruct
+from vaelab.latent.codec import encode_images
 from vaelab.latent.denoising import denoise
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
-from vaelab.latent.codec import encode_images
 from vaelab.latent.samplers import default_sampler, sampler_fits_training_set
 from vaelab.presentation.denoising import plot_denoising
 from vaelab.presentation.generated import plot_generated
@@ -158,7 +158,11 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = 
         raise ConfigError(f"unknown grid span {span!r}; use embeddings or prior")
     data = save_npz(
         run.dir.figure_path("latent_grid.npz"),
-        xs=grid.xs, ys=grid.ys, latent_points=grid.latent_points, images=grid.images, span=np.array(span),
+        xs=grid.xs,
+        ys=grid.ys,
+        latent_points=grid.latent_points,
+        images=grid.images,
+        span=np.array(span),
     )
     plot = plot_latent_grid(plane, embedding.labels, embedding.class_names, grid, title)
     figure = save_figure(plot, run.dir.figure_path("latent_grid.png"))

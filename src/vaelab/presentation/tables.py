@@ -24,21 +24,27 @@ def presets_table() -> str:
     rows = []
     for preset in PRESETS.values():
         model = build_model(preset.model)
-        rows.append([
-            preset.name, preset.dataset, preset.model.kind, preset.model.latent_dim,
-            f"{count_parameters(model.encoder):,}", f"{count_parameters(model.decoder):,}",
-            preset.epochs, preset.batch_size, f"{preset.lr:g}", preset.description,
-        ])
+        rows.append(
+            [
+                preset.name,
+                preset.dataset,
+                preset.model.kind,
+                preset.model.latent_dim,
+                f"{count_parameters(model.encoder):,}",
+                f"{count_parameters(model.decoder):,}",
+                preset.epochs,
+                preset.batch_size,
+                f"{preset.lr:g}",
+                preset.description,
+            ]
+        )
     header = ["preset", "dataset", "kind", "latent", "encoder", "decoder", "epochs", "batch", "lr", "description"]
     return format_table(header, rows)
 
 
 def data_table(reports: Sequence[FileReport]) -> str:
     """Where each dataset file was found and whether it verified."""
-    rows = [
-        [r.name, r.status, r.origin or "-", r.path or "-", r.detail]
-        for r in reports
-    ]
+    rows = [[r.name, r.status, r.origin or "-", r.path or "-", r.detail] for r in reports]
     return format_table(["file", "status", "found via", "path", "detail"], rows)
 
 

@@ -23,8 +23,8 @@ from torch import nn
 
 from vaelab import __version__
 from vaelab.errors import RunDirError
-from vaelab.safetensors_io import read_safetensors, write_safetensors
 from vaelab.json_fields import describe_value, fields_problem, unknown_fields, value_problem
+from vaelab.safetensors_io import read_safetensors, write_safetensors
 from vaelab.training.config import recipe_differences
 from vaelab.training.optimizer import IMPLEMENTATION_OPTIONS, with_current_implementation
 
@@ -194,8 +194,9 @@ def _state_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
-def check_state_fits(path: Path, state: TrainingState, *, steps: int, terms: tuple[str, ...], batch_size: int,
-                     max_epochs: int) -> None:
+def check_state_fits(
+    path: Path, state: TrainingState, *, steps: int, terms: tuple[str, ...], batch_size: int, max_epochs: int
+) -> None:
     """A :class:`RunDirError` naming ``path`` unless ``state`` is a position this run can be in: an
     epoch of at most ``max_epochs``, a step inside an epoch of ``steps`` batches, one history row per
     completed epoch, running sums of the objective's ``terms`` over at most the images seen so far,

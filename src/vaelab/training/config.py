@@ -86,7 +86,7 @@ class RunConfig:
         _check_data_fits_model(self.dataset, self.model, self.data_options)
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "RunConfig":
+    def from_preset(cls, name: str, **overrides: Any) -> RunConfig:
         """The preset's recipe with ``overrides`` applied (``None`` values are ignored).
 
         ``latent_dim`` is accepted as an override and goes into the model spec; ``beta`` goes
@@ -120,14 +120,12 @@ class RunConfig:
         )
         return replace(base, **overrides)
 
-    def resumed_with(self, **overrides: Any) -> "RunConfig":
+    def resumed_with(self, **overrides: Any) -> RunConfig:
         """This saved config with the options a resume may change; others must match."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
         latent_dim = overrides.pop("latent_dim", None)
         if latent_dim is not None and latent_dim != self.model.latent_dim:
-            raise ConfigError(
-                f"this run has --latent-dim {self.model.latent_dim}; --resume cannot change it"
-            )
+            raise ConfigError(f"this run has --latent-dim {self.model.latent_dim}; --resume cannot change it")
         beta = overrides.pop("beta", None)
         if beta is not None:
             saved = self.objective_params.get(_beta_param(self.objective))
@@ -166,7 +164,7 @@ class RunConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict`; a :class:`ConfigError` on a wrong shape (not an object,
         missing or unknown keys, values of the wrong type) or invalid values."""
         problem = fields_problem(cls, data, ignore=("vaelab_version",))
@@ -188,7 +186,7 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def read(cls, path: Path) -> "RunConfig":
+    def read(cls, path: Path) -> RunConfig:
         """Read a ``config.json``; a :class:`ConfigError` naming it when it is unreadable or wrong."""
         fix = "restore it from a backup, or train the run again in a new --run-dir"
         try:
@@ -236,9 +234,7 @@ def _corruption_override(base: Corruption | None, overrides: dict[str, Any]) -> 
     return Corruption.of(kind, amount)
 
 
-def _data_settings(
-    dataset: str, model: ModelSpec, overrides: dict[str, Any]
-) -> tuple[ModelSpec, ImageOptions | None]:
+def _data_settings(dataset: str, model: ModelSpec, overrides: dict[str, Any]) -> tuple[ModelSpec, ImageOptions | None]:
     """The model spec fitted to ``dataset``'s images (channels, size) and the run's image options,
     from the image-option ``overrides`` (which it pops)."""
     info = dataset_info(dataset)
@@ -246,9 +242,7 @@ def _data_settings(
     if not info.image_files:
         if given:
             flags = ", ".join("--" + key.replace("_", "-") for key in given)
-            raise ConfigError(
-                f"{flags}: only for datasets read from image files (celeba, image-folder), not {dataset}"
-            )
+            raise ConfigError(f"{flags}: only for datasets read from image files (celeba, image-folder), not {dataset}")
         return replace(model, image_channels=info.channels, image_size=info.fixed_size), None
     options = ImageOptions(**{"image_size": model.image_size, **given})
     return replace(model, image_channels=info.channels, image_size=options.image_size), options
@@ -267,7 +261,9 @@ def _check_data_fits_model(dataset: str, model: ModelSpec, options: ImageOptions
         raise ConfigError(f"dataset {dataset} takes no image options")
     size = options.image_size if options is not None else info.fixed_size
     if model.image_size != size:
-        raise ConfigError(f"the model takes {model.image_size}×{model.image_size} images but the data are {size}×{size}")
+        raise ConfigError(
+            f"the model takes {model.image_size}×{model.image_size} images but the data are {size}×{size}"
+        )
 
 
 def _check_positive(name: str, value: Any, largest: int | None = None) -> None:

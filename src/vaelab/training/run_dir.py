@@ -161,11 +161,15 @@ class RunDir:
             path: Path = getattr(self, name)
             if os.path.lexists(path) and (path.is_symlink() or not path.is_file()):
                 kind = "a folder" if path.is_dir() else "not a regular file"
-                raise RunDirError(f"{path} is {kind}, so vaelab cannot write it there; move it away, or choose another --run-dir")
+                raise RunDirError(
+                    f"{path} is {kind}, so vaelab cannot write it there; move it away, or choose another --run-dir"
+                )
         reason = not_writable_reason(self.path) if self.path.is_dir() else None
         if reason:
-            raise RunDirError(f"{self.path} is not writable ({reason}); copy the run to a writable folder and "
-                              f"resume it there, or fix the folder's permissions")
+            raise RunDirError(
+                f"{self.path} is not writable ({reason}); copy the run to a writable folder and "
+                f"resume it there, or fix the folder's permissions"
+            )
 
     def remove_stale_temporaries(self) -> list[Path]:
         """Remove the temporary files that writes cut short by a kill left in the folder and in
@@ -269,8 +273,11 @@ class RunDir:
     def figure_path(self, name: str) -> Path:
         """``figures/<name>``, creating the folder."""
         in_the_way = self.figures.exists() and not self.figures.is_dir()
-        fix = ("move or rename that file so figures can be written" if in_the_way
-               else "copy the run to a writable folder and analyse it there")
+        fix = (
+            "move or rename that file so figures can be written"
+            if in_the_way
+            else "copy the run to a writable folder and analyse it there"
+        )
         make_folder(self.figures, RunDirError, fix)
         return self.figures / name
 

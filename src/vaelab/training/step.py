@@ -85,4 +85,3 @@ class TrainStep:
         self.optimizer.step()
         stacked = torch.stack([terms[name].detach().float() for name in self.names])
         self.sums.add_(stacked.double(), alpha=weight)
-

@@ -28,10 +28,10 @@ from vaelab.data.image_set import ImageSet
 from vaelab.data.registry import load_dataset
 from vaelab.data.selection import AtMost
 from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError, WriteError
+from vaelab.limits import MAX_EPOCHS
 from vaelab.models import build_model
 from vaelab.models.spec import check_trainable_latent_dim
 from vaelab.progress import progress_bar
-from vaelab.limits import MAX_EPOCHS
 from vaelab.safetensors_io import tensors_digest
 from vaelab.training.checkpoint import (
     TrainingState,
@@ -186,8 +186,12 @@ class Trainer:
         """Load the run directory's checkpoint: weights, optimiser, RNGs, position."""
         self.state, rng = load_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, self.config.recipe())
         check_state_fits(
-            self.run_dir.checkpoint, self.state, steps=self.train_data.num_batches(self.config.batch_size, self.min_last),
-            terms=self.objective.terms, batch_size=self.config.batch_size, max_epochs=MAX_EPOCHS,
+            self.run_dir.checkpoint,
+            self.state,
+            steps=self.train_data.num_batches(self.config.batch_size, self.min_last),
+            terms=self.objective.terms,
+            batch_size=self.config.batch_size,
+            max_epochs=MAX_EPOCHS,
         )
         restore_rng(rng, self.shuffle, self.run_dir.checkpoint)
         position = (self.state.epoch, self.state.step)
@@ -214,11 +218,15 @@ class Trainer:
             expected = WeightsRecord(state.epoch, tensors_digest(weights_of(self.model)))
             if current != expected:
                 state.weights = run_dir.save_weights(self.model, self.config, state.epoch).to_dict()
-                self.log(f"wrote {run_dir.model} again from the checkpoint of epoch {state.epoch} (the last run "
-                         f"stopped before finishing it)")
+                self.log(
+                    f"wrote {run_dir.model} again from the checkpoint of epoch {state.epoch} (the last run "
+                    f"stopped before finishing it)"
+                )
         elif state.weights and current != WeightsRecord(**state.weights):
-            self.log(f"warning: {run_dir.model} does not hold epoch {state.epoch}'s weights; they are written again "
-                     f"when epoch {state.epoch + 1} ends")
+            self.log(
+                f"warning: {run_dir.model} does not hold epoch {state.epoch}'s weights; they are written again "
+                f"when epoch {state.epoch + 1} ends"
+            )
 
     def fit(self) -> list[dict[str, Any]]:
         """Train up to ``config.epochs``; returns the metric history."""
@@ -252,8 +260,9 @@ class Trainer:
         )
         started = time.perf_counter()
         with bar:
-            for step, batch in enumerate(self.train_data.batches(config.batch_size, order, state.step, self.min_last),
-                                         state.step):
+            for step, batch in enumerate(
+                self.train_data.batches(config.batch_size, order, state.step, self.min_last), state.step
+            ):
                 self.step(batch)
                 begin, end = processes.shard(batch.shape[0])
                 local_images += end - begin
@@ -298,7 +307,11 @@ class Trainer:
         started = time.perf_counter()
         if processes.is_main:
             val_terms = mean_terms(
-                self.model, self.objective, self.test_data, self.config.batch_size, self.config.corruption,
+                self.model,
+                self.objective,
+                self.test_data,
+                self.config.batch_size,
+                self.config.corruption,
                 self.execution,
             )
         val_seconds = time.perf_counter() - started
@@ -395,11 +408,13 @@ def train(
     """
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if train_set is None:
-        train_set = load_dataset(config.dataset, "train", config.data_dir, _limit(config.limit_train, resume),
-                                 config.data_options)
+        train_set = load_dataset(
+            config.dataset, "train", config.data_dir, _limit(config.limit_train, resume), config.data_options
+        )
     if test_set is None:
-        test_set = load_dataset(config.dataset, "test", config.data_dir, _limit(config.limit_test, resume),
-                                config.data_options)
+        test_set = load_dataset(
+            config.dataset, "test", config.data_dir, _limit(config.limit_test, resume), config.data_options
+        )
     with thread_count(config.threads):
         processes, device = open_processes(resolve_device(config.device))
         finished = False

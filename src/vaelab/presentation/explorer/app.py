@@ -72,9 +72,7 @@ anyway (:class:`ExplorerState`'s lock); the second encodes a PNG meanwhile."""
 
 T = TypeVar("T")
 
-Scale = Annotated[
-    int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)")
-]
+Scale = Annotated[int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)")]
 MorphMethod = Literal["linear", "slerp"]
 """The interpolations of :data:`vaelab.latent.morph.METHODS` (a test keeps the two equal), as the schema's enum."""
 
@@ -92,7 +90,7 @@ def app_for_state(state: ExplorerState, workers: int = WORKERS) -> FastAPI:
         title="vaelab latent-space explorer",
         version=__version__,
         description="The latent space of one vaelab run: its test images' embeddings, and images decoded "
-        "from any point of the plane they are shown in. Every error answer is `{\"detail\": \"<one line>\"}`.",
+        'from any point of the plane they are shown in. Every error answer is `{"detail": "<one line>"}`.',
     )
     app.state.explorer = state
     app.state.workers = AnswerWorkers(workers)
@@ -123,8 +121,12 @@ def documented_answers(success: str | None = None, *errors: int) -> dict[int | s
 
 def coordinate(description: str) -> Any:
     """A plane coordinate query parameter: finite and within :data:`COORDINATE_LIMIT` (checked and in the schema)."""
-    return Query(ge=-COORDINATE_LIMIT, le=COORDINATE_LIMIT, allow_inf_nan=False,
-                 description=f"{description}; finite, from -{COORDINATE_LIMIT:g} to {COORDINATE_LIMIT:g}")
+    return Query(
+        ge=-COORDINATE_LIMIT,
+        le=COORDINATE_LIMIT,
+        allow_inf_nan=False,
+        description=f"{description}; finite, from -{COORDINATE_LIMIT:g} to {COORDINATE_LIMIT:g}",
+    )
 
 
 def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
@@ -132,8 +134,11 @@ def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
     embedded image (in the schema as ``maximum``, checked by the route, whose one line says how to
     embed more images)."""
     last = len(state) - 1
-    return dict(ge=0, description=f"{description}, 0 to {last:,} (the `points` of /api/run minus 1)",
-                json_schema_extra={"maximum": last})
+    return dict(
+        ge=0,
+        description=f"{description}, 0 to {last:,} (the `points` of /api/run minus 1)",
+        json_schema_extra={"maximum": last},
+    )
 
 
 def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:
@@ -154,8 +159,12 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None
         (the embeddings' range plus 5% on each side) and `axis_labels`."""
         return Response(points_answer, media_type=JSON)  # validated and encoded once, at start-up
 
-    @app.get("/api/decode", tags=["explorer"], response_class=Response,
-             responses=documented_answers("the decoded image", 422))
+    @app.get(
+        "/api/decode",
+        tags=["explorer"],
+        response_class=Response,
+        responses=documented_answers("the decoded image", 422),
+    )
     async def decode(
         x: Annotated[float, coordinate("first coordinate of the plane")],
         y: Annotated[float, coordinate("second coordinate of the plane")],
@@ -165,21 +174,30 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None
         point of the PCA plane, z = mean + x·PC1 + y·PC2."""
         return await _png(workers, lambda: _checked(lambda: state.decode_plane(x, y), 422), scale)
 
-    @app.get("/api/image/{index}", tags=["explorer"], response_class=Response,
-             responses=documented_answers("the test image beside its reconstruction", 404, 422))
+    @app.get(
+        "/api/image/{index}",
+        tags=["explorer"],
+        response_class=Response,
+        responses=documented_answers("the test image beside its reconstruction", 404, 422),
+    )
     async def image(
         index: Annotated[int, PathParameter(**embedded_index(state, "test-set index of an embedded image"))],
         scale: Scale = 1,
     ) -> Response:
         """Test image `index` (left) beside its reconstruction (right), the decoding of its embedding
         (its class is `class_names[labels[index]]` of `/api/points`); 404 beyond the embedded images."""
+
         def pair() -> np.ndarray:
             return mosaic(_checked(lambda: np.stack([state.original(index), state.reconstruction(index)]), 404)[None])
 
         return await _png(workers, pair, scale)
 
-    @app.get("/api/morph", tags=["explorer"], response_class=Response,
-             responses=documented_answers("the decoded path as one row", 422))
+    @app.get(
+        "/api/morph",
+        tags=["explorer"],
+        response_class=Response,
+        responses=documented_answers("the decoded path as one row", 422),
+    )
     async def morph_strip(
         start: Annotated[int, Query(**embedded_index(state, "test-set index of the first image"))],
         end: Annotated[int, Query(**embedded_index(state, "test-set index of the last image"))],
@@ -192,6 +210,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None
         """`steps` images decoded on the path between the two images' latent codes, left to right
         (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm;
         422 beyond the embedded images."""
+
         def strip() -> np.ndarray:
             return mosaic(_checked(lambda: state.morph(start, end, steps, method), 422).images[None])
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,8 +84,10 @@ class ExplorerState:
         coordinate that is not finite or beyond :data:`COORDINATE_LIMIT`."""
         for name, value in (("x", x), ("y", y)):
             if not math.isfinite(value) or abs(value) > COORDINATE_LIMIT:
-                raise ConfigError(f"{name} must be a finite number between -{COORDINATE_LIMIT:g} and "
-                                  f"{COORDINATE_LIMIT:g}, got {value}")
+                raise ConfigError(
+                    f"{name} must be a finite number between -{COORDINATE_LIMIT:g} and "
+                    f"{COORDINATE_LIMIT:g}, got {value}"
+                )
         return self.embedding.projection.lift(np.array([[x, y]], np.float64))
 
     def decode_plane(self, x: float, y: float) -> np.ndarray:
@@ -138,9 +139,7 @@ class ExplorerState:
         again each time, and a :class:`RunDirError` says when it was damaged or removed since start-up."""
         metrics = self.run.dir.metrics
         if self.had_metrics and not metrics.exists():
-            raise RunDirError(
-                f"{metrics} was removed while the explorer was running; {metrics_fix(self.run.dir.path)}"
-            )
+            raise RunDirError(f"{metrics} was removed while the explorer was running; {metrics_fix(self.run.dir.path)}")
         return run_facts(self.run, self.embedding, len(self))
 
 
