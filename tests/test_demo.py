@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from vaelab.errors import RunDirError
-from vaelab.presentation.demo import DEMO_PRESETS, check_same_data, run_demo
 from vaelab.training import RunConfig, RunDir
+from vaelab.workflows.demo import DEMO_PRESETS, check_same_data, run_demo
 
 
 def _saved_run(root, limit_train=None, limit_test=None) -> RunDir:

@@ -8,9 +8,10 @@ import torch
 
 from vaelab.evaluation import save_judge, train_judge
 from vaelab.evaluation.diagnostics import diagnose
+from vaelab.evaluation.run_measures import write_evaluation
 from vaelab.evaluation.sampling import draw_samples
 from vaelab.presentation.compare import as_csv, as_markdown, collect_rows, write_comparison
-from vaelab.presentation.evaluation_report import write_diagnostics, write_evaluation
+from vaelab.presentation.diagnostics_report import write_diagnostics
 from vaelab.training import RunConfig, load_run, train
 
 

@@ -11,9 +11,10 @@ from safetensors.torch import save_file
 from conftest import small_config
 from test_cli import assert_one_line_error, run_cli
 from vaelab.errors import RunDirError
+from vaelab.evaluation.results import merge_results as _merge
+from vaelab.evaluation.results import read_results
 from vaelab.presentation import attribute_report
 from vaelab.presentation.compare import collect_rows
-from vaelab.presentation.evaluation_report import _merge, read_results
 from vaelab.safetensors_io import DIGEST_KEY, tensors_digest
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
 

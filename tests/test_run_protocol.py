@@ -146,7 +146,7 @@ def test_any_os_error_reaching_the_command_line_is_one_line(capsys, monkeypatch)
     def broken(args):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/some/where")
 
-    monkeypatch.setattr("vaelab.cli.app.cmd_presets", broken)
+    monkeypatch.setattr("vaelab.cli.info.cmd_presets", broken)
     monkeypatch.setattr("vaelab.cli.app.build_parser", _parser_with(broken))
     code, _, err = run_cli(capsys, "presets")
     assert_one_line_error(code, err, 1, "permission denied (/some/where); you lack permission there")

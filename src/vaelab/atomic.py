@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import errno
 import glob
+import json
 import os
 import re
 import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vaelab.errors import WriteError
 
@@ -75,6 +77,12 @@ def _write_and_replace(path: Path, write: Callable[[Path], None]) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Atomically replace ``path`` with ``text`` (UTF-8)."""
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_json(path: Path, data: Any) -> Path:
+    """Atomically replace ``path`` with ``data`` as indented JSON; returns ``path``."""
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    return path
 
 
 def is_temporary_name(name: str) -> bool:

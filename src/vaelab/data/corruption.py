@@ -22,10 +22,9 @@ from typing import Any
 
 import torch
 
+from vaelab.choices import CORRUPTIONS as KINDS
 from vaelab.errors import ConfigError
 from vaelab.limits import MAX_NOISE_SIGMA
-
-KINDS = ("gaussian", "salt-pepper", "mask")
 
 #: The amount each kind takes when only the kind is given.
 DEFAULT_AMOUNTS = {"gaussian": 0.3, "salt-pepper": 0.2, "mask": 0.5}

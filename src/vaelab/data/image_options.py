@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from vaelab.choices import BAD_IMAGE_POLICIES
 from vaelab.errors import ConfigError
 from vaelab.limits import MAX_IMAGE_SIZE
-
-BAD_IMAGE_POLICIES = ("fail", "skip")
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
+from vaelab.choices import MORPH_METHODS as METHODS
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
 from vaelab.latent.codec import decode_points, encode_images
-
-METHODS = ("linear", "slerp")
 
 #: Below this sin Ω the endpoints are treated as parallel and slerp falls back to linear.
 PARALLEL_SIN = 1e-6

@@ -117,20 +117,27 @@ def _check_mixture_size(components: int, count: int) -> None:
 
 def check_fit_size(name: str | None, count: int) -> None:
     """A :class:`ConfigError` now, before any encoding, when sampler ``name`` (``None``: a default
-    one, which needs no minimum) cannot be fitted to ``count`` training embeddings."""
+    one, which needs no minimum) is unknown or cannot be fitted to ``count`` training embeddings."""
+    if name is not None:
+        check_sampler(name)
     if name == "gmm":
         _check_mixture_size(GmmSampler().components, count)
 
 
-SAMPLERS: dict[str, type] = {"uniform-box": UniformBoxSampler, "prior": PriorSampler, "gmm": GmmSampler}
+#: The samplers by name (:data:`vaelab.choices.SAMPLERS` lists the same names, for the command line).
+SAMPLERS: dict[str, type] = {sampler.name: sampler for sampler in (UniformBoxSampler, PriorSampler, GmmSampler)}
+
+
+def check_sampler(name: str) -> None:
+    """A :class:`ConfigError` unless ``name`` is one of :data:`SAMPLERS`."""
+    if name not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
 
 
 def make_sampler(name: str) -> Sampler:
     """A new, unfitted sampler called ``name``."""
-    try:
-        return SAMPLERS[name]()
-    except KeyError:
-        raise ConfigError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}") from None
+    check_sampler(name)
+    return SAMPLERS[name]()
 
 
 def sampler_fits_training_set(name: str) -> bool:

@@ -1,1 +1,1 @@
-"""Presentation: figures, the per-run report of analyses, and the demo."""
+"""Presentation: figures, the per-run report of analyses, tables, and the web explorer."""

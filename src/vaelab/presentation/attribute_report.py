@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from vaelab.choices import ARITHMETIC_PICKS as PICKS
 from vaelab.data.image_cache import Warn, warn_on_stderr
 from vaelab.data.image_set import ImageSet
 from vaelab.data.selection import AtMost, requested_count
@@ -45,8 +46,6 @@ from vaelab.presentation.images import save_figure
 from vaelab.presentation.morph_row import plot_morph
 from vaelab.presentation.outputs import save_json, save_npz
 from vaelab.training.run import Run
-
-PICKS = ("first", "lacking")
 
 
 def attribute_slug(attribute: str, against: str | None = None) -> str:
@@ -260,7 +259,7 @@ def write_arithmetic(
         f"(norm {vector.norm:.3g} before normalising)"
     )
     figure = save_figure(plot_arithmetic(result, title), run.dir.figure_path(f"arithmetic-{slug}.png"))
-    return written + [figure, data]
+    return [*written, figure, data]
 
 
 def _check_figure_size(images: int, factors: int) -> None:

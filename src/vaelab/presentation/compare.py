@@ -10,8 +10,8 @@ from typing import Any
 
 from vaelab.atomic import atomic_write_text
 from vaelab.errors import ConfigError, RunDirError
+from vaelab.evaluation.results import DIAGNOSTICS, EVALUATION, WRITTEN_BY, read_results
 from vaelab.folders import make_folder
-from vaelab.presentation.evaluation_report import DIAGNOSTICS, EVALUATION, WRITTEN_BY, read_results
 from vaelab.presentation.tables import format_table
 from vaelab.training.run_dir import RunDir
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vaelab.atomic import atomic_write, atomic_write_text
+from vaelab.atomic import atomic_write, atomic_write_json
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> Path:
@@ -24,5 +23,4 @@ def save_npz(path: Path, **arrays: np.ndarray) -> Path:
 
 def save_json(path: Path, data: Any) -> Path:
     """Write ``data`` as indented JSON."""
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-    return path
+    return atomic_write_json(path, data)

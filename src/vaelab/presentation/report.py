@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vaelab.choices import EMBED_VIEWS, GRID_SPANS
 from vaelab.data.corruption import Corruption
 from vaelab.data.image_set import ImageSet
 from vaelab.data.selection import requested_count
@@ -21,7 +22,7 @@ from vaelab.latent.codec import encode_images
 from vaelab.latent.denoising import denoise
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
-from vaelab.latent.samplers import default_sampler, sampler_fits_training_set
+from vaelab.latent.samplers import check_sampler, default_sampler, sampler_fits_training_set
 from vaelab.presentation.denoising import plot_denoising
 from vaelab.presentation.generated import plot_generated
 from vaelab.presentation.images import save_figure
@@ -84,9 +85,9 @@ def write_embedding(
     ``latent_histograms.png`` (each dimension against N(0, 1)), for a VAE ``latent_cdf.png``
     (z beside Φ(z)), and ``embeddings.npz`` (z, labels, class names). A VAE is embedded by its
     encoder means unless ``sampled``. A latent space over 2-D is shown in its PCA plane, or with
-    ``view="tsne"`` through t-SNE (slower: about a minute for 5,000 points on 2 CPU cores)."""
-    if view not in ("pca", "tsne"):
-        raise ConfigError(f"unknown view {view!r}; use pca or tsne")
+    ``view="tsne"`` through t-SNE (much slower; see the README's "Speed")."""
+    if view not in EMBED_VIEWS:
+        raise ConfigError(f"unknown view {view!r}; use one of: {', '.join(EMBED_VIEWS)}")
     count = requested_count(count, EMBED_COUNT, len(test_set), "--count", "test images")
     embedding = embed(run.model, test_set, count, sampled=sampled, seed=seed)
     data = save_npz(
@@ -107,7 +108,7 @@ def write_embedding(
     ]
     if run.config.model.kind == "vae":
         written.append(save_figure(plot_latent_cdf(embedding), run.dir.figure_path("latent_cdf.png")))
-    return written + [data]
+    return [*written, data]
 
 
 def write_generated(
@@ -125,6 +126,7 @@ def write_generated(
     A sampler fitted after training (``gmm``) is fitted to the embeddings of ``train_set``
     (default: the run's training set); the others to the embedded test images."""
     sampler = sampler or default_sampler(run.config.model.kind)
+    check_sampler(sampler)
     count, columns = sample_grid(run.config.dataset, count)
     embedding = embed(run.model, test_set, EMBED_COUNT)
     fit_to = None
@@ -145,17 +147,17 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = 
     inverse normal CDF, and the figure's axes are Φ(z).
     """
     span = span or ("prior" if run.config.model.kind == "vae" else "embeddings")
+    if span not in GRID_SPANS:
+        raise ConfigError(f"unknown grid span {span!r}; use one of: {', '.join(GRID_SPANS)}")
     embedding = embed(run.model, test_set, EMBED_COUNT)
     if span == "prior":
         grid = decode_quantile_grid(run.model, run.config.model.latent_dim, size)
         plane = normal_cdf(embedding.z[:, :2])
         title = "decoded grid: N(0, 1) quantiles through Φ⁻¹"
-    elif span == "embeddings":
+    else:
         grid = decode_grid(run.model, embedding, size)
         plane = embedding.plane
         title = "decoded grid over the embeddings' range"
-    else:
-        raise ConfigError(f"unknown grid span {span!r}; use embeddings or prior")
     data = save_npz(
         run.dir.figure_path("latent_grid.npz"),
         xs=grid.xs,
@@ -170,11 +172,22 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = 
 
 
 def write_denoising(
-    run: Run, test_set: ImageSet, kind: str | None = None, amount: float | None = None, seed: int = 0
+    run: Run,
+    test_set: ImageSet | None = None,
+    kind: str | None = None,
+    amount: float | None = None,
+    seed: int = 0,
+    *,
+    data_dir: str | None = None,
+    limit_test: int | None = None,
 ) -> list[Path]:
     """PSNR of corrupted and restored test images (``denoising.json``) and examples
-    (``denoising.png``). The corruption is the run's own unless ``kind``/``amount`` say otherwise."""
+    (``denoising.png``). The corruption is the run's own unless ``kind``/``amount`` say otherwise;
+    an unknown kind or an amount out of its range is refused before any data loads. ``test_set``
+    defaults to the run's (from ``data_dir`` or where the run found it, its first ``limit_test``
+    images)."""
     corruption = corruption_for(run.config.corruption, kind, amount)
+    test_set = test_set if test_set is not None else run.test_set(data_dir, limit_test)
     result = denoise(run.model, test_set, corruption, seed=seed)
     data = save_json(run.dir.figure_path("denoising.json"), result.to_dict())
     figure = save_figure(plot_denoising(result, run.config.preset), run.dir.figure_path("denoising.png"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vaelab.data.dataset_check import DatasetCheck
 from vaelab.data.fashion_mnist import FileReport
 from vaelab.data.image_dataset_check import Check
 from vaelab.evaluation.judge import Judge
@@ -52,6 +53,11 @@ def checks_table(checks: Sequence[Check]) -> str:
     """An image-file dataset's check, a row per item (images, attributes, partition, cache)."""
     rows = [[c.item, c.status, c.path or "-", c.detail] for c in checks]
     return format_table(["item", "status", "path", "detail"], rows)
+
+
+def dataset_check_table(result: DatasetCheck) -> str:
+    """The table of a dataset check: :func:`data_table` for Fashion-MNIST, :func:`checks_table` otherwise."""
+    return data_table(result.files) if result.files else checks_table(result.checks)
 
 
 def judge_lines(judge: Judge) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import __version__
+from vaelab.choices import DEVICES
 from vaelab.data.corruption import Corruption
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
@@ -77,7 +78,7 @@ class RunConfig:
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
             raise ConfigError(f"--lr must be a positive number, got {self.lr!r}")
         make_objective(self.objective, self.objective_params)  # a ConfigError for unknown names or bad weights
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         for name in ("limit_train", "limit_test"):
             value = getattr(self, name)

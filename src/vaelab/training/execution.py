@@ -29,9 +29,8 @@ from typing import Any
 
 import torch
 
+from vaelab.choices import PRECISIONS
 from vaelab.errors import ConfigError
-
-PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)

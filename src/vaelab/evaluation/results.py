@@ -1,4 +1,4 @@
-"""``vaelab diagnose`` and ``vaelab evaluate``: numbers (and a figure) for a run and a sampler.
+"""The results files of ``vaelab diagnose`` and ``vaelab evaluate``: written per sampler, read back checked.
 
 Results are kept per sampler in ``figures/diagnostics.json`` and ``figures/evaluation.json``
 (``{"samplers": {"uniform-box": {...}, "gmm": {...}}}``), so one run can be measured with several
@@ -12,39 +12,29 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vaelab.atomic import atomic_write_json
 from vaelab.data.image_cache import Warn, warn_on_stderr
-from vaelab.data.image_set import ImageSet
 from vaelab.errors import RunDirError
-from vaelab.evaluation.diagnostics import diagnose
-from vaelab.evaluation.judge import Judge
-from vaelab.evaluation.metrics import default_likelihood_images, evaluate
-from vaelab.evaluation.sampling import draw_samples
 from vaelab.json_fields import describe_value
-from vaelab.latent.samplers import default_sampler
-from vaelab.presentation.diagnostics_figure import plot_diagnostics
-from vaelab.presentation.images import save_figure
-from vaelab.presentation.outputs import save_json
-from vaelab.training.run import Run
 
 DIAGNOSTICS = "diagnostics.json"
 EVALUATION = "evaluation.json"
-
 
 #: The command that writes each results file.
 WRITTEN_BY = {DIAGNOSTICS: "diagnose", EVALUATION: "evaluate"}
 
 
-def _merge(path: Path, sampler: str, result: dict[str, Any], warn: Warn = warn_on_stderr) -> Path:
+def merge_results(path: Path, sampler: str, result: dict[str, Any], warn: Warn = warn_on_stderr) -> Path:
     """Write ``result`` under ``samplers[sampler]`` of the JSON file at ``path``, keeping the rest.
 
-    A damaged file (unreadable, or not of the shape ``read_results`` expects) is replaced by a
+    A damaged file (unreadable, or not of the shape :func:`read_results` expects) is replaced by a
     fresh one holding ``result`` alone, after a one-line warning through ``warn``.
     """
     content, problem = load_results(path)
     if problem:
         warn(f"{path} {problem}; writing it afresh with the {sampler} results only")
     content.setdefault("samplers", {})[sampler] = result
-    return save_json(path, content)
+    return atomic_write_json(path, content)
 
 
 def read_results(path: Path) -> dict[str, Any]:
@@ -90,48 +80,3 @@ def _shape_problem(content: Any) -> str | None:
         if not isinstance(result, dict):
             return f"has {describe_value(result)} as the results of sampler {name!r}, not an object"
     return None
-
-
-def write_diagnostics(
-    run: Run, train_set: ImageSet, judge: Judge, sampler: str | None = None, num_samples: int = 10000, seed: int = 0
-) -> list[Path]:
-    """The three problems' numbers (``diagnostics.json``) and ``diagnostics-<sampler>.png``."""
-    sampler = sampler or default_sampler(run.config.model.kind)
-    samples = draw_samples(run.model, train_set, sampler, num_samples, seed)
-    diagnosis = diagnose(samples, train_set, judge)
-    data = _merge(run.dir.figure_path(DIAGNOSTICS), sampler, diagnosis.summary)
-    title = f"{run.config.preset}, sampler {sampler}: the three problems of the latent space ({num_samples:,} samples)"
-    figure = plot_diagnostics(
-        diagnosis.summary, samples, train_set.labels, train_set.class_names, diagnosis.unconfident, diagnosis.far, title
-    )
-    return [save_figure(figure, run.dir.figure_path(f"diagnostics-{sampler}.png")), data]
-
-
-def write_evaluation(
-    run: Run,
-    train_set: ImageSet,
-    test_set: ImageSet,
-    judge: Judge,
-    sampler: str | None = None,
-    num_samples: int = 10000,
-    importance_samples: int | None = None,
-    likelihood_images: int | None = None,
-    seed: int = 0,
-    progress: bool = True,
-) -> list[Path]:
-    """Every metric of :mod:`vaelab.evaluation.metrics` into ``evaluation.json``."""
-    sampler = sampler or default_sampler(run.config.model.kind)
-    samples = draw_samples(run.model, train_set, sampler, num_samples, seed)
-    if likelihood_images is None:
-        likelihood_images = default_likelihood_images(run.device)
-    result = evaluate(
-        run.model,
-        run.config.model.kind,
-        samples,
-        test_set,
-        judge,
-        importance_samples,
-        likelihood_images,
-        progress=progress,
-    )
-    return [_merge(run.dir.figure_path(EVALUATION), sampler, result)]

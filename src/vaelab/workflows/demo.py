@@ -40,11 +40,11 @@ def run_demo(
         started = time.perf_counter()
         run_dir = RunDir(Path(output) / preset)
         resume = run_dir.checkpoint.exists()
-        overrides = dict(epochs=epochs, device=device, data_dir=data_dir)
+        overrides = {"epochs": epochs, "device": device, "data_dir": data_dir}
         if resume:
             check_same_data(run_dir, limit_train, limit_test)
         else:
-            overrides |= dict(limit_train=limit_train, limit_test=limit_test)
+            overrides |= {"limit_train": limit_train, "limit_test": limit_test}
         config = prepare_config(run_dir, preset, resume, **overrides)
         log(f"{preset}: {'resuming' if resume else 'training'} in {run_dir} ({config.epochs} epochs)")
         train(config, run_dir, resume=resume, progress=progress, log=log)

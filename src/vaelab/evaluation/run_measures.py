@@ -1,0 +1,113 @@
+"""Diagnosing and evaluating a trained run: its checks, its data, the judge, and its results files.
+
+:func:`diagnose_run` and :func:`write_evaluation` are what ``vaelab diagnose`` and ``vaelab evaluate``
+call, and what a notebook calls. Each refuses a request it cannot answer before any costly work, in
+this order: a run the judge cannot score (from its dataset's name), then the data (loaded unless
+given), then a request the data cannot satisfy (too few images, likelihood options for an
+autoencoder, a mixture larger than the training set), then a missing judge. The numbers go into the
+run's per-sampler results files (:mod:`vaelab.evaluation.results`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaelab.data.image_set import ImageSet
+from vaelab.evaluation.diagnostics import Diagnosis, check_diagnosis_request, diagnose
+from vaelab.evaluation.judge import Judge, check_judge_applies, load_judge
+from vaelab.evaluation.metrics import check_evaluation_request, default_likelihood_images, evaluate
+from vaelab.evaluation.results import DIAGNOSTICS, EVALUATION, merge_results
+from vaelab.evaluation.sampling import SampleSet, draw_samples
+from vaelab.latent.samplers import check_fit_size, check_sampler, default_sampler
+from vaelab.training.run import Run
+
+
+@dataclass
+class RunDiagnosis:
+    """A run's diagnosis for one sampler: the numbers, the samples they were measured on, the
+    training set they were drawn from, and the results file they were saved into."""
+
+    sampler: str
+    num_samples: int
+    diagnosis: Diagnosis
+    samples: SampleSet
+    train_set: ImageSet
+    path: Path
+
+
+def diagnose_run(
+    run: Run,
+    train_set: ImageSet | None = None,
+    judge: Judge | None = None,
+    sampler: str | None = None,
+    num_samples: int = 10000,
+    seed: int = 0,
+    *,
+    data_dir: str | None = None,
+    limit_train: int | None = None,
+) -> RunDiagnosis:
+    """The three problems' numbers for ``num_samples`` points drawn by ``sampler`` (default: the
+    book's for the run's kind of model) fitted to the training-set embeddings, saved under the
+    sampler's name in ``figures/diagnostics.json``.
+
+    ``train_set`` defaults to the run's training set (from ``data_dir`` or where the run found it,
+    its first ``limit_train`` images); ``judge`` to the cached judge. A one-line error, before any
+    encoding, when the run is not a Fashion-MNIST run, the latent space cannot be drawn in a plane,
+    there are fewer than 2 training images, the sampler is unknown or cannot be fitted, or there is
+    no judge.
+    """
+    check_judge_applies(run.config.dataset)
+    sampler = sampler or default_sampler(run.config.model.kind)
+    check_sampler(sampler)
+    train_set = train_set if train_set is not None else run.train_set(data_dir, limit_train)
+    check_diagnosis_request(run.config.model.latent_dim, len(train_set))
+    check_fit_size(sampler, len(train_set))
+    judge = judge if judge is not None else load_judge(str(run.device))
+    samples = draw_samples(run.model, train_set, sampler, num_samples, seed)
+    diagnosis = diagnose(samples, train_set, judge)
+    path = merge_results(run.dir.figure_path(DIAGNOSTICS), sampler, diagnosis.summary)
+    return RunDiagnosis(sampler, num_samples, diagnosis, samples, train_set, path)
+
+
+def write_evaluation(
+    run: Run,
+    train_set: ImageSet | None = None,
+    test_set: ImageSet | None = None,
+    judge: Judge | None = None,
+    sampler: str | None = None,
+    num_samples: int = 10000,
+    importance_samples: int | None = None,
+    likelihood_images: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    *,
+    data_dir: str | None = None,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+) -> list[Path]:
+    """Every metric of :mod:`vaelab.evaluation.metrics` for ``num_samples`` points drawn by
+    ``sampler``, saved under the sampler's name in ``figures/evaluation.json``; returns its path.
+
+    ``train_set`` (the samplers' fit) and ``test_set`` default to the run's splits (from
+    ``data_dir`` or where the run found them, their first ``limit_train``/``limit_test`` images);
+    ``judge`` to the cached judge; ``likelihood_images`` to all test images on a GPU and 2,000 on a
+    CPU. A one-line error, before any encoding, for what :func:`check_evaluation_request` and
+    :func:`diagnose_run` refuse.
+    """
+    check_judge_applies(run.config.dataset)
+    sampler = sampler or default_sampler(run.config.model.kind)
+    check_sampler(sampler)
+    train_set = train_set if train_set is not None else run.train_set(data_dir, limit_train)
+    test_set = test_set if test_set is not None else run.test_set(data_dir, limit_test)
+    kind = run.config.model.kind
+    check_evaluation_request(kind, num_samples, len(test_set), importance_samples, likelihood_images)
+    check_fit_size(sampler, len(train_set))
+    judge = judge if judge is not None else load_judge(str(run.device))
+    samples = draw_samples(run.model, train_set, sampler, num_samples, seed)
+    if likelihood_images is None:
+        likelihood_images = default_likelihood_images(run.device)
+    result = evaluate(
+        run.model, kind, samples, test_set, judge, importance_samples, likelihood_images, progress=progress
+    )
+    return [merge_results(run.dir.figure_path(EVALUATION), sampler, result)]
