@@ -38,8 +38,8 @@ MAX_GRID_SIZE = 30
 MAX_MORPH_STEPS = 50
 MAX_ARITHMETIC_IMAGES = 50
 MAX_FACTORS = 101
-#: ``arithmetic``: decoded images in one figure, ``--images`` × factors (each is a subplot;
-#: 9 × 101 of them take about half a minute to draw on 2 CPU cores).
+#: ``arithmetic``: decoded images in one figure, ``--images`` × factors (each is a subplot, and
+#: drawing a thousand of them already takes a while: README, "Speed").
 MAX_ARITHMETIC_CELLS = 1000
 
 #: ``arithmetic --factors``: the largest |f|, a distance in latent space (the book's −4…4
@@ -53,8 +53,8 @@ MAX_IMPORTANCE_SAMPLES = 5000
 # Issue 11: a bound on every count that had none (each stated in its flag's --help).
 
 #: ``train --epochs``, ``demo --epochs``, ``judge train --epochs`` and the epochs a checkpoint may
-#: record: the book trains 3 to 10 epochs and papers a few hundred; 10,000 epochs of book-ae take about five days on a 2-core CPU
-#: (45 s each), so a larger number is a typo, not a plan.
+#: record: the book trains 3 to 10 epochs and papers a few hundred; 10,000 epochs of book-ae take days
+#: on a CPU (an epoch's time: README, "Speed"), so a larger number is a typo, not a plan.
 MAX_EPOCHS = 10_000
 
 #: ``train --batch-size``: 2**16 = 65,536 images, more than Fashion-MNIST's whole training set
@@ -70,8 +70,8 @@ MAX_DATASET_IMAGES = 10_000_000
 
 #: ``embed --count`` and ``explore --points``: points in one scatter. 50,000 is five times
 #: Fashion-MNIST's test set and 2.5 times CelebA's (19,962); beyond it a scatter is a solid blot,
-#: the explorer's page receives every point as JSON, and t-SNE (about a minute for 5,000 points on
-#: 2 cores) takes more than ten.
+#: the explorer's page receives every point as JSON, and t-SNE, already slow for 5,000 points (README,
+#: "Speed"), takes more than ten times as long.
 MAX_EMBEDDED_POINTS = 50_000
 
 #: ``--noise-amount`` of the gaussian corruption (σ; images lie in [0, 1]): at σ = 10 more than 95 %

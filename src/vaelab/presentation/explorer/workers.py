@@ -11,7 +11,7 @@ took the server from 325 MB to 765 MB, and another 1,000 to 854 MB (``benchmarks
 wait in the event loop, where waiting costs nothing. When requests had to wait (a burst) and all are
 answered, :func:`release_free_memory` hands the memory the burst freed back to the system. It is not
 done after every answer: one request at a time (the page under the mouse) never waits, and would pay
-for memory faulted in again on every request (measured: 2.2 ms a small decode becomes 3.8 ms).
+for memory faulted in again on every request (``docs/explorer.md``, "Memory under load", has the numbers).
 """
 
 from __future__ import annotations
