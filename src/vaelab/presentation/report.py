@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaelab.data.corruption import Corruption
+from vaelab.data.corruption import Corruption, override_corruption
 from vaelab.data.image_set import ImageSet
 from vaelab.data.selection import requested_count
 from vaelab.errors import ConfigError
@@ -107,7 +107,7 @@ def write_embedding(
     ]
     if run.config.model.kind == "vae":
         written.append(save_figure(plot_latent_cdf(embedding), run.dir.figure_path("latent_cdf.png")))
-    return written + [data]
+    return [*written, data]
 
 
 def write_generated(
@@ -182,13 +182,9 @@ def write_denoising(
 
 
 def corruption_for(trained: Corruption | None, kind: str | None, amount: float | None) -> Corruption:
-    """The corruption to evaluate with: the given kind/amount, else the training one, else the default."""
-    if kind is None and amount is None:
-        return trained or Corruption()
-    kind = kind or (trained.kind if trained else "gaussian")
-    if amount is None and trained is not None and trained.kind == kind:
-        amount = trained.amount
-    return Corruption.of(kind, amount)
+    """The corruption the denoising analysis applies: the run's own (gaussian σ=0.3 for a run trained
+    without one) changed by ``kind``/``amount`` as :func:`~vaelab.data.corruption.override_corruption` does."""
+    return override_corruption(trained or Corruption(), kind, amount)
 
 
 def write_all(run: Run, test_set: ImageSet) -> list[Path]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import __version__
-from vaelab.data.corruption import Corruption
+from vaelab.data.corruption import Corruption, override_corruption
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
 from vaelab.errors import ConfigError
@@ -99,7 +99,7 @@ class RunConfig:
         if "latent_dim" in overrides:
             _check_positive("latent_dim", overrides["latent_dim"])
             model = replace(model, latent_dim=overrides.pop("latent_dim"))
-        corruption = _corruption_override(preset.corruption, overrides)
+        corruption = _pop_corruption(preset.corruption, overrides)
         objective_params = dict(preset.objective_params)
         if "beta" in overrides:
             beta = overrides.pop("beta")
@@ -132,7 +132,7 @@ class RunConfig:
             if float(beta) != saved:
                 raise ConfigError(f"this run was trained with --beta {saved:g}; --resume cannot change it")
         if "corruption" in overrides or "noise_amount" in overrides:
-            wanted = _corruption_override(self.corruption, overrides)
+            wanted = _pop_corruption(self.corruption, overrides)
             if wanted != self.corruption:
                 saved = self.corruption.describe() if self.corruption else "no corruption"
                 raise ConfigError(f"this run was trained with {saved}; --resume cannot change it")
@@ -221,17 +221,10 @@ def recipe_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[s
     return sorted(key for key in set(saved) & set(current) if saved[key] != current[key])
 
 
-def _corruption_override(base: Corruption | None, overrides: dict[str, Any]) -> Corruption | None:
-    """``base`` changed by the ``corruption`` (kind) and ``noise_amount`` overrides, which it pops."""
-    kind = overrides.pop("corruption", None)
-    amount = overrides.pop("noise_amount", None)
-    if kind is None and amount is None:
-        return base
-    if kind is None:
-        kind = base.kind if base else "gaussian"
-    if amount is None and base is not None and base.kind == kind:
-        amount = base.amount
-    return Corruption.of(kind, amount)
+def _pop_corruption(base: Corruption | None, overrides: dict[str, Any]) -> Corruption | None:
+    """``base`` changed by the ``corruption`` (kind) and ``noise_amount`` overrides, which it pops
+    (:func:`~vaelab.data.corruption.override_corruption`)."""
+    return override_corruption(base, overrides.pop("corruption", None), overrides.pop("noise_amount", None))
 
 
 def _data_settings(dataset: str, model: ModelSpec, overrides: dict[str, Any]) -> tuple[ModelSpec, ImageOptions | None]:
