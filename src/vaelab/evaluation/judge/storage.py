@@ -13,14 +13,15 @@ That ``hash`` is the judge's identity: every metric records it (:func:`judge_sum
 computed with different judges are never compared by mistake. :func:`load_judge` checks it before
 anything else, then reads the file with :func:`~vaelab.safetensors_io.read_safetensors`.
 
-The digest inside the file makes one part of that check redundant, and only one: bytes that match
-the recorded hash cannot hold damaged tensors, so for a new judge the reader's digest check can only
-fail if the file changed between the two reads. The hash check stays, because the digest does not
-cover the header (where the accuracy is recorded), does not say which of two valid judges a file
-is, and is absent from judges cached before the judge used :mod:`vaelab.safetensors_io`. Those
-judges load as before (same files, same hash, so metrics computed with them stay comparable).
-Anything wrong with the cache is one :class:`~vaelab.errors.JudgeError` line ending in
-"retrain it with `vaelab judge train`".
+The data digest inside the file makes one part of that check redundant: finding damaged tensor data.
+It does not replace the rest. The hash is the judge's identity, it covers the header (where the
+accuracy is recorded), which the digest does not, and judges cached before the judge used
+:mod:`vaelab.safetensors_io` carry no digest. So the hash check stays, first; once it has passed, the
+reader's digest check can only fail for a file replaced between the two reads. Older judges load as
+before (same files, same hash, so metrics computed with them stay comparable).
+
+A missing judge, or anything wrong with the cache, is one :class:`~vaelab.errors.JudgeError` line
+that names ``vaelab judge train`` as the fix.
 """
 
 from __future__ import annotations
