@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from vaelab.data.corruption import Corruption
+from vaelab.data.corruption import KINDS, Corruption, override_corruption
 from vaelab.errors import ConfigError
-from vaelab.latent.denoising import denoise, psnr
+from vaelab.latent.denoising import denoise, denoising_corruption, psnr
 from vaelab.presentation import report
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
 
@@ -52,6 +52,49 @@ def test_book_dae_preset_and_corruption_options():
     assert RunConfig.from_preset("book-dae", noise_amount=0.5).corruption == Corruption("gaussian", 0.5)
     config = RunConfig.from_preset("book-dae", corruption="salt-pepper", noise_amount=0.1)
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+GAUSSIAN, MASK = Corruption("gaussian", 0.3), Corruption("mask", 0.4)
+
+
+@pytest.mark.parametrize(
+    "base, kind, amount, expected",
+    [
+        (None, None, None, None),  # nothing asked: no corruption
+        (MASK, None, None, MASK),
+        (None, None, 0.2, Corruption("gaussian", 0.2)),  # an amount alone: gaussian
+        (MASK, None, 0.2, Corruption("mask", 0.2)),  # an amount alone: base's kind
+        (MASK, "mask", None, MASK),  # the same kind keeps base's amount
+        (MASK, "salt-pepper", None, Corruption("salt-pepper", 0.2)),  # another kind: its default amount
+        (None, "mask", None, Corruption("mask", 0.5)),
+        (GAUSSIAN, "mask", 0.1, Corruption("mask", 0.1)),
+    ],
+)
+def test_the_corruption_override_rule(base, kind, amount, expected):
+    assert override_corruption(base, kind, amount) == expected
+
+
+@pytest.mark.parametrize("kind", [None, *KINDS])
+@pytest.mark.parametrize("amount", [None, 0.15])
+def test_train_resume_and_denoise_override_the_corruption_alike(kind, amount):
+    for preset in ("book-ae", "book-dae"):
+        saved = RunConfig.from_preset(preset)
+        wanted = override_corruption(saved.corruption, kind, amount)
+        assert RunConfig.from_preset(preset, corruption=kind, noise_amount=amount).corruption == wanted
+        if wanted == saved.corruption:
+            assert saved.resumed_with(corruption=kind, noise_amount=amount) == saved
+        else:
+            with pytest.raises(ConfigError, match="--resume cannot change it"):
+                saved.resumed_with(corruption=kind, noise_amount=amount)
+        evaluated = denoising_corruption(saved.corruption, kind, amount)
+        assert evaluated == override_corruption(saved.corruption or Corruption("gaussian", 0.3), kind, amount)
+
+
+def test_an_unknown_corruption_or_bad_amount_is_one_line_naming_the_flag():
+    with pytest.raises(ConfigError, match="unknown corruption 'blur'"):
+        override_corruption(None, "blur", None)
+    with pytest.raises(ConfigError, match="--noise-amount"):
+        override_corruption(MASK, None, 2.0)
 
 
 def test_denoising_training_raises_psnr(tmp_path, train_images, test_images):

@@ -51,7 +51,7 @@ def test_training_is_deterministic(shapes):
         train_judge(train, test, epochs=1, batch_size=20, seed=3, device="cpu", progress=False, log=lambda s: None)
         for _ in range(2)
     ]
-    for a, b in zip(runs[0].model.state_dict().values(), runs[1].model.state_dict().values()):
+    for a, b in zip(runs[0].model.state_dict().values(), runs[1].model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -185,7 +185,7 @@ def test_scoring_accepts_uint8_and_unit_floats_only(trained, shapes):
 
 def test_cli_judge_show_without_a_judge(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    code, out, err = run_cli(capsys, "judge", "show")
+    code, _out, err = run_cli(capsys, "judge", "show")
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err
@@ -213,7 +213,7 @@ def test_cli_judge_train_then_show(capsys, tmp_path, monkeypatch):
     assert f"wrote {folder / WEIGHTS_FILE}" in out and f"wrote {folder / RECORD_FILE}" in out
     record = json.loads((folder / RECORD_FILE).read_text())
     assert record["train_images"] == 60 and record["test_images"] == 20 and record["epochs"] == 1
-    code, out, err = run_cli(capsys, "judge", "show")
+    code, _out, err = run_cli(capsys, "judge", "show")
     assert code == 0, err
     assert str(folder / WEIGHTS_FILE) in out and record["hash"] in out and "accuracy" in out
 
@@ -233,3 +233,103 @@ def test_a_record_whose_accuracy_is_not_a_number_is_refused(trained, tmp_path):
     record_path.write_text(json.dumps(sidecar))  # consistent with the weights: only the record's shape is wrong
     with pytest.raises(JudgeError, match="is not a vaelab judge"):
         load_judge(folder=tmp_path)
+
+
+# --- the package's parts: network, training, storage ------------------------------------------------
+
+RETRAIN_FIX = "retrain it with `vaelab judge train`"
+
+
+def test_every_public_name_is_importable_from_the_package():
+    from vaelab.evaluation import judge
+    from vaelab.evaluation.judge import network, storage, training
+
+    owners = {network: ["JudgeNet", "check_judge_applies", "JUDGE_DATASET", "IMAGE_SHAPE", "FEATURE_DIM"]}
+    owners[storage] = ["Judge", "load_judge", "save_judge", "default_judge_dir", "judge_summary", "WEIGHTS_FILE"]
+    owners[training] = ["train_judge", "train_and_save_judge", "JudgeResult", "random_shift", "accuracy"]
+    for module, names in owners.items():
+        for name in names:
+            assert getattr(judge, name) is getattr(module, name), name
+    assert set(judge.__all__) >= {name for names in owners.values() for name in names}
+
+
+def test_the_judge_reads_and_writes_safetensors_only_through_safetensors_io():
+    from pathlib import Path
+
+    from vaelab.evaluation import judge
+
+    for source in Path(judge.__file__).parent.glob("*.py"):
+        text = source.read_text()
+        assert "from safetensors" not in text and "import safetensors" not in text, source.name
+        assert "import struct" not in text, source.name  # no hand-written header parser
+
+
+def test_storage_round_trip_keeps_every_tensor_and_the_record(trained, tmp_path):
+    from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, tensors_digest
+
+    saved = save_judge(trained.model, trained.accuracy, {"epochs": 2, "seed": 0}, folder=tmp_path)
+    tensors, metadata = read_safetensors(tmp_path / WEIGHTS_FILE)
+    state = trained.model.state_dict()
+    assert set(tensors) == set(state) and all(torch.equal(tensors[k], state[k].cpu()) for k in state)
+    assert metadata[DIGEST_KEY] == tensors_digest(state)  # the file records the digest of its data
+    assert metadata["format"] == "vaelab-judge-1" and json.loads(metadata["record"])["accuracy"] == trained.accuracy
+    loaded = load_judge("cpu", folder=tmp_path)
+    assert all(torch.equal(value, state[key].cpu()) for key, value in loaded.model.state_dict().items())
+    assert (loaded.hash, loaded.path, loaded.record_path) == (saved.hash, saved.path, tmp_path / RECORD_FILE)
+    assert loaded.record == {key: value for key, value in saved.record.items() if key not in ("weights", "classes")}
+
+
+def test_a_judge_cached_before_the_data_digest_still_loads_with_its_hash(trained, shapes, tmp_path):
+    from safetensors.torch import save_file
+
+    record = {"format": "vaelab-judge-1", "accuracy": trained.accuracy, "epochs": 2, "vaelab_version": "0.5.0"}
+    state = {key: value.detach().clone() for key, value in trained.model.state_dict().items()}
+    weights = tmp_path / WEIGHTS_FILE
+    save_file(
+        state, str(weights), metadata={"format": "vaelab-judge-1", "record": json.dumps(record)}
+    )  # the old writer
+    old_hash = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    (tmp_path / RECORD_FILE).write_text(json.dumps({**record, "hash": old_hash, "weights": WEIGHTS_FILE}))
+    loaded = load_judge("cpu", folder=tmp_path)
+    assert loaded.hash == old_hash  # metrics computed with it before stay comparable
+    expected = Judge(trained.model, trained.accuracy, old_hash, weights).predict_proba(shapes[1].images)
+    assert np.array_equal(loaded.predict_proba(shapes[1].images), expected)
+
+
+def test_damaged_tensors_with_a_matching_record_are_refused_in_one_line(trained, tmp_path):
+    save_judge(trained.model, trained.accuracy, folder=tmp_path)
+    weights, record_path = tmp_path / WEIGHTS_FILE, tmp_path / RECORD_FILE
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0x01  # one bit of one weight ...
+    weights.write_bytes(bytes(data))
+    record = json.loads(record_path.read_text())
+    record["hash"] = hashlib.sha256(bytes(data)).hexdigest()[:16]  # ... and a record "repaired" to match
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(JudgeError) as info:
+        load_judge(folder=tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and "damaged" in message and message.endswith(RETRAIN_FIX)
+
+
+@pytest.mark.parametrize("damage", ["bit", "record", "no-record", "empty", "no-hash", "folder"])
+def test_every_refusal_of_the_cache_is_one_line_naming_the_fix(trained, tmp_path, damage):
+    save_judge(trained.model, trained.accuracy, folder=tmp_path)
+    weights, record_path = tmp_path / WEIGHTS_FILE, tmp_path / RECORD_FILE
+    if damage == "bit":
+        weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    elif damage == "record":
+        record_path.write_text("[]")
+    elif damage == "no-record":
+        record_path.unlink()
+    elif damage == "empty":
+        weights.write_bytes(b"")
+    elif damage == "no-hash":
+        record_path.write_text(json.dumps({"accuracy": trained.accuracy}))
+    else:
+        weights.unlink()
+        weights.mkdir()
+    with pytest.raises(JudgeError) as info:
+        load_judge(folder=tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert "`vaelab judge train`" in message

@@ -12,13 +12,17 @@ data loads: σ from just above 0 to :data:`~vaelab.limits.MAX_NOISE_SIGMA` (fini
 
 Corruption is applied on the fly to float batches on the training device, drawing from the given
 ``torch.Generator`` (or PyTorch's global RNG, whose state training checkpoints save).
+
+:func:`override_corruption` is the one rule for ``--corruption KIND`` and ``--noise-amount X``
+changing a corruption, wherever they are given: ``vaelab train`` (the preset's), ``train --resume``
+(the saved run's) and ``vaelab denoise`` (the run's, or the default).
 """
 
 from __future__ import annotations
 
 import numbers
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, overload
 
 import torch
 
@@ -90,3 +94,33 @@ def check_amount(kind: str, amount: object) -> None:
     raise ConfigError(
         f"--noise-amount {amount!r} is out of range: {what} must be more than 0 and at most {amount_bound(kind):g}"
     )
+
+
+@overload
+def override_corruption(base: Corruption, kind: str | None = None, amount: float | None = None) -> Corruption: ...
+
+
+@overload
+def override_corruption(
+    base: Corruption | None, kind: str | None = None, amount: float | None = None
+) -> Corruption | None: ...
+
+
+def override_corruption(
+    base: Corruption | None, kind: str | None = None, amount: float | None = None
+) -> Corruption | None:
+    """``base`` changed by a ``kind`` (``--corruption``) and an ``amount`` (``--noise-amount``), either
+    or both None when not given.
+
+    Neither given: ``base`` itself (None, no corruption, stays None). An amount alone changes the
+    amount of ``base``'s kind (gaussian when there is no base). A kind keeps ``base``'s amount when
+    it is ``base``'s kind, and otherwise takes ``amount`` or the kind's :data:`DEFAULT_AMOUNTS`.
+    A :class:`ConfigError` names the flag for an unknown kind or an amount out of range.
+    """
+    if kind is None and amount is None:
+        return base
+    if kind is None:
+        kind = base.kind if base is not None else "gaussian"
+    if amount is None and base is not None and base.kind == kind:
+        amount = base.amount
+    return Corruption.of(kind, amount)

@@ -8,13 +8,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaelab.data.corruption import Corruption
+from vaelab.data.corruption import Corruption, override_corruption
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.latent.codec import BATCH_SIZE, device_batches, model_device
 
 #: Mean squared errors are floored here so that a perfect image scores 100 dB, not infinity.
 MSE_FLOOR = 1e-10
+
+
+def denoising_corruption(trained: Corruption | None, kind: str | None, amount: float | None) -> Corruption:
+    """The corruption the denoising analysis applies: the run's own (gaussian σ=0.3 for a run trained
+    without one) changed by ``kind``/``amount`` by the rule of every override
+    (:func:`~vaelab.data.corruption.override_corruption`)."""
+    return override_corruption(trained or Corruption(), kind, amount)
 
 
 def psnr(estimate: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:

@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from vaelab.data.corruption import Corruption
 from vaelab.errors import ConfigError
+from vaelab.models.recipe import Recipe
 from vaelab.models.spec import ModelSpec
 
 
-@dataclass(frozen=True)
-class Preset:
-    """A model plus the book's training recipe for it.
+@dataclass(frozen=True, kw_only=True)
+class Preset(Recipe):
+    """A named :class:`~vaelab.models.recipe.Recipe`: a model plus the book's training recipe for it.
 
     Attributes:
         name: the preset's name on the command line.
         description: one line for ``vaelab presets``.
-        dataset: the dataset it trains on.
-        model: the architecture.
-        objective: the training objective's name (see :mod:`vaelab.training.objectives`).
-        objective_params: its parameters.
-        epochs, batch_size, lr: the book's optimiser settings (Adam).
-        corruption: for a denoising model, how training inputs are corrupted (the target stays
-            the clean image).
+        (the recipe's fields): see :class:`~vaelab.models.recipe.Recipe`.
     """
 
     name: str
     description: str
-    dataset: str
-    model: ModelSpec
-    objective: str
-    objective_params: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 3
-    batch_size: int = 100
-    lr: float = 1e-3
-    corruption: Corruption | None = None
 
 
 PRESETS: dict[str, Preset] = {

@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.choices import EMBED_VIEWS, GRID_SPANS
-from vaelab.data.corruption import Corruption
 from vaelab.data.image_set import ImageSet
 from vaelab.data.selection import requested_count
 from vaelab.errors import ConfigError
 from vaelab.latent import decode_grid, embed, generate, reconstruct
 from vaelab.latent.codec import encode_images
-from vaelab.latent.denoising import denoise
+from vaelab.latent.denoising import denoise, denoising_corruption
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
 from vaelab.latent.samplers import check_sampler, default_sampler, sampler_fits_training_set
@@ -186,22 +185,12 @@ def write_denoising(
     an unknown kind or an amount out of its range is refused before any data loads. ``test_set``
     defaults to the run's (from ``data_dir`` or where the run found it, its first ``limit_test``
     images)."""
-    corruption = corruption_for(run.config.corruption, kind, amount)
+    corruption = denoising_corruption(run.config.corruption, kind, amount)
     test_set = test_set if test_set is not None else run.test_set(data_dir, limit_test)
     result = denoise(run.model, test_set, corruption, seed=seed)
     data = save_json(run.dir.figure_path("denoising.json"), result.to_dict())
     figure = save_figure(plot_denoising(result, run.config.preset), run.dir.figure_path("denoising.png"))
     return [figure, data]
-
-
-def corruption_for(trained: Corruption | None, kind: str | None, amount: float | None) -> Corruption:
-    """The corruption to evaluate with: the given kind/amount, else the training one, else the default."""
-    if kind is None and amount is None:
-        return trained or Corruption()
-    kind = kind or (trained.kind if trained else "gaussian")
-    if amount is None and trained is not None and trained.kind == kind:
-        amount = trained.amount
-    return Corruption.of(kind, amount)
 
 
 def write_all(run: Run, test_set: ImageSet) -> list[Path]:

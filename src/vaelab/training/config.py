@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from vaelab import __version__
 from vaelab.choices import DEVICES
-from vaelab.data.corruption import Corruption
+from vaelab.data.corruption import Corruption, override_corruption
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
 from vaelab.errors import ConfigError
 from vaelab.json_fields import fields_problem
 from vaelab.limits import MAX_BATCH_SIZE, MAX_DATASET_IMAGES, MAX_EPOCHS, MAX_SEED, MAX_THREADS
-from vaelab.models import ModelSpec, get_preset
+from vaelab.models import ModelSpec, Recipe, get_preset
 from vaelab.training.execution import PRECISIONS
 from vaelab.training.objectives import make_objective
 
@@ -33,33 +33,27 @@ BETA_PARAMS = {"vae-book": "reconstruction_weight", "vae-mse": "reconstruction_w
 IMAGE_OPTION_KEYS = ("image_size", "center_crop", "on_bad_image")
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything needed to rebuild, retrain or analyse a run.
+@dataclass(frozen=True, kw_only=True)
+class RunConfig(Recipe):
+    """Everything needed to rebuild, retrain or analyse a run: a :class:`~vaelab.models.recipe.Recipe`
+    (dataset, model, objective and its parameters, epochs, batch size, lr, corruption) plus the
+    run's own settings.
 
-    ``model`` is the architecture; the remaining fields are the training recipe, the data
-    selection and the execution settings. ``limit_train``/``limit_test`` keep the first N images
-    of each split (``None`` keeps all). ``data_options`` (image size, centre crop, bad-image
+    ``preset`` names the preset the recipe came from. ``limit_train``/``limit_test`` keep the first N
+    images of each split (``None`` keeps all). ``data_options`` (image size, centre crop, bad-image
     policy) is set for the datasets read from image files (``celeba``, ``image-folder``) and
     None for Fashion-MNIST; its ``image_size`` always equals the model's. ``precision``,
     ``compile``, ``threads`` and ``cuda_graphs`` choose how the run executes (see
-    :mod:`vaelab.training.execution`).
+    :mod:`vaelab.training.execution`). Every field is checked here, whoever builds the config
+    (the command line, the Python API, ``config.json``), and saved flat in ``config.json``.
     """
 
     preset: str
-    dataset: str
-    model: ModelSpec
-    objective: str
-    objective_params: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 3
-    batch_size: int = 100
-    lr: float = 1e-3
     seed: int = 0
     device: str = "auto"
     data_dir: str | None = None
     limit_train: int | None = None
     limit_test: int | None = None
-    corruption: Corruption | None = None
     data_options: ImageOptions | None = None
     precision: str = "fp32"
     compile: bool = False
@@ -100,25 +94,15 @@ class RunConfig:
         if "latent_dim" in overrides:
             _check_positive("latent_dim", overrides["latent_dim"])
             model = replace(model, latent_dim=overrides.pop("latent_dim"))
-        corruption = _corruption_override(preset.corruption, overrides)
+        corruption = _pop_corruption(preset.corruption, overrides)
         objective_params = dict(preset.objective_params)
         if "beta" in overrides:
             beta = overrides.pop("beta")
             _check_beta(beta)
             objective_params[_beta_param(preset.objective)] = float(beta)
         _reject_unknown(overrides)
-        base = cls(
-            preset=preset.name,
-            dataset=dataset,
-            model=model,
-            objective=preset.objective,
-            objective_params=objective_params,
-            epochs=preset.epochs,
-            batch_size=preset.batch_size,
-            lr=preset.lr,
-            corruption=corruption,
-            data_options=data_options,
-        )
+        changed = {"dataset": dataset, "model": model, "objective_params": objective_params, "corruption": corruption}
+        base = cls(preset=preset.name, data_options=data_options, **{**preset.recipe_fields(), **changed})
         return replace(base, **overrides)
 
     def resumed_with(self, **overrides: Any) -> RunConfig:
@@ -133,7 +117,7 @@ class RunConfig:
             if float(beta) != saved:
                 raise ConfigError(f"this run was trained with --beta {saved:g}; --resume cannot change it")
         if "corruption" in overrides or "noise_amount" in overrides:
-            wanted = _corruption_override(self.corruption, overrides)
+            wanted = _pop_corruption(self.corruption, overrides)
             if wanted != self.corruption:
                 saved = self.corruption.describe() if self.corruption else "no corruption"
                 raise ConfigError(f"this run was trained with {saved}; --resume cannot change it")
@@ -157,7 +141,7 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with the vaelab version that wrote it."""
-        data = asdict(self)
+        data = {"preset": self.preset, **asdict(self)}  # the preset's name first, as before the Recipe existed
         data["model"] = self.model.to_dict()
         data["corruption"] = self.corruption.to_dict() if self.corruption else None
         data["data_options"] = self.data_options.to_dict() if self.data_options else None
@@ -205,7 +189,9 @@ class RunConfig:
 
     def recipe(self) -> dict[str, Any]:
         """What defines the run and a resume may not change: :meth:`to_dict` without the
-        :data:`RESUMABLE_OVERRIDES` and the vaelab version, as it reads back from JSON.
+        :data:`RESUMABLE_OVERRIDES` and the vaelab version, as it reads back from JSON. That is
+        more than the :class:`~vaelab.models.recipe.Recipe` (:meth:`recipe_fields`): also the
+        preset's name, the seed and the data selection.
 
         A training checkpoint records it, so that a checkpoint copied from another run (another
         preset, corruption, data or seed) is refused instead of silently continued.
@@ -222,17 +208,10 @@ def recipe_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[s
     return sorted(key for key in set(saved) & set(current) if saved[key] != current[key])
 
 
-def _corruption_override(base: Corruption | None, overrides: dict[str, Any]) -> Corruption | None:
-    """``base`` changed by the ``corruption`` (kind) and ``noise_amount`` overrides, which it pops."""
-    kind = overrides.pop("corruption", None)
-    amount = overrides.pop("noise_amount", None)
-    if kind is None and amount is None:
-        return base
-    if kind is None:
-        kind = base.kind if base else "gaussian"
-    if amount is None and base is not None and base.kind == kind:
-        amount = base.amount
-    return Corruption.of(kind, amount)
+def _pop_corruption(base: Corruption | None, overrides: dict[str, Any]) -> Corruption | None:
+    """``base`` changed by the ``corruption`` (kind) and ``noise_amount`` overrides, which it pops
+    (:func:`~vaelab.data.corruption.override_corruption`)."""
+    return override_corruption(base, overrides.pop("corruption", None), overrides.pop("noise_amount", None))
 
 
 def _data_settings(dataset: str, model: ModelSpec, overrides: dict[str, Any]) -> tuple[ModelSpec, ImageOptions | None]:
