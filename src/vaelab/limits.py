@@ -1,11 +1,27 @@
 """The largest (and a few smallest) values vaelab accepts for its counts, sizes and seeds.
 
 Upper bounds keep each figure readable and each command finishing in minutes rather than
-hanging or running out of memory; every one is stated in its flag's ``--help``. This module
-imports nothing, so the command line can read it without loading PyTorch.
+hanging or running out of memory; every one is stated in its flag's ``--help``, checked by the
+flag's type on the command line and by :func:`check_range` in the Python function it reaches, so a
+caller of the API meets the same bounds. This module imports nothing but :mod:`vaelab.errors`, so
+the command line can read it without loading PyTorch.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from vaelab.errors import ConfigError
+
+
+def check_range(flag: str, value: Any, low: int, high: int) -> None:
+    """A :class:`~vaelab.errors.ConfigError` naming ``flag`` unless ``value`` is an integer from
+    ``low`` to ``high`` (``None``, a default to be chosen later, passes)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{flag} must be an integer from {low:,} to {high:,}, got {value!r}")
+
 
 #: Seeds reach ``torch.manual_seed`` (up to 2**64 − 1), numpy's ``default_rng`` (any size) and
 #: scikit-learn's ``random_state`` (t-SNE; up to 2**32 − 1): the smallest bound of these.

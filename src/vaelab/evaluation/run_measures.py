@@ -20,6 +20,13 @@ from vaelab.evaluation.metrics import check_evaluation_request, default_likeliho
 from vaelab.evaluation.results import DIAGNOSTICS, EVALUATION, merge_results
 from vaelab.evaluation.sampling import SampleSet, draw_samples
 from vaelab.latent.samplers import check_fit_size, check_sampler, default_sampler
+from vaelab.limits import (
+    MAX_DATASET_IMAGES,
+    MAX_IMPORTANCE_SAMPLES,
+    MAX_METRIC_SAMPLES,
+    MAX_SEED,
+    check_range,
+)
 from vaelab.training.run import Run
 
 
@@ -60,6 +67,8 @@ def diagnose_run(
     check_judge_applies(run.config.dataset)
     sampler = sampler or default_sampler(run.config.model.kind)
     check_sampler(sampler)
+    check_range("--num-samples", num_samples, 1, MAX_METRIC_SAMPLES)
+    check_range("--seed", seed, 0, MAX_SEED)
     train_set = train_set if train_set is not None else run.train_set(data_dir, limit_train)
     check_diagnosis_request(run.config.model.latent_dim, len(train_set))
     check_fit_size(sampler, len(train_set))
@@ -98,6 +107,10 @@ def write_evaluation(
     check_judge_applies(run.config.dataset)
     sampler = sampler or default_sampler(run.config.model.kind)
     check_sampler(sampler)
+    check_range("--num-samples", num_samples, 1, MAX_METRIC_SAMPLES)
+    check_range("-k/--importance-samples", importance_samples, 1, MAX_IMPORTANCE_SAMPLES)
+    check_range("--likelihood-images", likelihood_images, 1, MAX_DATASET_IMAGES)
+    check_range("--seed", seed, 0, MAX_SEED)
     train_set = train_set if train_set is not None else run.train_set(data_dir, limit_train)
     test_set = test_set if test_set is not None else run.test_set(data_dir, limit_test)
     kind = run.config.model.kind

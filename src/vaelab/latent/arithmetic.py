@@ -51,6 +51,17 @@ def parse_factors(text: str) -> tuple[float, ...]:
     return tuple(float(start + i * step) for i in range(count))
 
 
+def check_factors(factors: tuple[float, ...]) -> tuple[float, ...]:
+    """``factors`` given as numbers (not text), held to :func:`parse_factors`'s rules: 1 to
+    :data:`~vaelab.limits.MAX_FACTORS` finite numbers within ±:data:`~vaelab.limits.MAX_ABS_FACTOR`."""
+    text = ",".join(f"{f:g}" if isinstance(f, (int, float)) else repr(f) for f in factors)
+    if not factors or not all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in factors):
+        raise _factors_error(text, "must be one or more numbers")
+    _check_magnitudes(text, tuple(float(f) for f in factors))
+    _check_count(text, len(factors))
+    return tuple(float(f) for f in factors)
+
+
 def _factors_error(text: str, problem: str) -> ConfigError:
     return ConfigError(f"--factors {text!r} {problem}")
 

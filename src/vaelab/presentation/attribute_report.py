@@ -30,7 +30,7 @@ from vaelab.data.selection import AtMost, requested_count
 from vaelab.errors import ConfigError
 from vaelab.hashing import file_hash
 from vaelab.json_fields import describe_value, value_problem
-from vaelab.latent.arithmetic import DEFAULT_FACTORS, add_vector, parse_factors
+from vaelab.latent.arithmetic import DEFAULT_FACTORS, add_vector, check_factors, parse_factors
 from vaelab.latent.attributes import (
     DEFAULT_COUNT,
     AttributeVector,
@@ -39,7 +39,7 @@ from vaelab.latent.attributes import (
     attribute_vector,
 )
 from vaelab.latent.morph import morph
-from vaelab.limits import MAX_ARITHMETIC_CELLS
+from vaelab.limits import MAX_ARITHMETIC_CELLS, MAX_ARITHMETIC_IMAGES, MAX_MORPH_STEPS, check_range
 from vaelab.presentation.arithmetic_grid import plot_arithmetic
 from vaelab.presentation.attribute_convergence import plot_attribute_convergence
 from vaelab.presentation.images import save_figure
@@ -235,7 +235,8 @@ def write_arithmetic(
     factors −4…4). The vector is the saved one when it matches, else computed over the first
     ``count`` images of ``train_set`` (default: the run's training set, read from ``data_dir``
     or where the run found it) and saved."""
-    factors = parse_factors(factors) if isinstance(factors, str) else tuple(factors)
+    factors = parse_factors(factors) if isinstance(factors, str) else check_factors(tuple(factors))
+    check_range("--images", images, 1, MAX_ARITHMETIC_IMAGES)
     attribute_groups(test_set, attribute, against)  # an unknown name fails here, before any encoding
     chosen = pick_images(test_set, images, pick, attribute, against)
     _check_figure_size(len(chosen), len(factors))
@@ -275,6 +276,7 @@ def write_morph(
     run: Run, test_set: ImageSet, start: int, end: int, steps: int = 10, method: str = "linear"
 ) -> list[Path]:
     """The morph between test images ``start`` and ``end`` (``morph-<start>-<end>-<method>``)."""
+    check_range("--steps", steps, 2, MAX_MORPH_STEPS)
     result = morph(run.model, test_set, start, end, steps, method)
     name = f"morph-{start}-{end}-{method}"
     data = save_npz(

@@ -22,6 +22,7 @@ from vaelab.latent.denoising import denoise, denoising_corruption
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
 from vaelab.latent.samplers import check_sampler, default_sampler, sampler_fits_training_set
+from vaelab.limits import MAX_EMBEDDED_POINTS, MAX_GENERATED, MAX_GRID_SIZE, MAX_RECONSTRUCTIONS, MAX_SEED, check_range
 from vaelab.presentation.denoising import plot_denoising
 from vaelab.presentation.generated import plot_generated
 from vaelab.presentation.images import save_figure
@@ -58,6 +59,7 @@ def _labels(images_labels: np.ndarray | None, count: int) -> np.ndarray:
 def write_reconstructions(run: Run, test_set: ImageSet, count: int | None = None) -> list[Path]:
     """The first ``count`` test images above their reconstructions (default: the book's 10, or
     all when fewer; a :class:`ConfigError` when ``count`` exceeds the test set)."""
+    check_range("--count", count, 1, MAX_RECONSTRUCTIONS)
     count = requested_count(count, RECONSTRUCT_COUNT, len(test_set), "--count", "test images")
     result = reconstruct(run.model, test_set, count)
     data = save_npz(
@@ -87,6 +89,8 @@ def write_embedding(
     ``view="tsne"`` through t-SNE (much slower; see the README's "Speed")."""
     if view not in EMBED_VIEWS:
         raise ConfigError(f"unknown view {view!r}; use one of: {', '.join(EMBED_VIEWS)}")
+    check_range("--count", count, 1, MAX_EMBEDDED_POINTS)
+    check_range("--seed", seed, 0, MAX_SEED)
     count = requested_count(count, EMBED_COUNT, len(test_set), "--count", "test images")
     embedding = embed(run.model, test_set, count, sampled=sampled, seed=seed)
     data = save_npz(
@@ -126,6 +130,8 @@ def write_generated(
     (default: the run's training set); the others to the embedded test images."""
     sampler = sampler or default_sampler(run.config.model.kind)
     check_sampler(sampler)
+    check_range("--count", count, 1, MAX_GENERATED)
+    check_range("--seed", seed, 0, MAX_SEED)
     count, columns = sample_grid(run.config.dataset, count)
     embedding = embed(run.model, test_set, EMBED_COUNT)
     fit_to = None
@@ -145,6 +151,7 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = 
     ``span="prior"`` (the default for a VAE) takes open-interval quantiles of N(0, 1) through the
     inverse normal CDF, and the figure's axes are Φ(z).
     """
+    check_range("--size", size, 2, MAX_GRID_SIZE)
     span = span or ("prior" if run.config.model.kind == "vae" else "embeddings")
     if span not in GRID_SPANS:
         raise ConfigError(f"unknown grid span {span!r}; use one of: {', '.join(GRID_SPANS)}")
@@ -186,6 +193,7 @@ def write_denoising(
     defaults to the run's (from ``data_dir`` or where the run found it, its first ``limit_test``
     images)."""
     corruption = denoising_corruption(run.config.corruption, kind, amount)
+    check_range("--seed", seed, 0, MAX_SEED)
     test_set = test_set if test_set is not None else run.test_set(data_dir, limit_test)
     result = denoise(run.model, test_set, corruption, seed=seed)
     data = save_json(run.dir.figure_path("denoising.json"), result.to_dict())
