@@ -162,6 +162,7 @@ def build_step(
     torch.manual_seed(0)  # the weights, and the random draws of the steps (CPU and CUDA generators)
     model = execution.prepare_model(build_model(config.model))
     forward = processes.wrap(model) if processes else model
+    model = getattr(forward, "module", model)  # DDP may have converted BatchNorm layers, as in the trainer
     optimizer = make_optimizer(adam, model, config.lr, device)
     if compile:
         forward = torch.compile(forward)
