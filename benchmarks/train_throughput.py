@@ -7,7 +7,7 @@ For each preset it times, on the same device, with the same model, batch size an
 
 * ``vaelab`` — the step function vaelab's trainer runs (:class:`vaelab.training.trainer.Trainer`
   built as ``vaelab train`` builds it: device-resident uint8 data, the automatic execution
-  settings, a CUDA graph on a GPU), fed from the trainer's own shuffled batches, with the
+  settings; a CUDA graph on a GPU with ``--cuda-graphs``), fed from the trainer's own shuffled batches, with the
   trainer's running-loss read every ``CHECK_EVERY`` steps;
 * ``reference`` — the loop tutorials write: a ``torch.utils.data.DataLoader`` (shuffle=True)
   over a ``TensorDataset`` of float32 images in [0, 1] held on the CPU, ``x.to(device)``,
@@ -497,7 +497,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", help="write the results as JSON here")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="vaelab's --precision")
     parser.add_argument("--compile", action="store_true", help="vaelab's --compile")
-    parser.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false", help="vaelab's --no-cuda-graphs")
+    parser.add_argument(
+        "--cuda-graphs",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="vaelab's --cuda-graphs (default: off, as in vaelab)",
+    )
     parser.add_argument(
         "--channels-last",
         choices=("auto", "on", "off"),

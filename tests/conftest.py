@@ -14,6 +14,16 @@ from synthetic import synthetic_images
 from vaelab.training import RunConfig, load_run, train
 
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+NO_CUDA = "needs a CUDA device: PyTorch sees none (torch.cuda.is_available() is False)"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked ``gpu`` when there is no CUDA device, saying why."""
+    if torch.cuda.is_available():
+        return
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(pytest.mark.skip(reason=NO_CUDA))
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +47,7 @@ def test_images():
 
 def small_config(**overrides) -> RunConfig:
     """book-ae on synthetic data: small batches so an epoch has a dozen steps."""
-    settings = dict(epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu")
+    settings = {"epochs": 2, "batch_size": 20, "lr": 2e-3, "seed": 0, "device": "cpu"}
     settings.update(overrides)
     return RunConfig.from_preset("book-ae", **settings)
 

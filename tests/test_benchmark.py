@@ -23,7 +23,8 @@ def bench():
 
 
 def book_ae_training_flops_per_image() -> int:
-    """book-ae's training FLOPs per image counted by hand from DESIGN.md's layers.
+    """book-ae's training FLOPs per image counted by hand from the book's layers (Generative Deep
+    Learning, 2nd ed., ch. 3; vaelab builds them in src/vaelab/models/conv_encoder.py and conv_decoder.py).
 
     Multiply-accumulates of the forward pass per layer (output positions × kernel taps × input
     channels × output channels); training costs 3 forward passes (forward, input gradient, weight
@@ -76,6 +77,7 @@ def test_summary_holds_each_loop_to_its_precisions_peak(bench):
     assert "4.00× the reference" in text
 
 
+@pytest.mark.slow
 def test_a_tiny_run_writes_consistent_json(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
@@ -125,6 +127,7 @@ MEMORY_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "explorer_m
 REAL_TEST_IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not REAL_TEST_IMAGES.exists(), reason="Fashion-MNIST is not installed (the server embeds it)")
 def test_explorer_memory_benchmark_finds_the_server_on_its_few_threads(tmp_path, trained_run):

@@ -84,7 +84,7 @@ def test_to_unit_float_rejects_float_input() -> None:
         to_unit_float(torch.zeros(3))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_to_unit_float_stays_on_the_device() -> None:
     batch = torch.full((2, 1, 4, 4), 255, dtype=torch.uint8, device="cuda")
     result = to_unit_float(batch)

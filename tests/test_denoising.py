@@ -30,6 +30,7 @@ def test_corruption_is_seeded():
     x = torch.rand(4, 1, 8, 8)
     c = Corruption("gaussian", 0.3)
     assert torch.equal(c(x, torch.Generator().manual_seed(5)), c(x, torch.Generator().manual_seed(5)))
+    assert not torch.equal(c(x, torch.Generator().manual_seed(5)), c(x, torch.Generator().manual_seed(6)))
 
 
 @pytest.mark.parametrize("kind, amount", [("blur", 0.1), ("gaussian", 0.0), ("mask", 1.5), ("salt-pepper", -0.1)])

@@ -57,6 +57,7 @@ def test_diagnose_reports_the_three_problems(trained_run, train_images, judge):
     json.dumps(summary)  # JSON-ready
 
 
+@pytest.mark.slow
 def test_write_and_compare_for_two_runs_and_samplers(tmp_path, trained_run, vae_run, train_images, test_images, judge):
     for sampler in ("uniform-box", "gmm"):
         png, data = write_diagnostics(trained_run, train_images, judge, sampler, num_samples=200)

@@ -8,14 +8,14 @@ import torch
 from conftest import small_config
 from vaelab.errors import ConfigError
 from vaelab.models import build_model
-from vaelab.training import RunDir, prepare_config, train
+from vaelab.training import RunConfig, RunDir, prepare_config, train
 from vaelab.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from vaelab.training.execution import choose_execution
 from vaelab.training.monitor import RunningLoss
 from vaelab.training.optimizer import make_adam
 from vaelab.training.trainer import Trainer
 
-QUIET = dict(progress=False, log=lambda s: None)
+QUIET = {"progress": False, "log": lambda s: None}
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
@@ -23,10 +23,11 @@ def test_choices_per_device():
     cpu = choose_execution(CPU)
     assert cpu.channels_last and not cpu.cuda_graphs and cpu.memory_format == torch.channels_last
     gpu = choose_execution(CUDA)
-    assert gpu.cuda_graphs and not gpu.channels_last
-    assert not choose_execution(CUDA, distributed=True).cuda_graphs
-    assert not choose_execution(CUDA, compile=True).cuda_graphs
-    assert not choose_execution(CUDA, cuda_graphs=False).cuda_graphs
+    assert not gpu.cuda_graphs and not gpu.channels_last  # CUDA graphs are opt-in until checked on a GPU
+    assert choose_execution(CUDA, cuda_graphs=True).cuda_graphs
+    assert not choose_execution(CUDA, cuda_graphs=True, distributed=True).cuda_graphs
+    assert not choose_execution(CUDA, cuda_graphs=True, compile=True).cuda_graphs
+    assert not choose_execution(CPU, cuda_graphs=True).cuda_graphs
     assert not choose_execution(CPU, channels_last=False).channels_last
     with pytest.raises(ConfigError, match="precision"):
         choose_execution(CPU, precision="fp16")
@@ -52,7 +53,7 @@ def test_channels_last_changes_only_the_rounding(tmp_path, train_images, test_im
     for part in ("train", "val"):
         for term, value in nchw[part].items():
             assert nhwc[part][term] == pytest.approx(value, rel=1e-4), (part, term)
-    for (name, a), b in zip(nchw_model.state_dict().items(), nhwc_model.state_dict().values()):
+    for (name, a), b in zip(nchw_model.state_dict().items(), nhwc_model.state_dict().values(), strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=2e-3, msg=name)
 
 
@@ -68,13 +69,31 @@ def test_execution_settings_are_saved_and_may_change_on_resume(tmp_path, train_i
     config = small_config(epochs=1, threads=1, precision="bf16")
     train(config, tmp_path / "run", train_set=train_images, test_set=test_images, **QUIET)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert (saved["precision"], saved["threads"], saved["compile"], saved["cuda_graphs"]) == ("bf16", 1, False, True)
+    assert (saved["precision"], saved["threads"], saved["compile"], saved["cuda_graphs"]) == ("bf16", 1, False, False)
     resumed = prepare_config(RunDir(tmp_path / "run"), None, resume=True, precision="fp32", threads=2, compile=True)
     assert (resumed.precision, resumed.threads, resumed.compile) == ("fp32", 2, True)
     with pytest.raises(ConfigError, match="--precision"):
         small_config(precision="fp8")
     with pytest.raises(ConfigError, match="--threads"):
         small_config(threads=0)
+
+
+def test_cuda_graphs_are_opt_in_and_a_runs_saved_choice_is_kept(tmp_path):
+    assert (
+        not RunConfig.from_preset("book-ae").cuda_graphs
+        and RunConfig.from_preset("book-ae", cuda_graphs=True).cuda_graphs
+    )
+    written_before = small_config().to_dict() | {"cuda_graphs": True}  # config.json of a run from vaelab 0.5
+    run_dir = RunDir(tmp_path / "old")
+    run_dir.path.mkdir()
+    run_dir.config.write_text(json.dumps(written_before))
+    saved = run_dir.read_config()
+    assert saved.cuda_graphs and saved.resumed_with(epochs=3, cuda_graphs=None).cuda_graphs  # resumed without a flag
+    assert choose_execution(CUDA, cuda_graphs=saved.cuda_graphs).cuda_graphs  # as the trainer chooses
+    assert not saved.resumed_with(cuda_graphs=False).cuda_graphs  # --no-cuda-graphs on --resume
+    without = {key: value for key, value in written_before.items() if key != "cuda_graphs"}  # before the option
+    run_dir.config.write_text(json.dumps(without))
+    assert not run_dir.read_config().cuda_graphs
 
 
 def test_threads_apply_during_training_only(tmp_path, train_images, test_images, monkeypatch):

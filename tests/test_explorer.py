@@ -344,7 +344,7 @@ def test_openapi_declares_one_line_errors_and_every_bound(client):
         "/api/image/{index}": {"200", "404", "422"},
         "/api/morph": {"200", "422"},
     }
-    for path, item in document["paths"].items():
+    for item in document["paths"].values():
         for status, answer in item["get"]["responses"].items():
             if status != "200":
                 assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorDetail"}
@@ -423,13 +423,14 @@ def schema_statuses(app, checks) -> Counter:
             )
             def answers_conform(case):
                 response = case.call()
-                statuses[operation.path, response.status_code] += 1
+                statuses[operation.path, response.status_code] += 1  # noqa: B023 (called at once, below)
                 case.validate_response(response, checks=checks)
 
             answers_conform()
     return statuses
 
 
+@pytest.mark.slow
 @needs_schemathesis
 def test_every_answer_conforms_to_the_openapi_document(trained_run, test_images):
     app = create_app(trained_run, test_images, points=POINTS)

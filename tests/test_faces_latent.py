@@ -217,6 +217,7 @@ def test_new_commands_have_help(capsys, command):
     assert code == 0 and f"usage: vaelab {command}" in out
 
 
+@pytest.mark.slow
 def test_faces_commands_end_to_end(capsys, tmp_path, celeba_dirs, private_cache):
     run = str(tmp_path / "faces")
     code, out, err = run_cli(

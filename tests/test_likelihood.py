@@ -19,6 +19,7 @@ def vae(tmp_path_factory, train_images, test_images):
     return load_run(run_dir, "cpu").model
 
 
+@pytest.mark.slow
 def test_iw_bound_is_below_the_negative_elbo_and_falls_with_k(vae, test_images):
     results = {k: likelihood_bounds(vae, test_images, k=k, seed=0, progress=False) for k in (1, 8, 64)}
     # k = 1: the bound estimates the ELBO too (its KL from one sample), so the two agree closely but

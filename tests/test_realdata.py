@@ -23,6 +23,7 @@ def vaelab(*argv):
     return subprocess.run([sys.executable, "-m", "vaelab", *argv], capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_book_ae_on_real_fashion_mnist(tmp_path):
     run = tmp_path / "ae"
     result = vaelab(

@@ -2,15 +2,16 @@ import json
 
 import pytest
 import torch
-from safetensors import safe_open
+from safetensors.torch import load_file
 
 from conftest import small_config
 from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError
+from vaelab.models import build_model
 from vaelab.training import RunDir, TrainingInterrupted, load_run, prepare_config, train
 from vaelab.training import trainer as trainer_module
 from vaelab.training.objectives import OBJECTIVES, BceObjective
 
-QUIET = dict(progress=False, log=lambda s: None)
+QUIET = {"progress": False, "log": lambda s: None}
 
 
 def _train(run_dir, train_images, test_images, resume=False, **overrides):
@@ -19,8 +20,7 @@ def _train(run_dir, train_images, test_images, resume=False, **overrides):
 
 
 def _weights(run_dir):
-    with safe_open(str(RunDir(run_dir).model), "pt") as f:
-        return {k: f.get_tensor(k) for k in f.keys()}
+    return load_file(str(RunDir(run_dir).model))
 
 
 def test_training_lowers_the_loss_and_writes_the_run(tmp_path, train_images, test_images):
@@ -52,7 +52,8 @@ def test_resume_continues_exactly(tmp_path, train_images, test_images):
     straight = _train(tmp_path / "straight", train_images, test_images, epochs=2).history
     _train(tmp_path / "resumed", train_images, test_images, epochs=1)
     resumed = _train(tmp_path / "resumed", train_images, test_images, resume=True, epochs=2).history
-    for a, b in zip(straight, resumed):
+    assert [row["epoch"] for row in resumed] == [row["epoch"] for row in straight] == [1, 2]
+    for a, b in zip(straight, resumed, strict=True):
         assert a["train"] == b["train"] and a["val"] == b["val"]
     for name, tensor in _weights(tmp_path / "straight").items():
         assert torch.equal(tensor, _weights(tmp_path / "resumed")[name]), name
@@ -124,7 +125,15 @@ def test_load_run_rebuilds_the_trained_model(trained_run, test_images):
     x = torch.from_numpy(test_images.images[:4]).float() / 255
     z = trained_run.model.encode(x)
     assert z.shape == (4, 2)
-    assert trained_run.config.preset == "book-ae"
+    assert trained_run.config.preset == "book-ae" and not trained_run.model.training
+    # The trained weights, not a freshly initialised model of the same shape.
+    saved = _weights(trained_run.dir.path)
+    loaded = trained_run.model.state_dict()
+    assert saved.keys() == loaded.keys()
+    assert all(torch.equal(loaded[name], tensor) for name, tensor in saved.items())
+    torch.manual_seed(trained_run.config.seed)
+    untrained = build_model(trained_run.config.model).state_dict()
+    assert not any(torch.equal(untrained[name], tensor) for name, tensor in saved.items() if "weight" in name)
 
 
 def test_corrupt_weights_give_a_clear_error(tmp_path, train_images, test_images):

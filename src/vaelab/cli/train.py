@@ -148,8 +148,9 @@ def _add_speed_options(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help=(
-            "on CUDA, capture each training step as one CUDA graph and replay it (default: on; single process, "
-            "without --compile)"
+            "on CUDA, capture each training step as one CUDA graph and replay it (default: off until "
+            "benchmarks/gpu_selfcheck.py has passed on a GPU; single process, without --compile; a resumed run keeps "
+            "its setting)"
         ),
     )
     group.add_argument(

@@ -58,7 +58,7 @@ class RunConfig(Recipe):
     precision: str = "fp32"
     compile: bool = False
     threads: int | None = None
-    cuda_graphs: bool = True
+    cuda_graphs: bool = False
 
     def __post_init__(self) -> None:
         _check_positive("epochs", self.epochs, MAX_EPOCHS)

@@ -2,7 +2,7 @@
 
 None of these settings changes the recipe (model, loss, data order, random draws); they change
 which kernels compute it. Each was measured (see ``docs/performance.md``) and is on by default
-only where it paid:
+only where it paid (and, for the CUDA-only ones, where it has run: see ``cuda_graphs``):
 
 * ``channels_last`` — on the CPU, oneDNN's convolutions (the transposed ones above all) run
   about 1.3–1.6× faster on NHWC tensors. The sums they compute are the same up to float rounding
@@ -11,6 +11,8 @@ only where it paid:
 * ``cuda_graphs`` — on CUDA, each full-size training step (forward, loss, backward, Adam, loss
   sums) is captured once as a CUDA graph and replayed: one launch per step instead of ~100, which
   is most of the cost of these tiny models. Same kernels, same numbers. Single process only.
+  Opt-in until it has run on a GPU: ``benchmarks/gpu_selfcheck.py`` checks it there against the
+  eager step (and the tests marked ``gpu`` do).
 * ``compile`` — ``torch.compile`` of the model; opt-in (on a 2-core CPU it gained 5–10 % for a
   compile of 25–30 s).
 * ``precision`` — ``bf16`` runs the training forward pass under bfloat16 autocast and computes
@@ -90,15 +92,15 @@ def choose_execution(
     precision: str = "fp32",
     compile: bool = False,
     threads: int | None = None,
-    cuda_graphs: bool = True,
+    cuda_graphs: bool = False,
     distributed: bool = False,
     channels_last: bool | None = None,
 ) -> Execution:
     """The execution for ``device`` given the run's options.
 
-    ``cuda_graphs`` is honoured on CUDA only, in a single process (graph capture of DDP's
-    collectives is fragile) and without ``compile``; ``channels_last`` (``None``: automatic)
-    defaults to on for the CPU only.
+    ``cuda_graphs`` (opt-in: see the module docstring) is honoured on CUDA only, in a single
+    process (graph capture of DDP's collectives is fragile) and without ``compile``;
+    ``channels_last`` (``None``: automatic) defaults to on for the CPU only.
     """
     if channels_last is None:
         channels_last = device.type == "cpu"
