@@ -37,7 +37,7 @@ def test_images():
 
 def small_config(**overrides) -> RunConfig:
     """book-ae on synthetic data: small batches so an epoch has a dozen steps."""
-    settings = dict(epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu")
+    settings = {"epochs": 2, "batch_size": 20, "lr": 2e-3, "seed": 0, "device": "cpu"}
     settings.update(overrides)
     return RunConfig.from_preset("book-ae", **settings)
 

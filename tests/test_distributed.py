@@ -1,5 +1,6 @@
 """Data-parallel training: shards, loss scaling, and real 2-process runs under torchrun (gloo, CPU)."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ from vaelab.training.step import TrainStep
 
 WORKER = Path(__file__).parent / "distributed_worker.py"
 SRC = Path(__file__).parents[1] / "src"
-QUIET = dict(progress=False, log=lambda s: None)
+QUIET = {"progress": False, "log": lambda s: None}
 
 
 @pytest.mark.parametrize("world_size", [1, 2, 3, 4])
@@ -29,7 +30,7 @@ QUIET = dict(progress=False, log=lambda s: None)
 def test_shards_split_a_global_batch_into_near_equal_contiguous_parts(world_size, count):
     bounds = [ProcessGroup(rank, world_size, rank).shard(count) for rank in range(world_size)]
     assert bounds[0][0] == 0 and bounds[-1][1] == count
-    assert all(end == begin for (_, end), (begin, _) in zip(bounds, bounds[1:]))
+    assert all(end == begin for (_, end), (begin, _) in itertools.pairwise(bounds))
     sizes = [end - begin for begin, end in bounds]
     assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
 
@@ -61,11 +62,11 @@ def test_scaled_shard_steps_average_to_the_global_batch_step(count, train_images
             model, torch.optim.SGD(model.parameters(), lr=1.0), objective, execution, shard=shard, world_size=world_size
         )
         step(batch)
-        return [p.detach() - b for p, b in zip(model.parameters(), before)]
+        return [p.detach() - b for p, b in zip(model.parameters(), before, strict=True)]
 
     whole = sgd_update(SingleProcess().shard, 1)
     parts = [sgd_update(ProcessGroup(rank, 2, rank).shard, 2) for rank in range(2)]
-    for full, first, second in zip(whole, *parts):
+    for full, first, second in zip(whole, *parts, strict=True):
         torch.testing.assert_close((first + second) / 2, full, rtol=1e-4, atol=1e-7)
 
 
@@ -103,7 +104,7 @@ def test_two_processes_train_like_one(two_process_run, tmp_path, train_images, t
         torch.testing.assert_close(rank0[name], tensor, rtol=0, atol=2e-3)  # Adam near zero gradients
     rows = RunDir(root / "run").read_metrics()
     assert [r["epoch"] for r in rows] == [1, 2]
-    for mine, theirs in zip(rows, single.history):
+    for mine, theirs in zip(rows, single.history, strict=True):
         for part in ("train", "val"):
             for term, value in theirs[part].items():
                 assert mine[part][term] == pytest.approx(value, rel=1e-5), (part, term)

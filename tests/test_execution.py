@@ -15,7 +15,7 @@ from vaelab.training.monitor import RunningLoss
 from vaelab.training.optimizer import make_adam
 from vaelab.training.trainer import Trainer
 
-QUIET = dict(progress=False, log=lambda s: None)
+QUIET = {"progress": False, "log": lambda s: None}
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
@@ -52,7 +52,7 @@ def test_channels_last_changes_only_the_rounding(tmp_path, train_images, test_im
     for part in ("train", "val"):
         for term, value in nchw[part].items():
             assert nhwc[part][term] == pytest.approx(value, rel=1e-4), (part, term)
-    for (name, a), b in zip(nchw_model.state_dict().items(), nhwc_model.state_dict().values()):
+    for (name, a), b in zip(nchw_model.state_dict().items(), nhwc_model.state_dict().values(), strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=2e-3, msg=name)
 
 

@@ -22,4 +22,4 @@ def test_first_ctrl_c_only_requests_a_stop_and_the_second_interrupts():
 def test_top_level_api_is_lazy_and_complete():
     assert callable(vaelab.load_run) and callable(vaelab.train) and callable(vaelab.encode_images)
     with pytest.raises(AttributeError):
-        vaelab.nonexistent
+        vaelab.nonexistent  # noqa: B018 (the attribute access is the test)

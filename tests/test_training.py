@@ -2,7 +2,7 @@ import json
 
 import pytest
 import torch
-from safetensors import safe_open
+from safetensors.torch import load_file
 
 from conftest import small_config
 from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError
@@ -10,7 +10,7 @@ from vaelab.training import RunDir, TrainingInterrupted, load_run, prepare_confi
 from vaelab.training import trainer as trainer_module
 from vaelab.training.objectives import OBJECTIVES, BceObjective
 
-QUIET = dict(progress=False, log=lambda s: None)
+QUIET = {"progress": False, "log": lambda s: None}
 
 
 def _train(run_dir, train_images, test_images, resume=False, **overrides):
@@ -19,8 +19,7 @@ def _train(run_dir, train_images, test_images, resume=False, **overrides):
 
 
 def _weights(run_dir):
-    with safe_open(str(RunDir(run_dir).model), "pt") as f:
-        return {k: f.get_tensor(k) for k in f.keys()}
+    return load_file(RunDir(run_dir).model)
 
 
 def test_training_lowers_the_loss_and_writes_the_run(tmp_path, train_images, test_images):
@@ -52,7 +51,7 @@ def test_resume_continues_exactly(tmp_path, train_images, test_images):
     straight = _train(tmp_path / "straight", train_images, test_images, epochs=2).history
     _train(tmp_path / "resumed", train_images, test_images, epochs=1)
     resumed = _train(tmp_path / "resumed", train_images, test_images, resume=True, epochs=2).history
-    for a, b in zip(straight, resumed):
+    for a, b in zip(straight, resumed, strict=True):
         assert a["train"] == b["train"] and a["val"] == b["val"]
     for name, tensor in _weights(tmp_path / "straight").items():
         assert torch.equal(tensor, _weights(tmp_path / "resumed")[name]), name
