@@ -34,11 +34,20 @@ data:
 		echo "could not install dataset-fashion-mnist; vaelab will search elsewhere or download"; \
 	fi
 
+# The gates (README "Development"), configured in pyproject.toml: lint and format (ruff), types over src/
+# (mypy), the layer contract (import-linter). `make test`, and so CI, runs them before the tests.
+.PHONY: lint
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
 demo: setup
 	$(VENV)/bin/vaelab demo
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -30,7 +30,7 @@ _LAZY = {
     "morph": "vaelab.latent",
 }
 
-__all__ = [  # _LAZY's names, spelled out for static tools (tests/test_api.py checks that they agree)
+__all__ = [  # _LAZY's names, spelled out for static tools (tests/test_gates.py checks that they agree)
     "RunConfig",
     "__version__",
     "add_vector",
