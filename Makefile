@@ -35,16 +35,26 @@ data:
 		echo "could not install dataset-fashion-mnist; vaelab will search elsewhere or download"; \
 	fi
 
+# The gates (README "Development"), configured in pyproject.toml: lint and format (ruff), types over src/
+# (mypy), the layer contract (import-linter). `make test`, and so CI, runs them before the tests.
+.PHONY: lint
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
 demo: setup
 	$(VENV)/bin/vaelab demo
 
-# CI runs `make test`: every test, and the 15 slowest with their times. Tests marked `gpu` skip
-# themselves without CUDA; `make test-fast` leaves out those marked `slow` (see README, "Tests").
-test: setup
+# CI runs `make test`: the gates (`make lint`), then every test and the 15 slowest with their times.
+# Tests marked `gpu` skip themselves without CUDA; `make test-fast` leaves out the gates and the tests
+# marked `slow` (see README, "Tests").
+test: setup lint
 	$(PY) -m pytest -q --durations=15
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" --durations=15
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

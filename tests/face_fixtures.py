@@ -52,7 +52,9 @@ def make_faces(count: int = 300, seed: int = 0) -> tuple[list[bytes], np.ndarray
     jpegs = []
     for row in values:
         buffer = io.BytesIO()
-        face_image(rng, {name: v == 1 for name, v in zip(NAMES, row)}).save(buffer, format="JPEG", quality=92)
+        face_image(rng, {name: v == 1 for name, v in zip(NAMES, row, strict=True)}).save(
+            buffer, format="JPEG", quality=92
+        )
         jpegs.append(buffer.getvalue())
     return jpegs, values
 
@@ -77,22 +79,24 @@ def write_celeba(
     if layout == "kaggle":
         images = images / "img_align_celeba"
     images.mkdir(parents=True)
-    for name, data in zip(names, jpegs):
+    for name, data in zip(names, jpegs, strict=True):
         (images / name).write_bytes(data)
     parts = partition_of(len(names))
     if layout == "official":
         lines = [str(len(names)), " ".join(NAMES)]
-        lines += [name + "".join(f" {v:2d}" for v in row) for name, row in zip(names, values)]
+        lines += [name + "".join(f" {v:2d}" for v in row) for name, row in zip(names, values, strict=True)]
         (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
         if partition:
-            (root / "list_eval_partition.txt").write_text("".join(f"{n} {p}\n" for n, p in zip(names, parts)))
+            (root / "list_eval_partition.txt").write_text(
+                "".join(f"{n} {p}\n" for n, p in zip(names, parts, strict=True))
+            )
     else:
-        lines = [",".join(("image_id",) + NAMES)]
-        lines += [name + "".join(f",{v}" for v in row) for name, row in zip(names, values)]
+        lines = [",".join(("image_id", *NAMES))]
+        lines += [name + "".join(f",{v}" for v in row) for name, row in zip(names, values, strict=True)]
         (root / "list_attr_celeba.csv").write_text("\n".join(lines) + "\n")
         if partition:
             (root / "list_eval_partition.csv").write_text(
-                "image_id,partition\n" + "".join(f"{n},{p}\n" for n, p in zip(names, parts))
+                "image_id,partition\n" + "".join(f"{n},{p}\n" for n, p in zip(names, parts, strict=True))
             )
     return root
 
@@ -105,8 +109,8 @@ def copy_tree(source: Path, dest: Path) -> Path:
 def _box(images: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     size_y, size_x = images.shape[-2:]
     left, top, right, bottom = box
-    rows = slice(int(round(top * size_y)), max(int(round(bottom * size_y)), int(round(top * size_y)) + 1))
-    cols = slice(int(round(left * size_x)), max(int(round(right * size_x)), int(round(left * size_x)) + 1))
+    rows = slice(round(top * size_y), max(round(bottom * size_y), round(top * size_y) + 1))
+    cols = slice(round(left * size_x), max(round(right * size_x), round(left * size_x) + 1))
     return images[..., rows, cols].mean(axis=(-1, -2, -3))
 
 

@@ -41,7 +41,7 @@ from vaelab.training import trainer as trainer_module
 MODES = ("kill-during", "kill-after", "enospc")
 
 #: The run every scenario trains: book-ae, 2 epochs of 2 batches of 20 synthetic images.
-SETTINGS = dict(epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu")
+SETTINGS = {"epochs": 2, "batch_size": 20, "lr": 2e-3, "seed": 0, "device": "cpu"}
 PRESET = "book-ae"
 
 #: The scenarios: what the process under test does.

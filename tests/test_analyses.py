@@ -190,7 +190,7 @@ def test_gmm_sampler_recovers_the_modes_of_a_mixture():
 
 
 def test_generate_with_gmm_fits_the_training_set(trained_run, train_images, test_images):
-    png, summary, _ = report.write_generated(trained_run, test_images, sampler="gmm", train_set=train_images)
+    _, summary, _ = report.write_generated(trained_run, test_images, sampler="gmm", train_set=train_images)
     content = json.loads(summary.read_text())
     assert content["sampler"] == "gmm" and content["components"] == 10 and len(content["weights"]) == 10
 

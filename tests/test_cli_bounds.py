@@ -96,7 +96,7 @@ def one_dim_run(tmp_path_factory, train_images, test_images):
 
 
 def test_a_1d_run_still_loads_but_plane_figures_are_a_config_error(one_dim_run, test_images):
-    with pytest.raises(ConfigError, match="1 dimension.*--latent-dim 2"):
+    with pytest.raises(ConfigError, match=r"1 dimension.*--latent-dim 2"):
         fit_projection(np.zeros((10, 1)))
     for write in (report.write_embedding, report.write_generated, report.write_grid):
         with pytest.raises(ConfigError, match="latent space has 1 dimension"):
@@ -186,7 +186,7 @@ def test_compare_output_that_is_a_file(capsys, tmp_path, trained_run):
     code, _, err = run_cli(capsys, "compare", str(run), "--output", str(afile))
     assert_one_line_error(code, err, 1, f"{afile} is a file, not a folder", "--output")
     assert afile.read_text() == "keep me"
-    code, out, err = run_cli(capsys, "compare", str(run), "--output", str(tmp_path / "new" / "out"))
+    code, _, err = run_cli(capsys, "compare", str(run), "--output", str(tmp_path / "new" / "out"))
     assert code == 0, err
     assert (tmp_path / "new" / "out" / "comparison.csv").exists()
 
@@ -247,7 +247,7 @@ def test_counts_of_test_images_are_refused_beyond_the_test_set(private_run, test
         report.write_reconstructions(trained_run, few, count=4)
     with pytest.raises(ConfigError, match="--count 81 is more than the 80 test images"):
         report.write_embedding(trained_run, test_images, count=81)
-    png, data = report.write_reconstructions(trained_run, few)  # the default shrinks to the set
+    _, data = report.write_reconstructions(trained_run, few)  # the default shrinks to the set
     with np.load(data) as saved:
         assert len(saved["originals"]) == 3
     with pytest.raises(ConfigError, match="--images 4 is more than the 3 test images"):

@@ -281,7 +281,7 @@ def test_bad_limit_is_a_config_error(tiny: dict[str, bytes], limit: Any) -> None
 
 
 def test_bad_split_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="'validation'.*train.*test"):
+    with pytest.raises(ConfigError, match=r"'validation'.*train.*test"):
         load_fashion_mnist("validation")  # type: ignore[arg-type]
 
 
@@ -309,7 +309,7 @@ def test_image_and_label_counts_must_agree(monkeypatch: pytest.MonkeyPatch, fold
     images, labels = np.zeros((3, 28, 28), np.uint8), np.zeros(2, np.uint8)
     monkeypatch.setitem(fm.FILES, "test", SplitFiles(_spec(TEST_IMAGES, images), _spec(TEST_LABELS, labels)))
     _put(folders["cache"], {TEST_IMAGES: idx_bytes(images), TEST_LABELS: idx_bytes(labels)})
-    with pytest.raises(DataError, match="3 images.*2 labels"):
+    with pytest.raises(DataError, match=r"3 images.*2 labels"):
         load_fashion_mnist("test", download=False)
 
 
@@ -372,7 +372,7 @@ def test_failed_download_leaves_nothing(
     monkeypatch: pytest.MonkeyPatch, tiny: dict[str, bytes], folders: Folders
 ) -> None:
     _serve(monkeypatch, {TEST_IMAGES: tiny[TEST_IMAGES]})
-    with pytest.raises(DataError, match="download of .*t10k-labels-idx1-ubyte.gz failed") as exc:
+    with pytest.raises(DataError, match=r"download of .*t10k-labels-idx1-ubyte\.gz failed") as exc:
         load_fashion_mnist("test")
     assert "apt-get install dataset-fashion-mnist" in str(exc.value)
     assert [p.name for p in folders["cache"].iterdir()] == [f"{TEST_IMAGES}.gz"]

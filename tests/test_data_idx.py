@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from idx_fixtures import idx_bytes, write_idx
+from vaelab.data import idx as idx_module
 from vaelab.data.idx import parse_idx, parse_idx_header, read_idx_bytes
 from vaelab.errors import DataError
 
@@ -30,6 +32,31 @@ def test_round_trip_raw_and_gzip(tmp_path: Path, compress: bool) -> None:
     parsed = parse_idx(read_idx_bytes(path), str(path))
     assert parsed.dtype == np.uint8
     np.testing.assert_array_equal(parsed, array)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("damaged", [False, True])
+def test_the_file_is_closed_after_reading(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, compress: bool, damaged: bool
+) -> None:
+    # A GzipFile does not close the file object it is given: before the fix a gzip file's handle stayed open.
+    path = write_idx(tmp_path / "images", _images(), gzip=compress)
+    if damaged:
+        path.write_bytes(path.read_bytes()[:-3])
+    handles = []
+    with contextlib.ExitStack() as kept:  # closes them after the check, should the reader not have
+
+        def recording_open(*args, **kwargs):
+            handles.append(kept.enter_context(open(*args, **kwargs)))
+            return handles[-1]
+
+        monkeypatch.setattr(idx_module, "open", recording_open, raising=False)
+        if damaged:
+            with pytest.raises(DataError):
+                read_idx_bytes(path)
+        else:
+            read_idx_bytes(path)
+        assert len(handles) == 1 and handles[0].closed
 
 
 def test_gzip_is_detected_by_magic_bytes_not_by_name(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_an_image_without_rows_is_bad_with_the_loaders_message(celeba_dirs, tmp_
     assert checks["partition"].status == "bad" and "'extra.jpg'" in checks["partition"].detail
     assert "cache train" not in checks  # no split can be made
     assert has_problems(checks.values())
-    with pytest.raises(DataError, match="'extra.jpg'"):  # what training would say
+    with pytest.raises(DataError, match=r"'extra\.jpg'"):  # what training would say
         load_celeba("train", root, options=SMALL, progress=False)
 
 

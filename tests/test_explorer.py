@@ -407,26 +407,29 @@ def schema_statuses(app, checks) -> Counter:
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     statuses: Counter = Counter()
+
+    def drive(operation, mode) -> None:
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=SCHEMA_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def answers_conform(case):
+            response = case.call()
+            statuses[operation.path, response.status_code] += 1
+            case.validate_response(response, checks=checks)
+
+        answers_conform()
+
     for result in schema.get_all_operations():
         operation = result.ok()
         modes = [GenerationMode.POSITIVE] + [GenerationMode.NEGATIVE] * any(operation.iter_parameters())
         for mode in modes:  # no invalid request exists for an operation without parameters
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=SCHEMA_EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            def answers_conform(case):
-                response = case.call()
-                statuses[operation.path, response.status_code] += 1  # noqa: B023 (called at once, below)
-                case.validate_response(response, checks=checks)
-
-            answers_conform()
+            drive(operation, mode)
     return statuses
 
 

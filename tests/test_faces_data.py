@@ -156,7 +156,7 @@ def test_missing_attribute_file(celeba_dirs, tmp_path):
 def test_image_without_an_attribute_row(celeba_dirs, tmp_path):
     root = copy_of(celeba_dirs, tmp_path)
     shutil.copy(root / "img_align_celeba" / "000001.jpg", root / "img_align_celeba" / "extra.jpg")
-    with pytest.raises(DataError, match="'extra.jpg'"):
+    with pytest.raises(DataError, match=r"'extra\.jpg'"):
         load_celeba("train", root)
 
 
@@ -236,7 +236,7 @@ def test_unreadable_image_is_skipped_with_a_warning(celeba_dirs, tmp_path):
     smiling = data.attributes.column("Smiling")
     score = mouth_score(data.images)
     assert score[smiling].min() > score[~smiling].max()  # rows still match their images after the gap
-    with pytest.raises(DataError, match="000003.jpg"):  # the cached result still refuses under "fail"
+    with pytest.raises(DataError, match=r"000003\.jpg"):  # the cached result still refuses under "fail"
         load_dataset_quietly(root, [], split="train")
 
 

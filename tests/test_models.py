@@ -46,7 +46,7 @@ def test_unknown_preset_lists_the_known_ones():
 
 @pytest.mark.parametrize(
     "settings",
-    [dict(kind="gan"), dict(latent_dim=0), dict(image_size=30), dict(architecture="resnet")],
+    [{"kind": "gan"}, {"latent_dim": 0}, {"image_size": 30}, {"architecture": "resnet"}],
 )
 def test_invalid_model_spec_is_rejected(settings):
     with pytest.raises(ConfigError):

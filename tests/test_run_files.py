@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from conftest import small_config
 from test_cli import assert_one_line_error, run_cli
@@ -18,7 +18,7 @@ from vaelab.presentation.compare import collect_rows
 from vaelab.safetensors_io import DIGEST_KEY, tensors_digest
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
 
-QUIET = dict(progress=False, log=lambda s: None)
+QUIET = {"progress": False, "log": lambda s: None}
 
 
 @pytest.fixture
@@ -37,7 +37,8 @@ def rewrite_checkpoint(path, change, digest=True):
     ``digest``, the data digest recomputed (as a careful forger would; without it, the change is
     caught by the digest before anything else)."""
     with safe_open(str(path), "pt") as handle:
-        metadata, tensors = dict(handle.metadata()), {k: handle.get_tensor(k) for k in handle.keys()}
+        metadata = dict(handle.metadata())
+    tensors = load_file(path)
     change(metadata, tensors)
     if digest:
         metadata[DIGEST_KEY] = tensors_digest(tensors)
@@ -212,7 +213,7 @@ def test_a_damaged_checkpoint_is_one_line_and_left_as_it_was(run_copy, train_ima
         resume(run_copy, train_images, test_images)
     message = one_line(exc_info)
     assert message.startswith(str(run_copy.checkpoint)), message
-    for fragment in fragments + ["restore it from a backup, or train again in a new --run-dir"]:
+    for fragment in [*fragments, "restore it from a backup, or train again in a new --run-dir"]:
         assert fragment in message
     assert run_copy.checkpoint.read_bytes() == before
 
@@ -247,7 +248,7 @@ def test_a_checkpoint_from_another_run_is_refused(run_copy, train_images, test_i
         resume(run_copy, train_images, test_images)
     message = one_line(exc_info)
     assert message.startswith(f"{run_copy.checkpoint} belongs to another run")
-    for fragment in fragments + ["put this run's own checkpoint back"]:
+    for fragment in [*fragments, "put this run's own checkpoint back"]:
         assert fragment in message
 
 
@@ -290,7 +291,7 @@ def test_a_run_stopped_in_its_first_epoch_says_to_train_it_again(capsys, tmp_pat
 
 def test_the_advised_command_trains_such_a_run_again(tmp_path, train_images, test_images):
     run_dir = _unfinished(tmp_path, small_config())
-    config = prepare_config(run_dir, "book-ae", False, **dict(epochs=1, batch_size=20, lr=2e-3, device="cpu"))
+    config = prepare_config(run_dir, "book-ae", False, epochs=1, batch_size=20, lr=2e-3, device="cpu")
     train(config, run_dir, train_set=train_images, test_set=test_images, **QUIET)
     assert len(run_dir.read_metrics()) == 1
     assert load_run(run_dir.path, "cpu").config == config
@@ -299,7 +300,7 @@ def test_the_advised_command_trains_such_a_run_again(tmp_path, train_images, tes
 def test_a_run_interrupted_in_its_first_epoch_is_resumed(tmp_path):
     run_dir = _unfinished(tmp_path, small_config())
     run_dir.checkpoint.write_bytes(b"")  # a mid-epoch checkpoint: the advice is to resume
-    with pytest.raises(RunDirError, match="finish training with `vaelab train --run-dir .* --resume`"):
+    with pytest.raises(RunDirError, match=r"finish training with `vaelab train --run-dir .* --resume`"):
         load_run(run_dir.path, "cpu")
 
 
@@ -342,8 +343,8 @@ def test_a_sound_results_file_keeps_its_other_samplers(tmp_path):
 
 @pytest.mark.parametrize(
     "content, fragment",
-    DAMAGED_RESULTS
-    + [
+    [
+        *DAMAGED_RESULTS,
         (
             b'{"samplers": {"prior": {"precision": "high"}}}',
             "holds 'high' as precision of sampler 'prior', not a number",

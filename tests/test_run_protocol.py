@@ -22,7 +22,7 @@ from vaelab.errors import ConfigError, RunDirError, WriteError
 from vaelab.safetensors_io import read_safetensors, tensors_digest, write_safetensors
 from vaelab.training import RunDir, TrainingInterrupted, load_run, prepare_config, train
 
-QUIET = dict(progress=False, log=lambda s: None)
+QUIET = {"progress": False, "log": lambda s: None}
 COMMON = ["--batch-size", "20", "--device", "cpu", "--no-progress", "--epochs", "1"]
 
 
@@ -93,7 +93,7 @@ def test_a_folder_where_the_weights_belong_is_refused_before_training(tmp_path, 
     before = run_dir.checkpoint.read_bytes()
     run_dir.model.unlink()
     run_dir.model.mkdir()
-    with pytest.raises(RunDirError, match="model.safetensors is a folder"):
+    with pytest.raises(RunDirError, match=r"model\.safetensors is a folder"):
         prepare_config(run_dir, None, True, epochs=2)
     assert run_dir.checkpoint.read_bytes() == before
 

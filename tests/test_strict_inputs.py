@@ -84,7 +84,7 @@ def test_the_walk_finds_the_flags_of_every_command():
 def test_every_typed_flag_uses_a_strict_number_parser(item):
     _, action = item
     assert action.type not in (int, float)  # Python's own accept "1_0", " 10 ", "١٠" and "nan"
-    assert getattr(action.type, "number", None) in (plain_int, plain_float), "mark the type as _number_type does"
+    assert getattr(action.type, "number", None) in (plain_int, plain_float), "use a cli.arguments.NumberType"
 
 
 @pytest.mark.parametrize("item", INT_OPTIONS, ids=_id)

@@ -20,7 +20,7 @@ from vaelab.training.objectives import (
 )
 from vaelab.training.validation import mean_terms
 
-QUIET = dict(progress=False, log=lambda s: None)
+QUIET = {"progress": False, "log": lambda s: None}
 VAE_TERMS = {
     "book-vae": {"loss", "reconstruction", "kl", "neg_elbo_nats"},
     "beta-vae": {"loss", "reconstruction_nats", "kl", "neg_elbo_nats"},
@@ -29,7 +29,7 @@ VAE_TERMS = {
 
 def vae_config(preset="book-vae", **overrides) -> RunConfig:
     """A VAE preset on synthetic data: small batches so an epoch has a dozen steps."""
-    settings = dict(epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu")
+    settings = {"epochs": 2, "batch_size": 20, "lr": 2e-3, "seed": 0, "device": "cpu"}
     settings.update(overrides)
     return RunConfig.from_preset(preset, **settings)
 
@@ -233,7 +233,7 @@ def test_beta_on_book_ae_is_a_one_line_cli_error(capsys, tmp_path):
 def test_beta_on_book_vae_lands_in_config_json(capsys, monkeypatch, tmp_path):
     install_fake_fashion_mnist(monkeypatch, tmp_path)
     run = tmp_path / "run"
-    code, out, err = run_cli(
+    code, _, err = run_cli(
         capsys,
         "train",
         "--preset",

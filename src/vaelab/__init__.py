@@ -30,7 +30,21 @@ _LAZY = {
     "morph": "vaelab.latent",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [  # _LAZY's names, spelled out for static tools (tests/test_gates.py checks that they agree)
+    "RunConfig",
+    "__version__",
+    "add_vector",
+    "attribute_vector",
+    "decode_grid",
+    "decode_points",
+    "embed",
+    "encode_images",
+    "generate",
+    "load_run",
+    "morph",
+    "reconstruct",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:

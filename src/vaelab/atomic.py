@@ -43,7 +43,7 @@ _NAME_ATTEMPTS = 100
 _TEMPORARY = re.compile(r"^\.(?P<name>.+?)(\.(?P<pid>[0-9]+))?\.[0-9a-f]{16}\.tmp$")
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp_path)`` then move the finished file onto ``path``.
 
     An :class:`OSError` (from ``write`` or from the file system) becomes a
@@ -56,7 +56,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise WriteError.of(path, exc) from None
 
 
-def _write_and_replace(path: Path, write: Callable[[Path], None]) -> None:
+def _write_and_replace(path: Path, write: Callable[[Path], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir() and not path.is_symlink():
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))

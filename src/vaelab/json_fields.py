@@ -47,7 +47,7 @@ def fields_problem(cls: type, data: Any, where: str = "", ignore: tuple[str, ...
 
 def value_problem(value: Any, hint: Any, where: str) -> str | None:
     """What is wrong with ``value`` as a value of type ``hint`` (named ``where``), or None."""
-    classes = [arg for arg in (hint, *typing.get_args(hint)) if dataclasses.is_dataclass(arg)]
+    classes = [arg for arg in (hint, *typing.get_args(hint)) if isinstance(arg, type) and dataclasses.is_dataclass(arg)]
     if classes and (isinstance(value, dict) or not _matches(value, hint)):
         return fields_problem(classes[0], value, where + ".")
     if _matches(value, hint):
@@ -75,7 +75,7 @@ def _matches(value: Any, hint: Any) -> bool:
         return True
     if hint is type(None) or hint is None:
         return value is None
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return isinstance(value, dict) and fields_problem(hint, value) is None
     if origin in (typing.Union, types.UnionType):
         return any(_matches(value, arg) for arg in args)

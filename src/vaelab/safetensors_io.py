@@ -120,7 +120,8 @@ def _open(
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
-            loaded = {key: handle.get_tensor(key) for key in handle.keys()} if tensors else {}
+            # SIM118 would write `in handle`, but a safe_open handle has keys() and cannot be iterated
+            loaded = {key: handle.get_tensor(key) for key in handle.keys()} if tensors else {}  # noqa: SIM118
     except FileNotFoundError:
         raise error(f"{path} does not exist; {fix}") from None
     except IsADirectoryError:
@@ -159,7 +160,7 @@ def _raw_bytes(tensor: torch.Tensor) -> memoryview:
     """The tensor's elements as bytes (a view, not a copy, when the tensor is on the CPU and
     contiguous), C order, native (little-endian) byte order."""
     flat = tensor.detach().to("cpu").contiguous().reshape(-1)
-    return memoryview(flat.view(torch.uint8).numpy()) if flat.numel() else memoryview(b"")
+    return flat.view(torch.uint8).numpy().data if flat.numel() else memoryview(b"")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ arguments, and prints the files written.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from vaelab import choices
 from vaelab.cli.arguments import (
@@ -20,6 +21,10 @@ from vaelab.cli.arguments import (
     print_paths,
 )
 from vaelab.limits import MAX_EMBEDDED_POINTS, MAX_GENERATED, MAX_GRID_SIZE, MAX_NOISE_SIGMA, MAX_RECONSTRUCTIONS
+
+if TYPE_CHECKING:  # imported by the handlers, when a command runs: `vaelab --help` loads no PyTorch
+    from vaelab.data.image_set import ImageSet
+    from vaelab.training import Run
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -152,7 +157,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_denoise)
 
 
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace) -> tuple[Run, ImageSet]:
     """The run in ``RUN_DIR`` on ``--device`` and its test set (from ``--data-dir``)."""
     from vaelab.training import load_run
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Generic, NoReturn, TypeVar
 
 from vaelab import choices
 from vaelab.errors import VaelabError
@@ -18,6 +18,8 @@ from vaelab.limits import MAX_ABS_FACTOR, MAX_DATASET_IMAGES, MAX_EPOCHS, MAX_PO
 from vaelab.numbers import plain_float, plain_int
 
 EXIT_USAGE = 2
+
+NumberT = TypeVar("NumberT", int, float)
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,40 +29,42 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _number_type(
-    convert: Callable[[str], float], accept: Callable[[float], bool], what: str, high: float | None = None
-):
-    """An argparse type converting with ``convert`` (:func:`~vaelab.numbers.plain_int` or
+class NumberType(Generic[NumberT]):
+    """An argparse type converting with ``number`` (:func:`~vaelab.numbers.plain_int` or
     :func:`~vaelab.numbers.plain_float`: plain ASCII forms only) and keeping values for which
     ``accept`` holds. The type records ``number`` (the converter) and ``high`` (its upper bound, or
-    None), so that tests can check every numeric flag."""
+    None), so that tests can check every numeric flag; argparse names it by ``__name__``."""
 
-    def parse(text: str):
+    def __init__(
+        self, number: Callable[[str], NumberT], accept: Callable[[NumberT], bool], what: str, high: float | None = None
+    ) -> None:
+        self.number: Callable[[str], NumberT] = number
+        self.accept: Callable[[NumberT], bool] = accept
+        self.what = what
+        self.high = high
+        self.__name__ = what.replace(" ", "_")
+
+    def __call__(self, text: str) -> NumberT:
         try:
-            value = convert(text)
+            value: NumberT | None = self.number(text)
         except ValueError:
             value = None
-        if value is None or not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        if value is None or not self.accept(value):
+            raise argparse.ArgumentTypeError(f"expected {self.what}, got {text!r}")
         return value
 
-    parse.__name__ = what.replace(" ", "_")
-    parse.number = convert
-    parse.high = high
-    return parse
 
-
-def bounded_int(low: int, high: int):
+def bounded_int(low: int, high: int) -> NumberType[int]:
     """An argparse type for integers from ``low`` to ``high`` (both included)."""
-    return _number_type(plain_int, lambda v: low <= v <= high, f"an integer from {low:,} to {high:,}", high)
+    return NumberType(plain_int, lambda v: low <= v <= high, f"an integer from {low:,} to {high:,}", high)
 
 
-def count_up_to(high: int):
+def count_up_to(high: int) -> NumberType[int]:
     """An argparse type for counts from 1 to ``high``."""
     return bounded_int(1, high)
 
 
-positive_float = _number_type(plain_float, lambda v: v > 0, "a positive number")
+positive_float = NumberType(plain_float, lambda v: v > 0, "a positive number")
 port_number = bounded_int(0, MAX_PORT)
 epochs_int = count_up_to(MAX_EPOCHS)
 images_int = count_up_to(MAX_DATASET_IMAGES)
@@ -72,19 +76,24 @@ IMAGES_RANGE = f"at most {MAX_DATASET_IMAGES:,} and the split's size"
 SEED_RANGE = f"0 to {MAX_SEED:,}"
 
 
-def factors_type(text: str) -> tuple[float, ...]:
-    """argparse type for --factors (START:STOP[:STEP] or a list), via the latent layer's parser."""
-    from vaelab.latent.arithmetic import parse_factors
+class FactorsType:
+    """argparse type for --factors (START:STOP[:STEP] or a list), via the latent layer's parser;
+    marked as :class:`NumberType` marks its types."""
 
-    try:
-        return parse_factors(text)
-    except VaelabError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--factors ")) from None
+    __name__ = "factors"
+    number = staticmethod(plain_float)  # a list or range of them
+    high = MAX_ABS_FACTOR
+
+    def __call__(self, text: str) -> tuple[float, ...]:
+        from vaelab.latent.arithmetic import parse_factors
+
+        try:
+            return parse_factors(text)
+        except VaelabError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("--factors ")) from None
 
 
-factors_type.__name__ = "factors"
-factors_type.number = plain_float  # a list or range of them
-factors_type.high = MAX_ABS_FACTOR
+factors_type = FactorsType()
 
 
 def add_device(parser: argparse.ArgumentParser, default: str | None = "auto", help: str | None = None) -> None:

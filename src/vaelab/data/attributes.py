@@ -193,7 +193,7 @@ def _table(rows: list[tuple[int, list[str]]], names: list[str], source: str) -> 
         number, fields = rows[row]
         raise _malformed(source, number, f"value {fields[column + 1]!r} for {names[column]} is not 1, -1 or 0")
     seen: set[str] = set()
-    for (number, _), image_id in zip(rows, ids):
+    for (number, _), image_id in zip(rows, ids, strict=True):
         if image_id in seen:
             raise _malformed(source, number, f"image {image_id!r} appears twice")
         seen.add(image_id)

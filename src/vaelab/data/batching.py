@@ -24,6 +24,12 @@ class DeviceImages:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def required_labels(self) -> torch.Tensor:
+        """The labels, for images stored with them (a ValueError for images stored without)."""
+        if self.labels is None:
+            raise ValueError("these images were stored without labels")
+        return self.labels
+
     def num_batches(self, batch_size: int, min_last: int = 1) -> int:
         """Batches per pass: the last one possibly smaller, and left out when it holds fewer than
         ``min_last`` images (with the default 1, nothing is left out)."""

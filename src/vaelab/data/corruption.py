@@ -88,7 +88,8 @@ def check_amount(kind: str, amount: object) -> None:
     more than 0 and at most :func:`amount_bound` of ``kind`` (so never NaN or infinite)."""
     if not isinstance(amount, numbers.Real) or isinstance(amount, bool):
         raise ConfigError(f"--noise-amount must be a number, got {amount!r}")
-    if 0 < amount <= amount_bound(kind):  # false for NaN, and for ±inf
+    # 0 < amount ≤ bound, written with <= only (typeshed's numbers.Real has no >); false for NaN and ±inf
+    if amount <= amount_bound(kind) and not amount <= 0:
         return
     what = "the gaussian corruption's σ" if kind == "gaussian" else f"the fraction of pixels {kind} hits"
     raise ConfigError(

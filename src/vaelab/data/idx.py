@@ -17,13 +17,14 @@ whatever ``source`` the caller gave) and ends with ``fix``, the caller's advice 
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -136,18 +137,18 @@ def read_idx_bytes(
     stream is a DataError too; every message names the file and ends with ``fix``.
     """
     path = Path(path)
-    stream, compressed = _open_idx_file(path, fix)
-    with stream:
+    with _open_idx_file(path, fix) as (stream, compressed):
         try:
             return _read_bounded(stream, str(path), fix, check_header, max_payload)
         except (OSError, EOFError, zlib.error) as exc:
             if compressed:
                 raise DataError(f"{path} is a corrupt or truncated gzip file ({exc}); {fix}") from exc
-            raise DataError(f"cannot read {path} ({exc.strerror or exc}); {fix}") from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise DataError(f"cannot read {path} ({reason}); {fix}") from exc
 
 
 def _read_bounded(
-    stream: BinaryIO, source: str, fix: str, check_header: HeaderCheck | None, max_payload: int
+    stream: io.BufferedIOBase, source: str, fix: str, check_header: HeaderCheck | None, max_payload: int
 ) -> memoryview:
     """Header, then exactly the payload it declares, then a check that nothing follows."""
     header, header_bytes = _read_header(stream, source, fix)
@@ -164,7 +165,7 @@ def _read_bounded(
     return memoryview(buffer).toreadonly()
 
 
-def _read_header(stream: BinaryIO, source: str, fix: str) -> tuple[IdxHeader, bytes]:
+def _read_header(stream: io.BufferedIOBase, source: str, fix: str) -> tuple[IdxHeader, bytes]:
     """Read and parse the header (its first four bytes, then the dimensions they announce); the
     header and its bytes."""
     prefix = _read_up_to(stream, 4)
@@ -187,7 +188,7 @@ def _check_declared(
         )
 
 
-def _fill(stream: BinaryIO, target: memoryview) -> int:
+def _fill(stream: io.BufferedIOBase, target: memoryview) -> int:
     """Read into ``target`` chunk by chunk until it is full or the stream ends; the bytes read."""
     filled = 0
     while filled < len(target):
@@ -198,7 +199,7 @@ def _fill(stream: BinaryIO, target: memoryview) -> int:
     return filled
 
 
-def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+def _read_up_to(stream: io.BufferedIOBase, size: int) -> bytes:
     """Up to ``size`` bytes: fewer only where the stream ends."""
     parts, wanted = [], size
     while wanted > 0:
@@ -228,25 +229,31 @@ def _parse_prefix(data: Buffer, source: str, fix: str) -> int:
     return ndim
 
 
-def _open_idx_file(path: Path, fix: str) -> tuple[BinaryIO, bool]:
-    """``path`` opened for reading, through a gzip decompressor when it starts with the gzip
-    magic bytes; and whether it is compressed. A file that cannot be opened is a DataError."""
-    try:
-        raw = open(path, "rb")
-    except FileNotFoundError as exc:
-        raise DataError(f"{path} does not exist; {fix}") from exc
-    except IsADirectoryError as exc:
-        raise DataError(f"{path} is a directory, not a data file; {fix}") from exc
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise DataError(f"cannot read {path} ({reason}); check its permissions or {fix}") from exc
-    try:
-        compressed = raw.read(2) == GZIP_MAGIC
-        raw.seek(0)
-    except OSError as exc:
-        raw.close()
-        raise DataError(f"cannot read {path} ({exc.strerror or exc}); check its permissions or {fix}") from exc
-    return (gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw), compressed
+@contextmanager
+def _open_idx_file(path: Path, fix: str) -> Iterator[tuple[io.BufferedIOBase, bool]]:
+    """``path`` open for reading, through a gzip decompressor when it starts with the gzip magic
+    bytes, and whether it is compressed; both closed on leaving. A file that cannot be opened is a
+    DataError."""
+    with ExitStack() as opened:
+        try:
+            raw = opened.enter_context(open(path, "rb"))
+        except FileNotFoundError as exc:
+            raise DataError(f"{path} does not exist; {fix}") from exc
+        except IsADirectoryError as exc:
+            raise DataError(f"{path} is a directory, not a data file; {fix}") from exc
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise DataError(f"cannot read {path} ({reason}); check its permissions or {fix}") from exc
+        try:
+            compressed = raw.read(2) == GZIP_MAGIC
+            raw.seek(0)
+        except OSError as exc:
+            raise DataError(f"cannot read {path} ({exc.strerror or exc}); check its permissions or {fix}") from exc
+        if compressed:
+            # GzipFile does not close a file object it was given: both are closed here.
+            yield opened.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")), True
+        else:
+            yield raw, False
 
 
 def _check_payload_size(header: IdxHeader, payload: int, source: str, fix: str) -> None:

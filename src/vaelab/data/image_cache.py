@@ -112,7 +112,8 @@ def load_images(
     warn: Warn = warn_on_stderr,
 ) -> DecodedImages:
     """The images of ``files`` from the cache, or decoded (with a progress bar named ``label`` on
-    stderr when ``progress`` and stderr is a terminal) and cached. Applies ``options.on_bad_image`` to unreadable files (see the module docstring)."""
+    stderr when ``progress`` and stderr is a terminal) and cached. Applies ``options.on_bad_image``
+    to unreadable files (see the module docstring)."""
     path = image_cache_dir() / f"{cache_key(files, options)}.npz"
     decoded = _read_cache(path, len(files), options.image_size, warn)
     if decoded is None:
@@ -194,7 +195,7 @@ def _read_cache(path: Path, count: int, size: int, warn: Warn) -> DecodedImages 
     try:
         with np.load(path, allow_pickle=False) as data:
             images, kept = data["images"], data["kept"]
-            skipped = list(zip(data["skipped_names"].tolist(), data["skipped_reasons"].tolist()))
+            skipped = list(zip(data["skipped_names"].tolist(), data["skipped_reasons"].tolist(), strict=True))
     except (OSError, ValueError, KeyError, EOFError) as exc:
         warn(f"the image cache {path} is unreadable ({exc}); decoding the images again")
         return None

@@ -82,7 +82,7 @@ def build_image_set(
     *,
     name: str,
     attributes: AttributeTable | None,
-    attributes_source: Path | None,
+    attributes_source: Path,
     partition_file: Path | None,
     progress: bool,
     warn: Warn,

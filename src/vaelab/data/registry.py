@@ -24,7 +24,8 @@ class DatasetInfo:
         channels: image channels (1 grey, 3 RGB).
         image_files: whether it is decoded from image files, and so takes
             :class:`~vaelab.data.image_options.ImageOptions` (size, crop, bad-image policy).
-        fixed_size: the image size of a dataset that does not take options (Fashion-MNIST: 32).
+        fixed_size: the image size of a dataset that does not take options (Fashion-MNIST: 32), and
+            only of such a dataset.
         description: one line for help texts.
     """
 
@@ -34,6 +35,10 @@ class DatasetInfo:
     image_files: bool
     fixed_size: int | None
     description: str
+
+    def __post_init__(self) -> None:
+        if self.image_files != (self.fixed_size is None):
+            raise ValueError(f"dataset {self.name}: a fixed image size is for datasets not read from image files")
 
 
 DATASETS: dict[str, DatasetInfo] = {

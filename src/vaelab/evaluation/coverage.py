@@ -66,6 +66,7 @@ class ClassCoverage:
 
     def to_dict(self) -> dict[str, Any]:
         names = self.class_names or tuple(str(k) for k in range(self.distribution.num_classes))
+        classes = zip(names, self.distribution.counts, self.distribution.shares, strict=True)
         return {
             "coverage": self.coverage,
             "covered_classes": len(self.covered),
@@ -75,7 +76,7 @@ class ClassCoverage:
             "num_images": self.distribution.num_images,
             "per_class": {
                 name: {"count": int(count), "share": float(share), "covered": k in self.covered}
-                for k, (name, count, share) in enumerate(zip(names, self.distribution.counts, self.distribution.shares))
+                for k, (name, count, share) in enumerate(classes)
             },
         }
 

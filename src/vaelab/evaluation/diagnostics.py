@@ -88,7 +88,7 @@ def diagnose(samples: SampleSet, train_set: ImageSet, judge: Judge, region_sampl
             "max_class_share": float(shares.max()),
             "min_class_share": float(shares.min()),
             "max_min_share_ratio": float(shares.max() / shares.min()) if shares.min() > 0 else None,
-            "class_shares": dict(zip(train_set.class_names, map(float, shares))),
+            "class_shares": dict(zip(train_set.class_names, map(float, shares), strict=True)),
             "latent_region": region_shares(samples.train_z, labels, num_classes, region_samples, samples.seed)
             if labels is not None
             else None,

@@ -19,11 +19,11 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.latent.codec import device_batches, model_device
+from vaelab.models.base import GaussianLatentModel
 from vaelab.progress import progress_bar
 from vaelab.training.objectives import bce_per_image, kl_to_standard_normal
 
@@ -62,7 +62,7 @@ def _log_normal(z: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> t
 
 @torch.inference_mode()
 def log_weights(
-    model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator, chunk: int = 256
+    model: GaussianLatentModel, x: torch.Tensor, k: int, generator: torch.Generator, chunk: int = 256
 ) -> torch.Tensor:
     """log p(x|z) + log p(z) − log q(z|x) for k draws z ~ q(z|x) per image: shape [batch, k]."""
     mean, log_var = model.encode_distribution(x)
@@ -83,7 +83,7 @@ def log_weights(
 
 @torch.inference_mode()
 def likelihood_bounds(
-    model: nn.Module,
+    model: GaussianLatentModel,
     images: ImageSet,
     k: int | None = None,
     seed: int = 0,
@@ -114,7 +114,7 @@ def likelihood_bounds(
     return LikelihoodBounds(elbo_sum / count, iw_sum / count, k, count, seed)
 
 
-def _elbo(model: nn.Module, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _elbo(model: GaussianLatentModel, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One-sample ELBO per image with the KL in closed form: shape [batch]."""
     mean, log_var = model.encode_distribution(x)
     eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
@@ -26,6 +25,7 @@ from vaelab.evaluation.likelihood import likelihood_bounds
 from vaelab.evaluation.precision_recall import DEFAULT_K, precision_recall
 from vaelab.evaluation.reconstruction import reconstruction_metrics
 from vaelab.evaluation.sampling import SampleSet
+from vaelab.models.base import LatentModel, has_gaussian_posterior
 
 
 def default_likelihood_images(device: torch.device) -> int | None:
@@ -67,7 +67,7 @@ def check_evaluation_request(
 
 
 def evaluate(
-    model: nn.Module,
+    model: LatentModel,
     kind: str,
     samples: SampleSet,
     test_set: ImageSet,
@@ -88,7 +88,7 @@ def evaluate(
         "test_images": len(test_set),
         "reconstruction": reconstruction_metrics(model, test_set),
     }
-    if kind == "vae":
+    if kind == "vae" and has_gaussian_posterior(model):
         subset = test_set.head(likelihood_images)
         bounds = likelihood_bounds(model, subset, importance_samples, samples.seed, progress=progress)
         result["likelihood"] = bounds.to_dict()

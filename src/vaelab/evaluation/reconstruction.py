@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.latent.codec import device_batches, model_device
 from vaelab.latent.denoising import psnr
+from vaelab.models.base import LatentModel
 from vaelab.training.objectives import bce_per_image
 
 
 @torch.inference_mode()
-def reconstruction_metrics(model: nn.Module, images: ImageSet, batch_size: int = 500) -> dict[str, float]:
+def reconstruction_metrics(model: LatentModel, images: ImageSet, batch_size: int = 500) -> dict[str, float]:
     """Averages over ``images`` of: binary cross-entropy per pixel (nats; the book's loss), mean
     squared error per pixel, and PSNR per image (dB, 10·log10(1/MSE), pixels in [0, 1])."""
     model.eval()

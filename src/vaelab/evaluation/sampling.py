@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.latent.codec import decode_points, encode_images
 from vaelab.latent.samplers import make_sampler
+from vaelab.models.base import LatentModel
 
 
 @dataclass
@@ -25,7 +25,7 @@ class SampleSet:
     seed: int
 
 
-def draw_samples(model: nn.Module, train_set: ImageSet, sampler: str, count: int, seed: int = 0) -> SampleSet:
+def draw_samples(model: LatentModel, train_set: ImageSet, sampler: str, count: int, seed: int = 0) -> SampleSet:
     """Embed the training set, fit ``sampler`` to it (for ``uniform-box``, its bounding box;
     ``prior`` ignores it), draw ``count`` points and decode them."""
     train_z = encode_images(model, train_set.images)

@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from torch import nn
 
 from vaelab.errors import ConfigError
 from vaelab.latent.codec import decode_points, encode_images
 from vaelab.limits import MAX_ABS_FACTOR, MAX_FACTORS
+from vaelab.models.base import LatentModel
 from vaelab.numbers import DECIMAL
 
 #: The book's factors: −4 … 4 in steps of 1.
@@ -89,7 +89,7 @@ class Arithmetic:
     images: np.ndarray
 
 
-def add_vector(model: nn.Module, images: np.ndarray, vector: np.ndarray, factors: tuple[float, ...]) -> Arithmetic:
+def add_vector(model: LatentModel, images: np.ndarray, vector: np.ndarray, factors: tuple[float, ...]) -> Arithmetic:
     """Decode z + f·``vector`` for each uint8 image [n, C, H, W] and each factor f."""
     vector = np.asarray(vector, dtype=np.float32)
     if vector.shape != (model.latent_dim,):

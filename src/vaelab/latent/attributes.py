@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from torch import nn
 
 from vaelab.data.attributes import unknown_name_message
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
 from vaelab.latent.codec import encode_images
+from vaelab.models.base import LatentModel
 
 #: Images scanned when no count is given.
 DEFAULT_COUNT = 20000
@@ -132,7 +132,7 @@ def _class_index(names: tuple[str, ...], name: str) -> int:
 
 
 def attribute_vector(
-    model: nn.Module,
+    model: LatentModel,
     images: ImageSet,
     attribute: str,
     against: str | None = None,
@@ -179,7 +179,8 @@ def _convergence(z: np.ndarray, has: np.ndarray, comparison: np.ndarray) -> Conv
     checkpoints = convergence_checkpoints(len(z))
     sums = np.zeros((2, z.shape[1]))
     counts = np.zeros(2, dtype=np.int64)
-    differences, with_counts, without_counts = [], [], []
+    steps: list[np.ndarray] = []
+    with_counts, without_counts = [], []
     start = 0
     for end in checkpoints:
         block_has, block_other = has[start:end], comparison[start:end]
@@ -190,10 +191,10 @@ def _convergence(z: np.ndarray, has: np.ndarray, comparison: np.ndarray) -> Conv
         with_counts.append(counts[0])
         without_counts.append(counts[1])
         if counts.min() > 0:
-            differences.append(sums[0] / counts[0] - sums[1] / counts[1])
+            steps.append(sums[0] / counts[0] - sums[1] / counts[1])
         else:
-            differences.append(np.full(z.shape[1], np.nan))
-    differences = np.array(differences)
+            steps.append(np.full(z.shape[1], np.nan))
+    differences = np.array(steps)
     final = differences[-1]
     distance = np.linalg.norm(differences - final, axis=1)
     norms = np.linalg.norm(differences, axis=1) * np.linalg.norm(final)

@@ -10,15 +10,15 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch import nn
 
 from vaelab.data.preprocess import to_unit_float
 from vaelab.errors import ConfigError
+from vaelab.models.base import LatentModel, has_gaussian_posterior
 
 BATCH_SIZE = 500
 
 
-def model_device(model: nn.Module) -> torch.device:
+def model_device(model: LatentModel) -> torch.device:
     """The device holding ``model``'s parameters."""
     return next(model.parameters()).device
 
@@ -32,7 +32,7 @@ def device_batches(images: np.ndarray, device: torch.device, batch_size: int) ->
 
 @torch.inference_mode()
 def encode_images(
-    model: nn.Module, images: np.ndarray, batch_size: int = BATCH_SIZE, sampled: bool = False, seed: int = 0
+    model: LatentModel, images: np.ndarray, batch_size: int = BATCH_SIZE, sampled: bool = False, seed: int = 0
 ) -> np.ndarray:
     """Latent points [N, latent_dim] (float32) of uint8 images [N, C, H, W].
 
@@ -50,14 +50,14 @@ def encode_images(
     return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, model.latent_dim), np.float32)
 
 
-def _sample_posterior(model: nn.Module, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    if not hasattr(model, "sample_latent"):
+def _sample_posterior(model: LatentModel, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    if not has_gaussian_posterior(model):
         raise ConfigError("sampled embeddings need a VAE; a plain autoencoder's encoder is deterministic")
     return model.sample_latent(x, generator)
 
 
 @torch.inference_mode()
-def decode_points(model: nn.Module, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
+def decode_points(model: LatentModel, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Images [N, C, H, W] in [0, 1] (float32) decoded from latent points [N, latent_dim]."""
     model.eval()
     device = model_device(model)

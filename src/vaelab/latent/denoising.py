@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from vaelab.data.corruption import Corruption, override_corruption
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.latent.codec import BATCH_SIZE, device_batches, model_device
+from vaelab.models.base import LatentModel
 
 #: Mean squared errors are floored here so that a perfect image scores 100 dB, not infinity.
 MSE_FLOOR = 1e-10
@@ -67,7 +67,7 @@ class Denoised:
 
 @torch.inference_mode()
 def denoise(
-    model: nn.Module,
+    model: LatentModel,
     images: ImageSet,
     corruption: Corruption,
     examples: int = 10,
@@ -89,7 +89,9 @@ def denoise(
         sums[1] += psnr(restored, clean).double().sum()
         if not shown:
             shown = [t[:examples].float() for t in (clean, noisy, restored)]
-    clean, noisy, restored = (t.cpu().numpy() for t in shown)
+    clean_shown, noisy_shown, restored_shown = (t.cpu().numpy() for t in shown)
     count = len(images)
     noisy_sum, denoised_sum = sums.tolist()
-    return Denoised(noisy_sum / count, denoised_sum / count, count, corruption, seed, clean, noisy, restored)
+    return Denoised(
+        noisy_sum / count, denoised_sum / count, count, corruption, seed, clean_shown, noisy_shown, restored_shown
+    )

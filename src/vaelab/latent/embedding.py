@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.latent.codec import encode_images
 from vaelab.latent.projection import Projection, fit_projection, tsne_plane
+from vaelab.models.base import LatentModel
 
 
 @dataclass
@@ -23,11 +23,13 @@ class Embedding:
     z: np.ndarray
     labels: np.ndarray | None
     class_names: tuple[str, ...]
-    projection: Projection = field(default=None)  # type: ignore[assignment]
+    projection: Projection = field(default=None)  # type: ignore[assignment]  # None only until __post_init__ fits it
     view: np.ndarray | None = None
     view_labels: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
+        if (self.view is None) != (self.view_labels is None):
+            raise ValueError("an embedding's view comes with its axis labels")
         if self.projection is None:
             self.projection = fit_projection(self.z)
 
@@ -39,7 +41,7 @@ class Embedding:
 
     def axis_labels(self) -> tuple[str, str]:
         """What the axes of :attr:`plane` are."""
-        return self.view_labels if self.view is not None else self.projection.axis_labels()
+        return self.view_labels if self.view_labels is not None else self.projection.axis_labels()
 
     def with_tsne(self, seed: int = 0) -> Embedding:
         """A copy shown through t-SNE (for a latent space over 2-D; a 2-D space is shown as is)."""
@@ -53,7 +55,7 @@ class Embedding:
 
 
 def embed(
-    model: nn.Module, images: ImageSet, count: int | None = 5000, sampled: bool = False, seed: int = 0
+    model: LatentModel, images: ImageSet, count: int | None = 5000, sampled: bool = False, seed: int = 0
 ) -> Embedding:
     """Encode the first ``count`` images (the book embeds the first 5,000 test images).
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from torch import nn
 
 from vaelab.latent.codec import decode_points
 from vaelab.latent.embedding import Embedding
 from vaelab.latent.samplers import make_sampler
+from vaelab.models.base import LatentModel
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Generated:
 
 
 def generate(
-    model: nn.Module,
+    model: LatentModel,
     embedding: Embedding,
     count: int = 18,
     seed: int = 0,

@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from torch import nn
 
 from vaelab.errors import ConfigError
 from vaelab.latent.codec import decode_points
 from vaelab.latent.embedding import Embedding
 from vaelab.latent.normal import normal_quantile
+from vaelab.models.base import LatentModel
 
 
 @dataclass
@@ -55,12 +55,14 @@ def _check_size(size: int) -> None:
         raise ConfigError(f"--size must be at least 2, got {size}")
 
 
-def _decoded(model: nn.Module, xs, ys, latent: np.ndarray, labels: tuple[str, str]) -> LatentGrid:
+def _decoded(
+    model: LatentModel, xs: np.ndarray, ys: np.ndarray, latent: np.ndarray, labels: tuple[str, str]
+) -> LatentGrid:
     images = decode_points(model, latent)
     return LatentGrid(xs, ys, images.reshape(len(ys), len(xs), *images.shape[1:]), latent, labels)
 
 
-def decode_grid(model: nn.Module, embedding: Embedding, size: int = 15) -> LatentGrid:
+def decode_grid(model: LatentModel, embedding: Embedding, size: int = 15) -> LatentGrid:
     """A ``size``×``size`` grid spanning the embeddings' min–max on each axis of their plane
     (the latent axes themselves for a 2-D space), decoded."""
     _check_size(size)
@@ -77,7 +79,7 @@ def open_quantiles(size: int) -> np.ndarray:
     return ((np.arange(size) + 0.5) / size).astype(np.float32)
 
 
-def decode_quantile_grid(model: nn.Module, latent_dim: int, size: int = 15) -> LatentGrid:
+def decode_quantile_grid(model: LatentModel, latent_dim: int, size: int = 15) -> LatentGrid:
     """The VAE grid: open-interval quantiles of N(0, 1) on z[0] and z[1], others at 0, decoded.
 
     The plane coordinates are the probabilities Φ(z[0]), Φ(z[1]), so the figure's axes run over

@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from torch import nn
 
 from vaelab.choices import MORPH_METHODS as METHODS
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
 from vaelab.latent.codec import decode_points, encode_images
+from vaelab.models.base import LatentModel
 
 #: Below this sin Ω the endpoints are treated as parallel and slerp falls back to linear.
 PARALLEL_SIN = 1e-6
@@ -73,7 +73,7 @@ def check_index(index: int, images: ImageSet, flag: str) -> None:
         )
 
 
-def morph(model: nn.Module, images: ImageSet, start: int, end: int, steps: int = 10, method: str = "linear") -> Morph:
+def morph(model: LatentModel, images: ImageSet, start: int, end: int, steps: int = 10, method: str = "linear") -> Morph:
     """Decode ``steps`` points from image ``start``'s latent code to image ``end``'s."""
     check_index(start, images, "--from")
     check_index(end, images, "--to")

@@ -44,7 +44,8 @@ class Projection:
         """Axis titles that say what the axes are."""
         if self.method == "identity":
             return "z[0]", "z[1]"
-        return tuple(f"PC{i + 1} of z ({100 * e:.0f}% of variance)" for i, e in enumerate(self.explained))
+        first, second = (f"PC{i + 1} of z ({100 * e:.0f}% of variance)" for i, e in enumerate(self.explained))
+        return first, second
 
 
 def tsne_plane(z: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.latent.codec import decode_points, encode_images
+from vaelab.models.base import LatentModel
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Reconstructions:
         return float(np.mean((self.originals - self.reconstructions) ** 2))
 
 
-def reconstruct(model: nn.Module, images: ImageSet, count: int = 10) -> Reconstructions:
+def reconstruct(model: LatentModel, images: ImageSet, count: int = 10) -> Reconstructions:
     """Encode and decode the first ``count`` images (the book shows the first 10 test images)."""
     subset = images.head(count)
     decoded = decode_points(model, encode_images(model, subset.images))

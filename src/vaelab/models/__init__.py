@@ -1,6 +1,8 @@
-"""Models: encoders, decoders, autoencoders, the training recipe and the registry of the book's presets."""
+"""Models: the latent-model interface, encoders, decoders, autoencoders, the training recipe and the registry of the
+book's presets."""
 
 from vaelab.models.autoencoder import Autoencoder, AutoencoderOutput
+from vaelab.models.base import GaussianLatentModel, LatentModel, LatentModule, ModelOutput, has_gaussian_posterior
 from vaelab.models.build import build_model, count_parameters
 from vaelab.models.presets import PRESETS, Preset, get_preset
 from vaelab.models.recipe import RECIPE_FIELDS, Recipe
@@ -12,6 +14,10 @@ __all__ = [
     "RECIPE_FIELDS",
     "Autoencoder",
     "AutoencoderOutput",
+    "GaussianLatentModel",
+    "LatentModel",
+    "LatentModule",
+    "ModelOutput",
     "ModelSpec",
     "Preset",
     "Recipe",
@@ -20,4 +26,5 @@ __all__ = [
     "build_model",
     "count_parameters",
     "get_preset",
+    "has_gaussian_posterior",
 ]

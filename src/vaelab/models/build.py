@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from vaelab.models.autoencoder import Autoencoder
+from vaelab.models.base import LatentModule
 from vaelab.models.conv_decoder import ConvDecoder
 from vaelab.models.conv_encoder import ConvFeatures, GaussianEncoder, PointEncoder
 from vaelab.models.faces_conv import BatchNormConvDecoder, BatchNormConvFeatures
@@ -18,7 +19,7 @@ ARCHITECTURE_PARTS = {
 }
 
 
-def build_model(spec: ModelSpec) -> nn.Module:
+def build_model(spec: ModelSpec) -> LatentModule:
     """A freshly initialised model for ``spec``."""
     features_class, decoder_class = ARCHITECTURE_PARTS[spec.architecture]
     features = features_class(spec.image_channels, spec.encoder_channels)

@@ -17,7 +17,7 @@ def plot_generated(embedding: Embedding, generated: Generated, columns: int = 6)
     count = len(generated.points)
     rows = -(-count // columns)
     fig = plt.figure(figsize=(15, 6.2), layout="constrained")
-    left, right = fig.subfigures(1, 2, width_ratios=[1.0, 1.15])
+    left, right = fig.subfigures(1, 2, squeeze=False, width_ratios=[1.0, 1.15])[0]
     ax = left.subplots()
     draw_latent_scatter(ax, embedding)
     shown = embedding.projection.project(generated.points)

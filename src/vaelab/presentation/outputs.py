@@ -15,7 +15,8 @@ def save_npz(path: Path, **arrays: np.ndarray) -> Path:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            # numpy's stub lets **arrays fill the allow_pickle flag; every key here names an array
+            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
 
     atomic_write(path, write)
     return path

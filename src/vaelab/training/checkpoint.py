@@ -150,7 +150,8 @@ def check_recipe(path: Path, metadata: dict[str, str], recipe: dict[str, Any]) -
     if different:
         raise RunDirError(
             f"{path} belongs to another run: it records {_settings(saved, recipe, different)} but this run's "
-            f"config.json has {_settings(recipe, saved, different)}; put this run's own checkpoint back, or train again in a new --run-dir"
+            f"config.json has {_settings(recipe, saved, different)}; put this run's own checkpoint back, "
+            "or train again in a new --run-dir"
         )
 
 
@@ -278,7 +279,7 @@ def _optimizer_problem(
     current = optimizer.param_groups
     if len(groups) != len(current) or not all(isinstance(group, dict) for group in groups):
         return f"{len(groups)} parameter groups where the model has {len(current)}"
-    for saved, group in zip(groups, current):
+    for saved, group in zip(groups, current, strict=True):
         for key in sorted(set(saved) & set(group) - {"params", *IMPLEMENTATION_OPTIONS}):
             if saved[key] != group[key] and not (isinstance(group[key], tuple) and saved[key] == list(group[key])):
                 return f"{key} {describe_value(saved[key])} where the run's config gives {group[key]}"

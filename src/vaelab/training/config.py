@@ -122,11 +122,13 @@ class RunConfig(Recipe):
                 saved = self.corruption.describe() if self.corruption else "no corruption"
                 raise ConfigError(f"this run was trained with {saved}; --resume cannot change it")
         if any(key in overrides for key in IMAGE_OPTION_KEYS):
-            _, wanted = _data_settings(self.dataset, self.model, overrides)
-            if wanted != self.data_options:
-                saved = self.data_options
+            _, wanted_options = _data_settings(self.dataset, self.model, overrides)
+            saved_options = self.data_options
+            # saved_options is None only for a dataset without image files: _data_settings refused the flags
+            if wanted_options != saved_options and saved_options is not None:
                 raise ConfigError(
-                    f"this run was trained on {saved.describe()} images with --on-bad-image {saved.on_bad_image}; "
+                    f"this run was trained on {saved_options.describe()} images with --on-bad-image "
+                    f"{saved_options.on_bad_image}; "
                     "--resume cannot change --image-size, --center-crop or --on-bad-image"
                 )
         _reject_unknown(overrides)
@@ -219,7 +221,7 @@ def _data_settings(dataset: str, model: ModelSpec, overrides: dict[str, Any]) ->
     from the image-option ``overrides`` (which it pops)."""
     info = dataset_info(dataset)
     given = {key: overrides.pop(key) for key in IMAGE_OPTION_KEYS if key in overrides}
-    if not info.image_files:
+    if info.fixed_size is not None:  # not read from image files (see DatasetInfo)
         if given:
             flags = ", ".join("--" + key.replace("_", "-") for key in given)
             raise ConfigError(f"{flags}: only for datasets read from image files (celeba, image-folder), not {dataset}")

@@ -47,7 +47,7 @@ class GraphedStep:
     def __call__(self, batch: torch.Tensor) -> None:
         if self.failed or batch.shape[0] != self.batch_size:
             self.step(batch)
-        elif self.graph is not None:
+        elif self.graph is not None and self.static is not None:  # captured together
             self.static.copy_(batch)
             self.graph.replay()
         elif self.warm < WARMUP_STEPS:

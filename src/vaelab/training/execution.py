@@ -27,12 +27,14 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from vaelab.choices import PRECISIONS
 from vaelab.errors import ConfigError
+
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,10 @@ class Execution:
         """The memory format of model weights and input batches."""
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
-    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+    def prepare_model(self, model: ModuleT) -> ModuleT:
         """``model`` moved to the device in this execution's memory format (in place)."""
-        return model.to(device=self.device, memory_format=self.memory_format)
+        # Module.to takes memory_format as a keyword, but torch's typed overloads leave it out
+        return model.to(device=self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
         """A float batch in this execution's memory format (a no-op when it already is)."""
@@ -66,7 +69,7 @@ class Execution:
     def float32_outputs(self, output: Any) -> Any:
         """A model output (a dataclass of tensors) with its floating tensors in float32, so that the
         loss is computed in float32 after a bf16 forward pass (unchanged for fp32)."""
-        if self.precision == "fp32" or not dataclasses.is_dataclass(output):
+        if self.precision == "fp32" or not dataclasses.is_dataclass(output) or isinstance(output, type):
             return output
         changes = {
             f.name: value.float()

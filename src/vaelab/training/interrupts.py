@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 #: The signals that request a stop, with how a message names them.
-SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
+SIGNALS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
 class StopRequest:

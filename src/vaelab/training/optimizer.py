@@ -32,7 +32,7 @@ def make_adam(params: Iterable[torch.nn.Parameter], lr: float, device: torch.dev
 def with_current_implementation(saved_groups: list[dict], optimizer: torch.optim.Optimizer) -> list[dict]:
     """``saved_groups`` (a checkpoint's param groups) with ``optimizer``'s implementation options."""
     merged = []
-    for saved, current in zip(saved_groups, optimizer.param_groups):
+    for saved, current in zip(saved_groups, optimizer.param_groups, strict=True):
         group = dict(saved)
         for key in IMPLEMENTATION_OPTIONS:
             if key in current:

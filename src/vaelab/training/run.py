@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.data.registry import load_dataset
 from vaelab.models import build_model
+from vaelab.models.base import LatentModel
 from vaelab.training.config import RunConfig
 from vaelab.training.device import resolve_device
 from vaelab.training.run_dir import RunDir
@@ -22,7 +22,7 @@ class Run:
 
     dir: RunDir
     config: RunConfig
-    model: nn.Module
+    model: LatentModel
     device: torch.device
 
     def test_set(self, data_dir: str | None = None, limit: int | None = None) -> ImageSet:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from vaelab.data.batching import DeviceImages
 from vaelab.data.image_set import ImageSet
@@ -29,7 +28,7 @@ from vaelab.data.registry import load_dataset
 from vaelab.data.selection import AtMost
 from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError, WriteError
 from vaelab.limits import MAX_EPOCHS
-from vaelab.models import build_model
+from vaelab.models import LatentModule, build_model
 from vaelab.models.spec import check_trainable_latent_dim
 from vaelab.progress import progress_bar
 from vaelab.safetensors_io import tensors_digest
@@ -80,7 +79,7 @@ class TrainResult:
 
     run_dir: RunDir
     config: RunConfig
-    model: nn.Module
+    model: LatentModule
     history: list[dict[str, Any]]
     is_main: bool = True
     trained: bool = True
@@ -151,9 +150,9 @@ class Trainer:
             distributed=self.processes.world_size > 1,
         )
         torch.manual_seed(config.seed)
-        self.model = self.execution.prepare_model(build_model(config.model))
-        forward = self.processes.wrap(self.model)
-        self.model = getattr(forward, "module", self.model)
+        self.model: LatentModule = self.execution.prepare_model(build_model(config.model))
+        forward: Callable[[torch.Tensor], Any] = self.processes.wrap(self.model)
+        self.model = getattr(forward, "module", self.model)  # the same module, its BatchNorm synchronised under DDP
         if self.execution.compile:
             forward = torch.compile(forward)
         self.optimizer = make_adam(self.model.parameters(), config.lr, self.device)
@@ -276,7 +275,7 @@ class Trainer:
                     seconds = elapsed + time.perf_counter() - started
                     self._save_interrupted(step + 1, images, seconds, epoch_shuffle_state, stop)
             sums = processes.all_reduce_(self.step.sums.clone())
-            means = dict(zip(self.objective.terms, (sums / images).tolist()))
+            means = dict(zip(self.objective.terms, (sums / images).tolist(), strict=True))
             bar.set_postfix(loss=f"{means['loss']:.4f}", refresh=False)  # drawn as the bar closes
         seconds = elapsed + time.perf_counter() - started
         self._check_finite(means["loss"], f"at epoch {state.epoch + 1}")
@@ -297,7 +296,7 @@ class Trainer:
         diverged = loss is not None and not math.isfinite(loss)
         stop_all, diverged_all = self.processes.agree(bool(stop), diverged)
         if diverged_all:
-            self._check_finite(loss if diverged else math.nan, where + " in one of the processes")
+            self._check_finite(loss if diverged and loss is not None else math.nan, where + " in one of the processes")
         return stop_all
 
     def _finish_epoch(self, train_terms: dict[str, float], images: int, train_seconds: float) -> None:

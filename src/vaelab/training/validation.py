@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import nn
 
 from vaelab.data.batching import DeviceImages
 from vaelab.data.corruption import Corruption
 from vaelab.data.preprocess import to_unit_float
+from vaelab.models.base import LatentModel, has_gaussian_posterior
 from vaelab.training.execution import Execution
 from vaelab.training.objectives import Objective
 
@@ -26,7 +26,7 @@ VALIDATION_SEED = 0
 
 @torch.inference_mode()
 def mean_terms(
-    model: nn.Module,
+    model: LatentModel,
     objective: Objective,
     data: DeviceImages,
     batch_size: int,
@@ -54,12 +54,12 @@ def mean_terms(
         terms = objective(forward(x_in), x)
         sums.add_(torch.stack([terms[name] for name in objective.terms]).double(), alpha=x.shape[0])
     model.train(was_training)
-    return dict(zip(objective.terms, (sums / len(data)).tolist()))
+    return dict(zip(objective.terms, (sums / len(data)).tolist(), strict=True))
 
 
-def deterministic_forward(model: nn.Module, device: torch.device) -> Callable[[torch.Tensor], Any]:
+def deterministic_forward(model: LatentModel, device: torch.device) -> Callable[[torch.Tensor], Any]:
     """``model``'s forward pass; a VAE's draws its noise from a freshly seeded generator."""
-    if getattr(model, "kind", "ae") != "vae":
+    if not has_gaussian_posterior(model):
         return model
     generator = torch.Generator(device=device).manual_seed(VALIDATION_SEED)
     return lambda x: model(x, generator=generator)

@@ -190,7 +190,7 @@ def _embedded_record(weights: Path, metadata: dict[str, str]) -> dict[str, Any]:
     except (KeyError, ValueError):
         record = None
     accuracy = record.get("accuracy") if isinstance(record, dict) else None
-    if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)):
+    if not isinstance(record, dict) or isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)):
         raise JudgeError(f"{weights} is not a vaelab judge ({FORMAT}); {RETRAIN}")
     return record
 

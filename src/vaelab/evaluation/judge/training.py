@@ -132,10 +132,11 @@ def _train_epoch(
     model.train()
     loss_sum = torch.zeros((), dtype=torch.float64, device=data.device)
     correct = torch.zeros((), dtype=torch.int64, device=data.device)
+    labels = data.required_labels()
     for begin in range(0, len(data), batch_size):
         index = order[begin : begin + batch_size]
         x = to_unit_float(data.images.index_select(0, index))
-        y = data.labels.index_select(0, index)
+        y = labels.index_select(0, index)
         if augment is not None:
             x = augment(x)
         logits = model(x)
@@ -170,9 +171,10 @@ def accuracy(model: nn.Module, data: DeviceImages, batch: int = BATCH_SIZE) -> f
     was_training = model.training
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=data.device)
+    labels = data.required_labels()
     for begin in range(0, len(data), batch):
         x = to_unit_float(data.images[begin : begin + batch])
-        correct += (model(x).argmax(1) == data.labels[begin : begin + batch]).sum()
+        correct += (model(x).argmax(1) == labels[begin : begin + batch]).sum()
     model.train(was_training)
     return correct.item() / len(data)
 

@@ -134,11 +134,11 @@ def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
     embedded image (in the schema as ``maximum``, checked by the route, whose one line says how to
     embed more images)."""
     last = len(state) - 1
-    return dict(
-        ge=0,
-        description=f"{description}, 0 to {last:,} (the `points` of /api/run minus 1)",
-        json_schema_extra={"maximum": last},
-    )
+    return {
+        "ge": 0,
+        "description": f"{description}, 0 to {last:,} (the `points` of /api/run minus 1)",
+        "json_schema_extra": {"maximum": last},
+    }
 
 
 def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:

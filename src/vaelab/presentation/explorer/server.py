@@ -7,6 +7,7 @@ are imported only here and in :mod:`.app`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import socket
@@ -156,8 +157,6 @@ def serve(
     log(f"exploring {run_dir} at {explorer.url} (Ctrl-C stops)")
     if open_browser:
         webbrowser.open(explorer.url)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         explorer.run()
-    except KeyboardInterrupt:
-        pass
     log("explorer stopped")

@@ -76,8 +76,8 @@ class ExplorerState:
     def bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """The plane's ((x_min, x_max), (y_min, y_max)): the embeddings' range, widened by
         :data:`BOUNDS_MARGIN` of it on each side (by 1 where all points share a coordinate)."""
-        lows, highs = self.plane.min(axis=0).astype(float), self.plane.max(axis=0).astype(float)
-        return tuple(_widen(float(low), float(high)) for low, high in zip(lows, highs))  # type: ignore[return-value]
+        (x_low, y_low), (x_high, y_high) = self.plane.min(axis=0), self.plane.max(axis=0)
+        return _widen(float(x_low), float(x_high)), _widen(float(y_low), float(y_high))
 
     def latent_point(self, x: float, y: float) -> np.ndarray:
         """The latent vector [1, d] (float32) of plane point (x, y); a :class:`ConfigError` for a
