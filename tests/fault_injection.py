@@ -49,8 +49,9 @@ PRESET = "book-ae"
 #: (writing a mid-epoch checkpoint); ``resumed``: ``--resume`` of a 1-epoch run to 2 epochs.
 SCENARIOS = ("fresh", "stopped", "resumed")
 
-#: Polls of the stop flag before ``stopped``'s Ctrl-C: after the first batch of epoch 2.
-STOP_AFTER_POLLS = 3
+#: Polls of the stop flag before ``stopped``'s Ctrl-C: 2 batches and the end of epoch 1, then the first
+#: batch of epoch 2.
+STOP_AFTER_POLLS = 4
 
 
 def data():

@@ -122,8 +122,9 @@ def test_two_processes_train_like_one(two_process_run, tmp_path, train_images, t
 def test_all_processes_stop_together_and_resume_exactly(two_process_run, tmp_path):
     straight = two_process_run
     run, weights = tmp_path / "run", tmp_path / "weights"
-    # Only rank 1 "presses Ctrl-C" (at its 3rd check: epoch 2, batch 4); both must stop there.
-    cut = _torchrun(run, weights, "--check-every", 4, "--stop-rank", 1, "--stop-after", 3)
+    # Only rank 1 "presses Ctrl-C", at its 4th look at the flag (checks at batches 4 and 8 of epoch 1, the
+    # end of epoch 1, then epoch 2, batch 4); both must stop there.
+    cut = _torchrun(run, weights, "--check-every", 4, "--stop-rank", 1, "--stop-after", 4)
     assert cut.returncode != 0
     assert "interrupted at epoch 2, batch 4; checkpoint saved" in cut.stdout, cut.stdout[-2000:] + cut.stderr[-2000:]
     assert "rank 1: interrupted at epoch 2, batch 4" in cut.stdout
@@ -139,3 +140,20 @@ def test_all_processes_stop_together_and_resume_exactly(two_process_run, tmp_pat
         assert all(torch.equal(mine[k], theirs[k]) for k in mine), f"rank {rank}"
     config = json.loads((run / "config.json").read_text())
     assert config["batch_size"] == 20  # the global batch
+
+
+@pytest.mark.slow
+def test_a_stop_at_an_epochs_end_stops_every_process_there_and_resumes_exactly(two_process_run, tmp_path):
+    run, weights = tmp_path / "run", tmp_path / "weights"
+    # Rank 1's 3rd look at the flag is the end of epoch 1 (after checks at batches 4 and 8).
+    cut = _torchrun(run, weights, "--check-every", 4, "--stop-rank", 1, "--stop-after", 3)
+    assert cut.returncode != 0
+    for rank in (0, 1):
+        assert f"rank {rank}: interrupted at the end of epoch 1; checkpoint saved" in cut.stdout, cut.stdout[-2000:]
+    assert len(RunDir(run).read_metrics()) == 1 and RunDir(run).weights_record().epoch == 1
+    resumed = _torchrun(run, weights, "--resume", "--check-every", 4)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    for rank in (0, 1):
+        mine = load_file(str(weights / f"rank{rank}.safetensors"))
+        theirs = load_file(str(two_process_run / "weights" / f"rank{rank}.safetensors"))
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine), f"rank {rank}"

@@ -116,7 +116,7 @@ def test_a_config_read_back_is_the_config_written():
         (b"{bad\n", "line 1 is not valid JSON"),
         (b'{"epoch": 1}\n[1]\n', "line 2 is not a metrics row"),
         (b'{"epoch": 1, "val": 0.5}\n', "line 1 is not a metrics row"),
-        (b"\xff\n", "cannot read"),
+        (b"\xff\n", "is not UTF-8 text"),
     ],
 )
 def test_damaged_metrics_are_one_line_naming_them(run_copy, content, fragment):
@@ -155,6 +155,13 @@ def _drop_tensor(key):
 
 PROGRESS = {"sums": [1.0, 1.0], "images": 60, "seconds": 1.0}
 MODEL_TENSOR = "model.decoder.from_latent.weight"
+
+
+def _rename_tensor(old, new):
+    def change(metadata, tensors):
+        tensors[new] = tensors.pop(old)
+
+    return change
 
 
 def _edit_group(**fields):
@@ -204,6 +211,17 @@ def _set_tensor(name, replace, digest=True):
         (_set_tensor("optim.1.exp_avg_sq", lambda t: t.fill_(float("nan"))), ["non-finite", "optim.1.exp_avg_sq"]),
         (_set_tensor(MODEL_TENSOR, lambda t: t.fill_(float("inf"))), ["non-finite", MODEL_TENSOR]),
         (_set_tensor(MODEL_TENSOR, lambda t: t.fill_(float("nan")), digest=False), ["no longer match the SHA-256"]),
+        # found by the hostile review: names, shapes and counts of Adam's state; deep JSON; doctored history
+        (_rename_tensor("optim.0.exp_avg", "optim.0"), ["optim.0 names no moment of a parameter"]),
+        (_set_tensor("optim.0.step", lambda t: t.new_zeros(3)), ["optim.0.step should be one floating-point number"]),
+        (_set_tensor("optim.0.step", lambda t: t.new_full((), -5.0)), ["optim.0.step counts -5 steps"]),
+        (_set_tensor("optim.0.step", lambda t: t.long()), ["optim.0.step should be one floating-point number"]),
+        (_set_tensor("optim.0.exp_avg", lambda t: t.double()), ["optim.0.exp_avg is torch.float64"]),
+        (_drop_tensor("optim.2.exp_avg_sq"), ["the moments of parameter 2 are incomplete"]),
+        (_set_state("[" * 100_000), ["damaged 'state' metadata (not JSON"]),
+        (_edit_state(history=[{"epoch": 1, "train": {"loss": float("nan")}}, {"epoch": 2}]), ["a metrics row is not"]),
+        (_edit_state(history=[{"epoch": 1, "train": "x"}, {"epoch": 2}]), ["a metrics row is not"]),
+        (_edit_state(step=3, progress={**PROGRESS, "sums": [-1e308, 1e308]}), ["a running sum is beyond"]),
     ],
 )
 def test_a_damaged_checkpoint_is_one_line_and_left_as_it_was(run_copy, train_images, test_images, change, fragments):
@@ -441,3 +459,46 @@ def test_a_run_from_before_limits_were_refused_still_resumes(tmp_path, monkeypat
             tmp_path / "new",
             **QUIET,
         )
+
+
+def test_a_parameter_group_missing_a_hyper_parameter_takes_the_configs(run_copy, train_images, test_images):
+    def drop_lr(metadata, tensors):
+        groups = json.loads(metadata["optim_param_groups"])
+        del groups[0]["lr"]
+        metadata["optim_param_groups"] = json.dumps(groups)
+
+    rewrite_checkpoint(run_copy.checkpoint, drop_lr)
+    result = resume(run_copy, train_images, test_images, epochs=3)
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"[" * 50_000, "is not valid JSON (it is nested too deeply)"),
+        (b'{"seed": ' + b"9" * 5000 + b"}", "is not valid JSON (Exceeds the limit"),
+        (b" " * (65 * 1024), "more than the 64 kB a config.json can be"),
+    ],
+)
+def test_a_config_that_would_blow_the_reader_is_one_line(run_copy, content, fragment):
+    run_copy.config.write_bytes(content)
+    with pytest.raises(RunDirError) as exc_info:
+        load_run(run_copy.path, "cpu")
+    assert fragment in one_line(exc_info)
+
+
+@pytest.mark.parametrize("name", ["config.json", "metrics.jsonl", "model.safetensors", "checkpoint.safetensors"])
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_pipe_or_device_in_place_of_a_run_file_is_refused_without_reading(run_copy, name, kind):
+    """A FIFO would block the reader forever and /dev/zero never ends."""
+    import os
+
+    path = run_copy.path / name
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    with pytest.raises(RunDirError) as exc_info:
+        load_run(run_copy.path, "cpu") if name != "metrics.jsonl" else run_copy.read_metrics()
+    assert "is not a regular file" in one_line(exc_info)

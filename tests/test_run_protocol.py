@@ -172,13 +172,13 @@ def test_sigterm_stops_like_ctrl_c_and_the_run_resumes_exactly(tmp_path, train_i
 
     def log(message):
         if message.startswith("epoch 1/"):
-            os.kill(os.getpid(), signal.SIGTERM)  # arrives as epoch 2 starts
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives as epoch 1 is written: it stops there
 
     config = small_config()
     with pytest.raises(TrainingInterrupted) as stopped:
         train(config, tmp_path / "run", train_set=train_images, test_set=test_images, progress=False, log=log)
     assert stopped.value.exit_code == 128 + signal.SIGTERM
-    assert str(stopped.value).startswith("terminated (SIGTERM) at epoch 2, batch 1; checkpoint saved")
+    assert str(stopped.value).startswith("terminated (SIGTERM) at the end of epoch 1; checkpoint saved")
     resumed = train(
         prepare_config(RunDir(tmp_path / "run"), None, True),
         tmp_path / "run",
@@ -316,3 +316,188 @@ def test_the_next_write_of_a_file_removes_what_a_killed_write_of_it_left(tmp_pat
         path.write_bytes(b"x")
     atomic_write_text(tmp_path / "judge.safetensors", "new")
     assert not stale.exists() and other.exists() and mine.exists()
+
+
+@pytest.mark.parametrize(
+    "polls, message",
+    [
+        (11, "interrupted at epoch 1, batch 11; checkpoint saved"),
+        (12, "interrupted at the end of epoch 1; checkpoint saved"),  # the epoch's last batch (12 of 12)
+        (13, "interrupted at the end of epoch 1; checkpoint saved"),  # during its validation
+    ],
+)
+def test_a_stop_in_an_epochs_last_batch_writes_the_epoch_whole(
+    tmp_path, train_images, test_images, monkeypatch, polls, message
+):
+    """A stop asked for in the last batch used to checkpoint "step 12 of 12", which no resume accepts."""
+    from vaelab.training import trainer as trainer_module
+
+    straight = _train(tmp_path / "straight", train_images, test_images)
+    seen = {"n": 0}
+
+    def stop_requested(self):
+        seen["n"] += 1
+        return seen["n"] >= polls
+
+    monkeypatch.setattr(trainer_module.StopRequest, "__bool__", stop_requested)
+    with pytest.raises(TrainingInterrupted, match=message):
+        _train(tmp_path / "run", train_images, test_images)
+    monkeypatch.undo()
+    resumed = train(
+        prepare_config(RunDir(tmp_path / "run"), None, True),
+        tmp_path / "run",
+        resume=True,
+        train_set=train_images,
+        test_set=test_images,
+        **QUIET,
+    )
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_a_second_sigterm_exits_143_and_says_so(capsys, monkeypatch):
+    from vaelab.training.interrupts import SignalAbort
+
+    def aborted(args):
+        raise SignalAbort(signal.SIGTERM)
+
+    monkeypatch.setattr("vaelab.cli.app.build_parser", _parser_with(aborted))
+    code, _, err = run_cli(capsys, "presets")
+    assert code == 143 and err.strip() == "vaelab presets: terminated (SIGTERM)"
+
+
+def test_a_resume_that_trains_nothing_never_reports_a_run_without_its_weights(
+    tmp_path, train_images, test_images, monkeypatch
+):
+    from vaelab.training import trainer as trainer_module
+
+    seen = {"n": 0}
+
+    def stop_in_epoch_2(self):
+        seen["n"] += 1
+        return seen["n"] >= 16  # 12 batches and the end of epoch 1, then batch 3 of epoch 2
+
+    monkeypatch.setattr(trainer_module.StopRequest, "__bool__", stop_in_epoch_2)
+    with pytest.raises(TrainingInterrupted, match="at epoch 2, batch 3"):
+        _train(tmp_path / "run", train_images, test_images)
+    monkeypatch.undo()
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.model.unlink()
+    with pytest.raises(RunDirError, match="resume with --epochs 2 or more to finish that epoch"):
+        train(
+            prepare_config(run_dir, None, True, epochs=1),
+            run_dir,
+            resume=True,
+            train_set=train_images,
+            test_set=test_images,
+            **QUIET,
+        )
+    result = train(
+        prepare_config(run_dir, None, True, epochs=2),
+        run_dir,
+        resume=True,
+        train_set=train_images,
+        test_set=test_images,
+        **QUIET,
+    )
+    assert run_dir.weights_record().epoch == 2 and len(result.history) == 2
+
+
+# --- found by the hostile review ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "folder"])
+def test_a_damaged_checkpoint_means_the_weights_cannot_be_vouched_for(tmp_path, train_images, test_images, damage):
+    run_dir = RunDir(tmp_path / "run")
+    _train(run_dir.path, train_images, test_images, epochs=1)
+    data = run_dir.checkpoint.read_bytes()
+    run_dir.checkpoint.unlink()
+    if damage == "truncate":
+        run_dir.checkpoint.write_bytes(data[:-1])
+    elif damage == "empty":
+        run_dir.checkpoint.write_bytes(b"")
+    else:
+        run_dir.checkpoint.mkdir()
+    with pytest.raises(RunDirError, match=r"so vaelab cannot tell whether model\.safetensors holds the run's last"):
+        load_run(run_dir.path, "cpu")
+
+
+def test_a_checkpoint_moved_away_leaves_the_weights_to_stand_alone(tmp_path, train_images, test_images):
+    run_dir = RunDir(tmp_path / "run")
+    _train(run_dir.path, train_images, test_images, epochs=1)
+    run_dir.checkpoint.rename(tmp_path / "elsewhere.safetensors")
+    load_run(run_dir.path, "cpu")
+
+
+def test_figures_that_are_a_link_elsewhere_are_refused(trained_run, tmp_path, test_images):
+    import shutil
+
+    from vaelab.presentation.report import write_reconstructions
+
+    run = load_run(shutil.copytree(trained_run.dir.path, tmp_path / "run"), "cpu")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "reconstructions.png").write_bytes(b"mine")
+    shutil.rmtree(run.dir.figures, ignore_errors=True)
+    run.dir.figures.symlink_to(foreign)
+    with pytest.raises(RunDirError, match="is a symbolic link"):
+        write_reconstructions(run, test_images)
+    assert (foreign / "reconstructions.png").read_bytes() == b"mine"
+
+
+def test_a_run_dir_name_that_is_not_utf8_is_refused_in_one_line():
+    import os
+
+    with pytest.raises(ConfigError, match="not a valid UTF-8 name"):
+        RunDir(os.fsdecode(b"\xffrun"))
+
+
+def test_finite_but_huge_weights_are_refused_when_they_give_nan(tmp_path, train_images, test_images):
+    from vaelab.presentation.report import write_grid
+
+    run_dir = RunDir(tmp_path / "run")
+    _train(run_dir.path, train_images, test_images, epochs=1)
+    run_dir.checkpoint.unlink()
+    tensors, metadata = read_safetensors(run_dir.model)
+    tensors = {k: v * 3e30 if v.is_floating_point() else v for k, v in tensors.items()}
+    metadata.pop("sha256")
+    write_safetensors(run_dir.model, tensors, metadata)
+    run = load_run(run_dir.path, "cpu")
+    with pytest.raises(RunDirError, match=r"not finite numbers .* its weights are damaged"):
+        write_grid(run, test_images)
+
+
+def test_a_factor_step_too_small_to_count_with_is_one_line():
+    from vaelab.latent.arithmetic import parse_factors
+
+    for text in ("0:1:1e-320", "0:1:1e-300"):
+        with pytest.raises(ConfigError, match="gives more than 101 factors; use a larger STEP"):
+            parse_factors(text)
+
+
+def test_a_run_without_its_config_says_what_is_missing(tmp_path, train_images, test_images):
+    run_dir = RunDir(tmp_path / "run")
+    _train(run_dir.path, train_images, test_images, epochs=1)
+    run_dir.config.unlink()
+    with pytest.raises(RunDirError, match=r"holds a run's checkpoint or weights but no config\.json"):
+        load_run(run_dir.path, "cpu")
+    with pytest.raises(RunDirError, match=r"holds a run's checkpoint or weights but no config\.json"):
+        prepare_config(run_dir, "book-ae", False)
+
+
+def test_the_judge_cache_and_the_demo_output_are_checked_before_any_work(tmp_path, monkeypatch):
+    from vaelab.errors import JudgeError
+    from vaelab.evaluation.judge import train_and_save_judge
+    from vaelab.workflows.demo import run_demo
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was loaded before the folder was checked")
+
+    monkeypatch.setattr("vaelab.evaluation.judge.training.load_fashion_mnist", no_data)
+    with pytest.raises(JudgeError, match="set XDG_CACHE_HOME to a writable folder"):
+        train_and_save_judge(folder=blocker / "judge")
+    with pytest.raises(RunDirError, match="choose another --output"):
+        run_demo(blocker / "demo")

@@ -38,7 +38,7 @@ class JudgeError(VaelabError):
 
 
 #: The step after fixing a failed write, unless the caller knows a better one.
-AGAIN = "run the command again (files written before are unchanged)"
+AGAIN = "run the command again (each file is either written whole or left as it was)"
 
 
 class WriteError(VaelabError):

@@ -43,13 +43,16 @@ def not_writable_reason(folder: str | Path) -> str | None:
 
 def check_folder_possible(path: str | Path, error: type[VaelabError], fix: str) -> None:
     """Raise ``error`` (as :func:`make_folder` would) when ``path`` clearly cannot become a
-    folder — it or a parent is a file, or the nearest existing parent is not writable — without
-    creating anything. Some failures (e.g. a virtual file system) only show when creating."""
+    folder to write into — it or a parent is a file, it or the nearest existing parent is not
+    writable — without creating anything. Some failures (e.g. a virtual file system) only show when creating."""
     path = Path(path)
     blocking = _file_in_the_way(path)
     if blocking is not None:
         raise error(f"{_reason(path, '')}; {fix}")
     if path.exists():
+        reason = not_writable_reason(path)
+        if reason:
+            raise error(f"{path} is not writable ({reason}); {fix}")
         return
     parent = _nearest_existing(path)
     reason = not_writable_reason(parent)

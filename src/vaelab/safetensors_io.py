@@ -33,6 +33,7 @@ from safetensors import SafetensorError, safe_open
 
 from vaelab.atomic import atomic_write
 from vaelab.errors import RunDirError, VaelabError
+from vaelab.reading import FileProblem, check_regular_file
 
 #: Metadata key of the SHA-256 (hex) of a file's tensor data.
 DIGEST_KEY = "sha256"
@@ -90,15 +91,19 @@ def write_safetensors(path: Path, tensors: Mapping[str, torch.Tensor], metadata:
 
 
 def read_safetensors(
-    path: Path, error: type[VaelabError] = RunDirError, fix: str = "restore it from a backup, or train again"
+    path: Path,
+    error: type[VaelabError] = RunDirError,
+    fix: str = "restore it from a backup, or train again",
+    max_bytes: int | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """All tensors (on the CPU) and the metadata of the safetensors file ``path``.
 
-    A missing, unreadable, truncated or malformed file, or one whose tensor data no longer match the
-    digest recorded in it, is an ``error`` naming ``path`` and ending with ``fix``. Files without a
-    recorded digest (written by vaelab before 0.6, or by other tools) are read unchecked.
+    A missing, unreadable, truncated or malformed file, something other than a regular file in its
+    place, a file larger than ``max_bytes``, or one whose tensor data no longer match the digest
+    recorded in it, is an ``error`` naming ``path`` and ending with ``fix``. Files without a recorded
+    digest (written by vaelab before 0.6, or by other tools) are read unchecked.
     """
-    tensors, metadata = _open(path, error, fix, tensors=True)
+    tensors, metadata = _open(path, error, fix, tensors=True, max_bytes=max_bytes)
     recorded = metadata.get(DIGEST_KEY)
     if recorded is not None and tensors_digest(tensors) != recorded:
         raise error(
@@ -115,8 +120,14 @@ def read_safetensors_metadata(
 
 
 def _open(
-    path: Path, error: type[VaelabError], fix: str, tensors: bool
+    path: Path, error: type[VaelabError], fix: str, tensors: bool, max_bytes: int | None = None
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        check_regular_file(path, max_bytes, "this file")
+    except FileNotFoundError:
+        raise error(f"{path} does not exist; {fix}") from None
+    except FileProblem as problem:
+        raise error(f"{path} {problem}; {fix}") from None
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}

@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # an environmental fault (disk, permissions, a folder in the way): one line too
         print(f"vaelab {command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"vaelab {command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # a second Ctrl-C or SIGTERM during training says which (SignalAbort)
+        signum = getattr(exc, "signum", None)
+        print(f"vaelab {command}: {exc or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED if signum is None else 128 + signum
     return 0

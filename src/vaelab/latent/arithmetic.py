@@ -46,7 +46,10 @@ def parse_factors(text: str) -> tuple[float, ...]:
     _check_magnitudes(text, (start, stop))
     if not (0 < step < float("inf")) or stop < start:
         raise _factors_error(text, "needs START ≤ STOP and a positive, finite STEP")
-    count = int(np.floor((stop - start) / step + 1e-9)) + 1
+    spans = (stop - start) / step  # huge, or inf, for a step too small to count with
+    if not spans <= 1e6:
+        raise _factors_error(text, f"gives more than {MAX_FACTORS} factors; use a larger STEP")
+    count = int(np.floor(spans + 1e-9)) + 1
     _check_count(text, count)
     return tuple(float(start + i * step) for i in range(count))
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vaelab.data.preprocess import to_unit_float
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, RunDirError
 from vaelab.models.base import LatentModel, has_gaussian_posterior
 
 BATCH_SIZE = 500
@@ -47,7 +47,9 @@ def encode_images(
         x = to_unit_float(batch)
         z = _sample_posterior(model, x, generator) if sampled else model.encode(x)
         chunks.append(z.float())
-    return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, model.latent_dim), np.float32)
+    if not chunks:
+        return np.zeros((0, model.latent_dim), np.float32)
+    return _finite(torch.cat(chunks), "latent points").cpu().numpy()
 
 
 def _sample_posterior(model: LatentModel, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -62,5 +64,18 @@ def decode_points(model: LatentModel, points: np.ndarray, batch_size: int = BATC
     model.eval()
     device = model_device(model)
     z = torch.as_tensor(np.asarray(points, dtype=np.float32)).to(device)
+    if not torch.isfinite(z).all():
+        raise ConfigError("latent points to decode must be finite numbers (one is NaN or infinite)")
     chunks = [model.decode(z[b : b + batch_size]).float() for b in range(0, len(z), batch_size)]
-    return torch.cat(chunks).cpu().numpy()
+    return _finite(torch.cat(chunks), "images").cpu().numpy()
+
+
+def _finite(values: torch.Tensor, what: str) -> torch.Tensor:
+    """``values``, or a :class:`RunDirError` when the model gave a NaN or infinity: weights that are
+    finite yet this far off (damaged, or saved from a run that was diverging) cannot be analysed."""
+    if not torch.isfinite(values).all():
+        raise RunDirError(
+            f"the model gives {what} that are not finite numbers (NaN or infinity): its weights are damaged or its "
+            "training diverged; restore model.safetensors from a backup, or train the run again"
+        )
+    return values

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,16 @@ from torch import nn
 from vaelab import __version__
 from vaelab.errors import RunDirError
 from vaelab.json_fields import describe_value, fields_problem, unknown_fields, value_problem
+from vaelab.reading import MB
 from vaelab.safetensors_io import read_safetensors, write_safetensors
 from vaelab.training.config import recipe_differences
 from vaelab.training.optimizer import IMPLEMENTATION_OPTIONS, with_current_implementation
 
 FORMAT = "vaelab-checkpoint-1"
+
+#: The largest |loss term| per image a checkpoint's running sums may imply (a BCE or KL in nats per
+#: image of a 256×256 RGB image stays far below).
+MAX_TERM_PER_IMAGE = 1e9
 
 #: What to do about a damaged checkpoint, in every error that says so.
 DAMAGED_FIX = "restore it from a backup, or train again in a new --run-dir"
@@ -127,7 +133,8 @@ def load_checkpoint(
     checkpoint that records another recipe is refused; checkpoints written before vaelab recorded
     it load as before. Every problem is a :class:`RunDirError` naming ``path``.
     """
-    tensors, metadata = read_safetensors(path, RunDirError, DAMAGED_FIX)
+    cap = 6 * state_bytes(model) + 64 * MB  # the weights, two moments each, RNG states, the history
+    tensors, metadata = read_safetensors(path, RunDirError, DAMAGED_FIX, max_bytes=cap)
     if metadata.get("format") != FORMAT:
         raise RunDirError(f"{path} is not a vaelab training checkpoint; delete it or use another --run-dir")
     if recipe is not None:
@@ -139,6 +146,11 @@ def load_checkpoint(
     _load_optimizer(path, tensors, metadata, optimizer)
     rng = {k: v for k, v in tensors.items() if k.startswith("rng.")}
     return state, rng
+
+
+def state_bytes(model: nn.Module) -> int:
+    """The bytes of ``model``'s state dict (weights and buffers)."""
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
 
 
 def check_recipe(path: Path, metadata: dict[str, str], recipe: dict[str, Any]) -> None:
@@ -195,6 +207,23 @@ def _state_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
+def sound_metrics_row(row: Any) -> bool:
+    """Whether ``row`` is a metrics row: an object with an ``epoch`` from 1 and ``train``/``val`` loss
+    terms (when present) that are finite numbers."""
+    if not isinstance(row, dict) or not _is_int(row.get("epoch")) or row["epoch"] < 1:
+        return False
+    splits = [row.get(split, {}) for split in ("train", "val")]
+    return all(isinstance(terms, dict) and all(_is_finite_number(v) for v in terms.values()) for terms in splits)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def check_state_fits(
     path: Path, state: TrainingState, *, steps: int, terms: tuple[str, ...], batch_size: int, max_epochs: int
 ) -> None:
@@ -214,6 +243,8 @@ def _position_problem(state: TrainingState, steps: int, max_epochs: int) -> str 
         return f"step {state.step} is beyond the {steps} batches of an epoch"
     if len(state.history) != state.epoch:
         return f"{len(state.history)} metrics rows for {state.epoch} completed epochs"
+    if not all(sound_metrics_row(row) for row in state.history):
+        return "a metrics row is not an object with an epoch and finite loss terms"
     if [row.get("epoch") for row in state.history] != list(range(1, state.epoch + 1)):
         return "the metrics rows are not epochs 1, 2, … in order"
     if state.weights and state.weights["epoch"] != state.epoch:
@@ -231,6 +262,9 @@ def _progress_problem(state: TrainingState, terms: tuple[str, ...], batch_size: 
         return f"{len(progress['sums'])} running sums for the objective's {len(terms)} loss terms ({', '.join(terms)})"
     if not all(math.isfinite(value) for value in progress["sums"]):
         return "a running sum is not finite"
+    largest = progress["images"] * MAX_TERM_PER_IMAGE
+    if any(abs(value) > largest for value in progress["sums"]):
+        return f"a running sum is beyond ±{MAX_TERM_PER_IMAGE:g} per image seen"
     if not 0 < progress["images"] <= state.step * batch_size:
         return f"{progress['images']} images seen in {state.step} batches of at most {batch_size}"
     if not 0 <= progress["seconds"] < math.inf:
@@ -255,7 +289,7 @@ def _load_optimizer(
                 opt_state.setdefault(int(index), {})[name] = value
         for index, values in scalars.items():
             opt_state.setdefault(int(index), {}).update(values)
-        groups = with_current_implementation(groups, optimizer)
+        groups = with_current_implementation(groups, optimizer)  # also fills hyper-parameters it lacks
         optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise RunDirError(
@@ -284,14 +318,44 @@ def _optimizer_problem(
             if saved[key] != group[key] and not (isinstance(group[key], tuple) and saved[key] == list(group[key])):
                 return f"{key} {describe_value(saved[key])} where the run's config gives {group[key]}"
     params = [param for group in current for param in group["params"]]
+    keys: dict[int, set[str]] = {}
     for name, tensor in tensors.items():
         if not name.startswith("optim."):
             continue
-        _, index, key = name.split(".", 2)
-        if not index.isdigit() or int(index) >= len(params):
-            return f"{name} names no parameter of the model"
-        if key != "step" and tensor.shape != params[int(index)].shape:
-            return f"{name} has shape {tuple(tensor.shape)}, its parameter {tuple(params[int(index)].shape)}"
+        match = _OPTIM_TENSOR.fullmatch(name)
+        if not match or int(match[1]) >= len(params):
+            return f"{name} names no moment of a parameter of the model"
+        index, key = int(match[1]), match[2]
+        keys.setdefault(index, set()).add(key)
+        problem = _moment_problem(name, key, tensor, params[index])
+        if problem:
+            return problem
+    incomplete = [index for index, names in keys.items() if not names >= ADAM_STATE]
+    if incomplete:
+        return f"the moments of parameter {incomplete[0]} are incomplete (Adam keeps {', '.join(sorted(ADAM_STATE))})"
+    return None
+
+
+#: What Adam keeps per parameter (``max_exp_avg_sq`` too with amsgrad, which vaelab does not use).
+ADAM_STATE = frozenset({"step", "exp_avg", "exp_avg_sq"})
+_OPTIM_TENSOR = re.compile(r"optim\.([0-9]{1,6})\.(step|exp_avg|exp_avg_sq|max_exp_avg_sq)")
+#: More optimiser steps than any run takes (10,000 epochs of 10 million images one at a time).
+_MAX_STEPS = 1e11
+
+
+def _moment_problem(name: str, key: str, tensor: torch.Tensor, param: torch.Tensor) -> str | None:
+    """What is wrong with the optimiser tensor ``name`` (``key`` of Adam's state for ``param``)."""
+    if key == "step":
+        if tensor.dim() != 0 or not tensor.is_floating_point():
+            shape = tuple(tensor.shape)
+            return f"{name} should be one floating-point number, not a {tensor.dtype} tensor of shape {shape}"
+        if not 0 <= float(tensor) <= _MAX_STEPS:
+            return f"{name} counts {float(tensor):g} steps"
+        return None
+    if tensor.shape != param.shape:
+        return f"{name} has shape {tuple(tensor.shape)}, its parameter {tuple(param.shape)}"
+    if tensor.dtype != param.dtype:
+        return f"{name} is {tensor.dtype}, its parameter {param.dtype}"
     return None
 
 
@@ -303,6 +367,8 @@ def _metadata_json(path: Path, metadata: dict[str, str], key: str, kind: type) -
         value = json.loads(metadata[key])
     except ValueError as exc:
         raise RunDirError(f"{path} has damaged {key!r} metadata (not JSON: {exc}); {DAMAGED_FIX}") from None
+    except RecursionError:
+        raise RunDirError(f"{path} has damaged {key!r} metadata (not JSON: nested too deeply); {DAMAGED_FIX}") from None
     if not isinstance(value, kind):
         raise RunDirError(
             f"{path} has damaged {key!r} metadata ({describe_value(value)} where "

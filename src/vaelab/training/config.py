@@ -17,8 +17,12 @@ from vaelab.errors import ConfigError
 from vaelab.json_fields import fields_problem
 from vaelab.limits import MAX_BATCH_SIZE, MAX_DATASET_IMAGES, MAX_EPOCHS, MAX_SEED, MAX_THREADS
 from vaelab.models import ModelSpec, Recipe, get_preset
+from vaelab.reading import KB, FileProblem, read_json
 from vaelab.training.execution import PRECISIONS
 from vaelab.training.objectives import make_objective
+
+#: The largest config.json read back (vaelab writes about 700 bytes).
+MAX_CONFIG_BYTES = 64 * KB
 
 #: Options that may change when a run is resumed (everything else must stay as saved).
 RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
@@ -177,13 +181,11 @@ class RunConfig(Recipe):
         """Read a ``config.json``; a :class:`ConfigError` naming it when it is unreadable or wrong."""
         fix = "restore it from a backup, or train the run again in a new --run-dir"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path} is not UTF-8 text (bad byte at offset {exc.start}); {fix}") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); {fix}") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path} ({exc.strerror or exc})") from None
+            data = read_json(path, MAX_CONFIG_BYTES, "a config.json")
+        except FileNotFoundError:
+            raise ConfigError(f"{path} does not exist; {fix}") from None
+        except FileProblem as problem:
+            raise ConfigError(f"{path} {problem}; {fix}") from None
         try:
             return cls.from_dict(data)
         except ConfigError as exc:

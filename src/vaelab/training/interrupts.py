@@ -17,6 +17,15 @@ from typing import Any
 SIGNALS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
+class SignalAbort(KeyboardInterrupt):
+    """A second Ctrl-C or SIGTERM: stop at once. ``signum`` says which signal (the exit status is
+    128 + it, as a shell reports)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(SIGNALS.get(signum, "stopped"))
+        self.signum = signum
+
+
 class StopRequest:
     """Context manager; ``bool(self)`` is True once Ctrl-C or SIGTERM has arrived."""
 
@@ -47,7 +56,7 @@ class StopRequest:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signal is not None:
-            raise KeyboardInterrupt
+            raise SignalAbort(signum)
         self.signal = signum
 
     def __enter__(self) -> StopRequest:

@@ -30,10 +30,11 @@ def make_adam(params: Iterable[torch.nn.Parameter], lr: float, device: torch.dev
 
 
 def with_current_implementation(saved_groups: list[dict], optimizer: torch.optim.Optimizer) -> list[dict]:
-    """``saved_groups`` (a checkpoint's param groups) with ``optimizer``'s implementation options."""
+    """``saved_groups`` (a checkpoint's param groups) with ``optimizer``'s implementation options, and
+    its values for any option the checkpoint lacks (one written by another PyTorch version, or damaged)."""
     merged = []
     for saved, current in zip(saved_groups, optimizer.param_groups, strict=True):
-        group = dict(saved)
+        group = {**{k: v for k, v in current.items() if k != "params"}, **saved}
         for key in IMPLEMENTATION_OPTIONS:
             if key in current:
                 group[key] = current[key]

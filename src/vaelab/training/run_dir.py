@@ -42,7 +42,6 @@ not write are never overwritten.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +53,9 @@ from torch import nn
 from vaelab.atomic import atomic_write_text, is_temporary_name, remove_stale_temporaries
 from vaelab.errors import ConfigError, RunDirError
 from vaelab.folders import check_folder_possible, make_folder, not_writable_reason
+from vaelab.reading import MB, FileProblem, parse_json, read_text
 from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, read_safetensors_metadata, write_safetensors
-from vaelab.training.checkpoint import load_weights_into, read_training_state
+from vaelab.training.checkpoint import load_weights_into, read_training_state, sound_metrics_row, state_bytes
 from vaelab.training.config import RunConfig
 
 #: The ``format`` recorded in a weights file's metadata.
@@ -82,6 +82,13 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         if not str(path).strip():
             raise ConfigError("the run directory is an empty name; name a folder (`.` for the current one)")
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"the run directory {os.fsdecode(path)!r} is not a valid UTF-8 name, which the weights' reader needs; "
+                "rename it"
+            ) from None
         self.path = Path(path)
         self.config = self.path / "config.json"
         self.model = self.path / "model.safetensors"
@@ -109,7 +116,15 @@ class RunDir:
                 f"`vaelab train --preset book-ae --run-dir {self.path}`"
             )
         if not self.config.exists():
-            raise RunDirError(f"{self.path} is not a vaelab run directory (it has no config.json)")
+            if self.holds_run():
+                raise RunDirError(
+                    f"{self.path} holds a run's checkpoint or weights but no config.json (was it deleted?); vaelab "
+                    "needs it to rebuild the model: restore it from a backup"
+                )
+            raise RunDirError(
+                f"{self.path} is not a vaelab run directory (it has no config.json); pass the folder that "
+                "`vaelab train --run-dir` wrote"
+            )
         try:
             return RunConfig.read(self.config)
         except ConfigError as exc:
@@ -132,6 +147,11 @@ class RunDir:
         self.check_can_create()
         if not self.path.is_dir():
             return
+        if self.holds_run() and not self.config.exists():
+            raise RunDirError(
+                f"{self.path} holds a run's checkpoint or weights but no config.json; restore it from a backup, "
+                "or choose another --run-dir"
+            )
         if self.holds_run():
             raise RunDirError(
                 f"{self.path} already holds a run; pass --resume to continue it, or choose another --run-dir"
@@ -182,19 +202,19 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, Any]]:
         """Rows of ``metrics.jsonl`` (empty when there are none yet); a :class:`RunDirError` when a
         line is not a JSON object with an ``epoch`` number."""
-        if not self.metrics.exists():
-            return []
         try:
-            lines = self.metrics.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RunDirError(f"cannot read {self.metrics} ({exc}); {metrics_fix(self.path)}") from None
+            lines = read_text(self.metrics, MAX_METRICS_BYTES, "a metrics.jsonl").splitlines()
+        except FileNotFoundError:
+            return []
+        except FileProblem as problem:
+            raise RunDirError(f"{self.metrics} {problem}; {metrics_fix(self.path)}") from None
         return [_metrics_row(self.metrics, number, line) for number, line in enumerate(lines, 1) if line.strip()]
 
     def read_metrics_text(self) -> str | None:
         """The text of ``metrics.jsonl``, or None when it is missing or unreadable."""
         try:
-            return self.metrics.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            return read_text(self.metrics, MAX_METRICS_BYTES)
+        except (FileNotFoundError, FileProblem):
             return None
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
@@ -210,24 +230,28 @@ class RunDir:
     def weights_record(self) -> WeightsRecord | None:
         """The record ``model.safetensors`` carries (read from its header only), or None when the file
         is missing, unreadable or carries none (written before vaelab 0.6)."""
-        if not self.model.is_file():
-            return None
         try:
             metadata = read_safetensors_metadata(self.model)
         except RunDirError:
             return None
         return _record(metadata.get("epoch"), metadata.get(DIGEST_KEY))
 
-    def checkpoint_record(self) -> WeightsRecord | None:
+    def checkpoint_record(self, strict: bool = False) -> WeightsRecord | None:
         """The weights record of ``checkpoint.safetensors`` (header only), or None when there is no
-        checkpoint, it has no record (no epoch completed yet, or written before vaelab 0.6), or it
-        cannot be read (``--resume`` reports that)."""
-        if not self.checkpoint.is_file():
+        checkpoint or it has no record (no epoch completed yet, or written before vaelab 0.6). A
+        checkpoint that cannot be read is a :class:`RunDirError` with ``strict``, else None."""
+        if not os.path.lexists(self.checkpoint):
             return None
         try:
             state = read_training_state(self.checkpoint, read_safetensors_metadata(self.checkpoint))
-        except RunDirError:
-            return None
+        except RunDirError as exc:
+            if not strict:
+                return None
+            raise RunDirError(
+                f"{str(exc).split('; ')[0]}, so vaelab cannot tell whether {self.model.name} holds the run's last "
+                f"weights; restore the checkpoint from a backup, or move it out of {self.path} to analyse "
+                f"{self.model.name} alone"
+            ) from None
         return _record(state.weights.get("epoch"), state.weights.get("sha256"))
 
     def load_weights(self, model: nn.Module) -> None:
@@ -237,16 +261,17 @@ class RunDir:
         if not self.model.exists():
             raise RunDirError(f"{self.path} has no model.safetensors yet; {self.finish_training_hint()}")
         fix = self.finish_training_hint() if self.checkpoint.is_file() else "restore it from a backup, or train again"
-        tensors, metadata = read_safetensors(self.model, RunDirError, fix)
+        committed = self.checkpoint_record(strict=True)
+        tensors, metadata = read_safetensors(self.model, RunDirError, fix, max_bytes=weights_file_cap(model))
         for name, tensor in tensors.items():
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
                 raise RunDirError(f"{self.model} holds non-finite weights (NaN or infinity in {name}); {fix}")
-        self._check_current(_record(metadata.get("epoch"), metadata.get(DIGEST_KEY)))
+        self._check_current(_record(metadata.get("epoch"), metadata.get(DIGEST_KEY)), committed)
         load_weights_into(model, tensors, self.model)
 
-    def _check_current(self, record: WeightsRecord | None) -> None:
-        """A :class:`RunDirError` when the checkpoint commits to other weights than ``record``."""
-        committed = self.checkpoint_record()
+    def _check_current(self, record: WeightsRecord | None, committed: WeightsRecord | None) -> None:
+        """A :class:`RunDirError` when the checkpoint commits to other weights (``committed``) than
+        ``record``."""
         if committed is None or committed == record:
             return
         held = f"the weights of epoch {record.epoch}" if record else "weights of an unknown epoch"
@@ -271,7 +296,13 @@ class RunDir:
         return hint
 
     def figure_path(self, name: str) -> Path:
-        """``figures/<name>``, creating the folder."""
+        """``figures/<name>``, creating the folder; a ``figures`` that is a symbolic link is refused, so
+        an analysis never replaces files outside the run."""
+        if self.figures.is_symlink():
+            raise RunDirError(
+                f"{self.figures} is a symbolic link, and vaelab writes figures only into the run's own folder; "
+                "replace the link with a folder"
+            )
         in_the_way = self.figures.exists() and not self.figures.is_dir()
         fix = (
             "move or rename that file so figures can be written"
@@ -280,6 +311,16 @@ class RunDir:
         )
         make_folder(self.figures, RunDirError, fix)
         return self.figures / name
+
+
+#: The largest ``metrics.jsonl`` read back (a row is about 300 bytes; 10,000 epochs take 3 MB).
+MAX_METRICS_BYTES = 64 * MB
+
+
+def weights_file_cap(model: nn.Module) -> int:
+    """The most bytes a weights file of ``model`` may have: its tensors' bytes, twice over (a
+    float64 copy), and a megabyte of header; a larger file is refused before it is loaded."""
+    return 2 * state_bytes(model) + MB
 
 
 def metrics_text(rows: list[dict[str, Any]]) -> str:
@@ -333,27 +374,12 @@ def metrics_fix(run_dir: Path) -> str:
 def _metrics_row(path: Path, number: int, line: str) -> dict[str, Any]:
     """One line of ``metrics.jsonl`` as a dict; a :class:`RunDirError` naming the line otherwise."""
     try:
-        row = json.loads(line)
-    except ValueError as exc:
-        raise RunDirError(f"{path} line {number} is not valid JSON ({exc}); {metrics_fix(path.parent)}") from None
-    if not _sound_row(row):
+        row = parse_json(line)
+    except FileProblem as problem:
+        raise RunDirError(f"{path} line {number} {problem}; {metrics_fix(path.parent)}") from None
+    if not sound_metrics_row(row):
         raise RunDirError(
             f"{path} line {number} is not a metrics row (an object with an epoch from 1 and train/val loss terms "
             f"that are finite numbers); {metrics_fix(path.parent)}"
         )
     return row
-
-
-def _sound_row(row: Any) -> bool:
-    if not isinstance(row, dict) or not _is_int(row.get("epoch")) or row["epoch"] < 1:
-        return False
-    splits = [row.get(split, {}) for split in ("train", "val")]
-    return all(isinstance(terms, dict) and all(_is_finite_number(v) for v in terms.values()) for terms in splits)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -227,6 +227,20 @@ class Trainer:
                 f"when epoch {state.epoch + 1} ends"
             )
 
+    def check_weights_written(self) -> None:
+        """A :class:`RunDirError` when ``model.safetensors`` does not hold the last completed epoch's
+        weights and :meth:`repair_exports` could not write them (a mid-epoch checkpoint holds later
+        weights): a resume that trains nothing must not report a finished run without its weights."""
+        state = self.state
+        if not self.processes.is_main or not state.weights or not state.step:
+            return
+        if self.run_dir.weights_record() != WeightsRecord(**state.weights):
+            raise RunDirError(
+                f"{self.run_dir.model} is missing or does not hold epoch {state.epoch}'s weights, and the checkpoint "
+                f"holds weights from the middle of epoch {state.epoch + 1}, which cannot replace them; resume with "
+                f"--epochs {state.epoch + 1} or more to finish that epoch, which writes its weights"
+            )
+
     def fit(self) -> list[dict[str, Any]]:
         """Train up to ``config.epochs``; returns the metric history."""
         if self.processes.is_main:
@@ -235,7 +249,21 @@ class Trainer:
             while self.state.epoch < self.config.epochs:
                 train_terms, images, seconds = self._train_epoch(stop)
                 self._finish_epoch(train_terms, images, seconds)
+                if self.state.epoch < self.config.epochs and self._stop_at_epoch_end(stop):
+                    raise TrainingInterrupted(
+                        f"{stop.describe()} at the end of epoch {self.state.epoch}; checkpoint saved; "
+                        f"continue with `vaelab train --run-dir {self.run_dir} --resume`",
+                        exit_code=stop.exit_code,
+                    )
         return self.state.history
+
+    def _stop_at_epoch_end(self, stop: StopRequest) -> bool:
+        """Whether a stop was asked for during the epoch's last batch or its validation (every
+        process agrees); the epoch has then been written whole, like any other."""
+        if self.processes.world_size == 1:
+            return bool(stop)
+        (stop_all,) = self.processes.agree(bool(stop))
+        return stop_all
 
     def _train_epoch(self, stop: StopRequest) -> tuple[dict[str, float], int, float]:
         config, state, processes = self.config, self.state, self.processes
@@ -271,7 +299,9 @@ class Trainer:
                 loss = running.read(local_images) if at_check else None
                 if loss is not None:
                     bar.set_postfix(loss=f"{loss:.4f}", refresh=False)  # shown at the next redraw
-                if self._poll(stop, at_check, loss, f"at epoch {state.epoch + 1}, by batch {step + 1}"):
+                # A stop in the epoch's last batch lets the epoch end and be written whole (see fit).
+                stopping = self._poll(stop, at_check, loss, f"at epoch {state.epoch + 1}, by batch {step + 1}")
+                if stopping and step + 1 < steps:
                     seconds = elapsed + time.perf_counter() - started
                     self._save_interrupted(step + 1, images, seconds, epoch_shuffle_state, stop)
             sums = processes.all_reduce_(self.step.sums.clone())
@@ -462,6 +492,7 @@ def _train(
         trainer.restore()
         trainer.repair_exports()
         if trainer.state.epoch >= config.epochs:
+            trainer.check_weights_written()
             trainer.log(
                 f"{run_dir} has already trained {_epochs(trainer.state.epoch)}; pass a larger --epochs to continue"
             )

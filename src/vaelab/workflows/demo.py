@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vaelab.errors import RunDirError
+from vaelab.folders import check_folder_possible
 from vaelab.presentation.attribute_report import write_attribute_tour
 from vaelab.presentation.report import write_all
 from vaelab.training import RunDir, load_run, prepare_config, train
@@ -35,6 +36,7 @@ def run_demo(
     A run already there is resumed (so an interrupted demo continues and a finished one only
     redraws its figures). Returns the files written, per preset.
     """
+    check_folder_possible(output, RunDirError, "choose another --output")
     written: dict[str, list[Path]] = {}
     for preset in DEMO_PRESETS:
         started = time.perf_counter()

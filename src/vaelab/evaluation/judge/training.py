@@ -23,9 +23,10 @@ from vaelab.data.batching import DeviceImages
 from vaelab.data.fashion_mnist import load_fashion_mnist
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
-from vaelab.errors import TrainingDivergedError
+from vaelab.errors import JudgeError, TrainingDivergedError
 from vaelab.evaluation.judge.network import BATCH_SIZE, IMAGE_SHAPE, NUM_CLASSES, JudgeNet
-from vaelab.evaluation.judge.storage import Judge, save_judge
+from vaelab.evaluation.judge.storage import Judge, default_judge_dir, save_judge
+from vaelab.folders import check_folder_possible
 from vaelab.progress import progress_bar
 from vaelab.training.device import resolve_device
 
@@ -204,7 +205,10 @@ def train_and_save_judge(
     folder: str | Path | None = None,
 ) -> Judge:
     """Train the judge on the 60,000 Fashion-MNIST training images, test it on the 10,000 test
-    images, and cache it (what ``vaelab judge train`` does)."""
+    images, and cache it (what ``vaelab judge train`` does). A cache folder that cannot be written
+    is refused before training, not after."""
+    folder = Path(folder) if folder is not None else default_judge_dir()
+    check_folder_possible(folder, JudgeError, "set XDG_CACHE_HOME to a writable folder")
     train = load_fashion_mnist("train", data_dir)
     test = load_fashion_mnist("test", data_dir)
     result = train_judge(
