@@ -25,7 +25,10 @@ class Projection(BaseModel):
 
 
 class RunFacts(BaseModel):
-    """The run's facts (the page's facts panel)."""
+    """The facts of the run and of the weights served (the page's facts panel).
+
+    They describe the weights in memory, loaded when the explorer started; whether the run's
+    ``model.safetensors`` holds other weights by now is ``weights_changed`` (and ``note``)."""
 
     run_dir: str
     name: str = Field(description="the run directory's name")
@@ -34,10 +37,29 @@ class RunFacts(BaseModel):
     dataset: str
     latent_dim: int = Field(ge=1)
     image_shape: list[int] = Field(min_length=3, max_length=3, description="channels, height, width")
-    epochs_trained: int = Field(ge=0, description="epochs in metrics.jsonl (0 before the first one ends)")
+    epochs_trained: int | None = Field(
+        ge=0,
+        description="the epoch whose weights are served (as model.safetensors recorded it when the explorer loaded "
+        "it; for a file written before vaelab 0.6, the last epoch in metrics.jsonl then); null when unknown",
+    )
     epochs_configured: int = Field(ge=1)
     final_val: dict[str, float] | None = Field(
-        description="the last epoch's validation loss terms; null before the first epoch ends"
+        description="the validation loss terms of the epoch served (its row of metrics.jsonl); null when that row "
+        "is missing or the epoch is unknown"
+    )
+    weights_sha256: str = Field(
+        pattern="^[0-9a-f]{64}$", description="SHA-256 of the weights served (as model.safetensors records it)"
+    )
+    weights_changed: bool = Field(
+        description="whether the run's model.safetensors now holds other weights than those served (or was "
+        "removed); the explorer serves the weights it loaded until it is restarted"
+    )
+    weights_on_disk_epoch: int | None = Field(
+        ge=0,
+        description="the epoch model.safetensors records now; null when it is missing, unreadable or has no record",
+    )
+    note: str | None = Field(
+        description="one line when the weights on disk changed, e.g. that newer ones exist and a restart shows them"
     )
     points: int = Field(ge=1, description="embedded test images: valid indices are 0 to points − 1")
     projection: Projection

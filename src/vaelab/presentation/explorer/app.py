@@ -1,12 +1,16 @@
 """The explorer's web application: the page (``/``, ``/static/*``) and its JSON/PNG API (``/api/*``).
 
 Every image answer is a PNG of the model's own intensities (white = 1), at the model's image size
-times ``scale``. Every error answer's JSON body is ``{"detail": "<one line>"}``:
+times ``scale``. Every number in a query or path is a plain ASCII decimal as on the command line
+(:func:`vaelab.numbers.plain_int`, :func:`~vaelab.numbers.plain_float`): ``1_0``, `` 1`` or ``١``
+are refused, not read as some other number. Every error answer's JSON body is ``{"detail": "<one line>"}``:
 
 * 404 — a test image that is not embedded (``/api/image/{index}``);
 * 422 — any other invalid parameter;
-* 503 — the run's files were damaged or removed while the server runs (``metrics.jsonl`` is read
-  again for every ``/api/run``), or the machine failed a file operation (any :class:`OSError` or
+* 503 — the run's files were damaged or removed while the server runs, or did not answer within
+  :data:`READ_TIMEOUT` (``metrics.jsonl`` and the header of ``model.safetensors`` are read again
+  for every ``/api/run``), or the machine failed a file operation (any :class:`OSError`,
+  :class:`~vaelab.reading.FileProblem`, :class:`RecursionError` or
   :class:`~vaelab.errors.VaelabError` raised while serving). 503 *Service Unavailable*, not 500:
   the fault is neither the request's (so not 4xx; 409 *Conflict* would tell the client to change
   its request) nor a bug of the server (500), but a state of the machine that ends once the file
@@ -15,7 +19,8 @@ times ``scale``. Every error answer's JSON body is ``{"detail": "<one line>"}``:
 The API is described at ``/docs`` (Swagger UI, whose scripts the browser fetches from a CDN) and,
 offline, as OpenAPI at ``/openapi.json``: each route's statuses, all with :class:`ErrorDetail`, and
 every parameter's bounds. The answers are built on :data:`WORKERS` threads of the app's own
-(:mod:`.workers`), however many requests come at once.
+(:mod:`.workers`), however many requests come at once; the run's files are read on
+:data:`READERS` others, so a file that blocks never holds up decoding.
 """
 
 # No ``from __future__ import annotations``: the routes' parameter types are built per app (an index's
@@ -30,10 +35,13 @@ from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from vaelab import __version__
 from vaelab.data.image_set import ImageSet
-from vaelab.errors import ConfigError, VaelabError
+from vaelab.errors import ConfigError, RunDirError, VaelabError
+from vaelab.numbers import plain_float, plain_int
 from vaelab.presentation.explorer.answers import ErrorDetail, PlanePoints, RunFacts
 from vaelab.presentation.explorer.state import (
     COORDINATE_LIMIT,
@@ -43,8 +51,9 @@ from vaelab.presentation.explorer.state import (
     ExplorerState,
     build_state,
 )
-from vaelab.presentation.explorer.workers import AnswerWorkers
+from vaelab.presentation.explorer.workers import AnswerWorkers, FileReads, ReadTimedOut
 from vaelab.presentation.images import mosaic, png_bytes
+from vaelab.reading import FileProblem
 from vaelab.training.run import Run
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -59,7 +68,7 @@ JSON = "application/json"
 ERROR_MEANINGS = {
     404: "the test image is not among the embedded ones",
     422: "a parameter is missing or invalid",
-    503: "a file of the run was damaged or removed while the explorer runs (restore it and ask again)",
+    503: "a file of the run was damaged, removed or did not answer while the explorer runs (restore it and ask again)",
 }
 """What each error status means; every one answers an :class:`ErrorDetail`."""
 
@@ -70,9 +79,44 @@ progress hold, and what each thread keeps for itself (torch's OpenMP team, a mal
 bounded by this number, not by the number of requests. The model is used by one thread at a time
 anyway (:class:`ExplorerState`'s lock); the second encodes a PNG meanwhile."""
 
+READERS = 2
+"""Threads that read the run's files for ``/api/run`` (:class:`~.workers.FileReads`), apart from the
+:data:`WORKERS`: a read that blocks (a FIFO in place of ``metrics.jsonl``, a stalled network drive)
+holds one of these, never a thread that decodes."""
+
+READ_TIMEOUT = 10.0
+"""Seconds ``/api/run`` waits for the run's files before it answers 503 (reading them takes
+milliseconds)."""
+
 T = TypeVar("T")
 
-Scale = Annotated[int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)")]
+
+def plain_number(parse: Callable[[str], Any], form: str) -> BeforeValidator:
+    """A validator that reads a parameter's text with ``parse`` (:func:`~vaelab.numbers.plain_int` or
+    :func:`~vaelab.numbers.plain_float`) before pydantic checks its type and bounds, so that only
+    the plain ASCII forms of the command line pass (pydantic alone would read ``1_0`` as 10 and
+    `` 1`` as 1). Put it after the ``Query``/``Path`` in ``Annotated``: the schema keeps the
+    parameter's type and bounds."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse(value)
+        except ValueError:
+            raise PydanticCustomError("plain_number", f"Input should be {form}") from None
+
+    return BeforeValidator(check)
+
+
+PLAIN_INT = plain_number(plain_int, "a plain integer (ASCII digits and an optional sign, e.g. 12)")
+PLAIN_FLOAT = plain_number(
+    plain_float, "a finite plain decimal number (ASCII digits, an optional sign, point and exponent, e.g. -0.5 or 1e-3)"
+)
+
+Scale = Annotated[
+    int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)"), PLAIN_INT
+]
 MorphMethod = Literal["linear", "slerp"]
 """The interpolations of :data:`vaelab.latent.morph.METHODS` (a test keeps the two equal), as the schema's enum."""
 
@@ -83,9 +127,13 @@ def create_app(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> Fa
     return app_for_state(build_state(run, test_set, points))
 
 
-def app_for_state(state: ExplorerState, workers: int = WORKERS) -> FastAPI:
+def app_for_state(
+    state: ExplorerState, workers: int = WORKERS, readers: int = READERS, read_timeout: float = READ_TIMEOUT
+) -> FastAPI:
     """The web application over an already computed :class:`ExplorerState` (kept as ``app.state.explorer``),
-    building its answers on ``workers`` threads of its own (``app.state.workers``, see :data:`WORKERS`)."""
+    building its answers on ``workers`` threads of its own (``app.state.workers``, see :data:`WORKERS`)
+    and reading the run's files on ``readers`` others, awaited ``read_timeout`` seconds at most
+    (``app.state.file_reads``, see :data:`READERS`)."""
     app = FastAPI(
         title="vaelab latent-space explorer",
         version=__version__,
@@ -94,12 +142,13 @@ def app_for_state(state: ExplorerState, workers: int = WORKERS) -> FastAPI:
     )
     app.state.explorer = state
     app.state.workers = AnswerWorkers(workers)
+    app.state.file_reads = FileReads(readers, read_timeout)
     app.add_exception_handler(RequestValidationError, _one_line_validation_error)
-    app.add_exception_handler(VaelabError, _run_unavailable)
-    app.add_exception_handler(OSError, _run_unavailable)
+    for unavailable in (VaelabError, OSError, FileProblem, RecursionError):
+        app.add_exception_handler(unavailable, _run_unavailable)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_page(app)
-    _add_api(app, state, app.state.workers)
+    _add_api(app, state, app.state.workers, app.state.file_reads)
     return app
 
 
@@ -141,16 +190,27 @@ def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
     }
 
 
-def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:
+def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_reads: FileReads) -> None:
     points_answer = PlanePoints.model_validate(state.points()).model_dump_json().encode()
 
     @app.get("/api/run", tags=["explorer"], response_model=RunFacts, responses=documented_answers(None, 503))
     async def run_facts() -> RunFacts:
-        """The run's facts: preset, model kind, dataset, latent size, image shape, epochs trained and
-        configured, the last epoch's validation loss terms (`final_val`, null before the first epoch
-        ends), the number of embedded points and the plane's projection. `metrics.jsonl` is read
-        again each time: 503 when it was damaged or removed since the explorer started."""
-        return await workers.run(lambda: RunFacts.model_validate(state.facts()))
+        """The facts of the run and of the weights served: preset, model kind, dataset, latent size,
+        image shape, the epoch of the weights served (`epochs_trained`, of `epochs_configured`) and
+        its validation loss terms (`final_val`), the weights' SHA-256, whether the run's
+        model.safetensors holds other weights by now (`weights_changed`, `weights_on_disk_epoch`,
+        `note`: the explorer serves the weights it loaded until restarted), the number of embedded
+        points and the plane's projection. `metrics.jsonl` and the header of model.safetensors are
+        read again each time: 503 when metrics.jsonl was damaged or removed since the explorer
+        started, or the files did not answer within a few seconds."""
+        try:
+            facts = await file_reads.run(state.facts)
+        except ReadTimedOut as exc:
+            raise RunDirError(
+                f"reading the files of {state.run.dir} (metrics.jsonl, the header of model.safetensors) {exc}: is one "
+                "a pipe, or on a stalled network drive? Restore it and ask again; the rest of the explorer works"
+            ) from None
+        return RunFacts.model_validate(facts)
 
     @app.get("/api/points", tags=["explorer"], response_model=PlanePoints)
     async def points() -> Response:
@@ -166,8 +226,8 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None
         responses=documented_answers("the decoded image", 422),
     )
     async def decode(
-        x: Annotated[float, coordinate("first coordinate of the plane")],
-        y: Annotated[float, coordinate("second coordinate of the plane")],
+        x: Annotated[float, coordinate("first coordinate of the plane"), PLAIN_FLOAT],
+        y: Annotated[float, coordinate("second coordinate of the plane"), PLAIN_FLOAT],
         scale: Scale = 1,
     ) -> Response:
         """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
@@ -181,7 +241,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None
         responses=documented_answers("the test image beside its reconstruction", 404, 422),
     )
     async def image(
-        index: Annotated[int, PathParameter(**embedded_index(state, "test-set index of an embedded image"))],
+        index: Annotated[int, PathParameter(**embedded_index(state, "test-set index of an embedded image")), PLAIN_INT],
         scale: Scale = 1,
     ) -> Response:
         """Test image `index` (left) beside its reconstruction (right), the decoding of its embedding
@@ -199,10 +259,10 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None
         responses=documented_answers("the decoded path as one row", 422),
     )
     async def morph_strip(
-        start: Annotated[int, Query(**embedded_index(state, "test-set index of the first image"))],
-        end: Annotated[int, Query(**embedded_index(state, "test-set index of the last image"))],
+        start: Annotated[int, Query(**embedded_index(state, "test-set index of the first image")), PLAIN_INT],
+        end: Annotated[int, Query(**embedded_index(state, "test-set index of the last image")), PLAIN_INT],
         steps: Annotated[
-            int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included")
+            int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included"), PLAIN_INT
         ] = 10,
         method: Annotated[MorphMethod, Query(description="interpolation")] = "linear",
         scale: Scale = 1,
@@ -237,25 +297,32 @@ async def _one_line_validation_error(request: Request, exc: Exception) -> JSONRe
     parts = []
     for error in errors:
         where = [str(part) for part in error.get("loc", ()) if part not in ("query", "path")]
-        given = error.get("input")
-        suffix = f" (got {given!r})" if isinstance(given, str) else ""
+        given = error.get("input")  # the text, or the number a plain one was read as
+        shown = isinstance(given, (str, int, float)) and not isinstance(given, bool)
+        suffix = f" (got {given!r})" if shown else ""
         parts.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'invalid')}{suffix}")
     return JSONResponse(status_code=422, content={"detail": "; ".join(parts) or "invalid request"})
 
 
 async def _run_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """A :class:`VaelabError` or :class:`OSError` raised while serving as a one-line answer: 503 (a
-    damaged or removed run file, see the module docstring), or 422 for a :class:`ConfigError` (a bad
-    value that no route turned into its own status)."""
+    """A :class:`VaelabError`, :class:`OSError`, :class:`FileProblem` or :class:`RecursionError` raised
+    while serving as a one-line answer: 503 (a damaged or removed run file, see the module docstring),
+    or 422 for a :class:`ConfigError` (a bad value that no route turned into its own status)."""
     status = 422 if isinstance(exc, ConfigError) else 503
     return JSONResponse(status_code=status, content={"detail": one_line(exc)})
 
 
 def one_line(exc: Exception) -> str:
-    """``exc`` as one line: a :class:`VaelabError`'s message, or what an :class:`OSError` failed on."""
+    """``exc`` as one line: a :class:`VaelabError`'s message, what an :class:`OSError` failed on, or
+    what a :class:`FileProblem` or :class:`RecursionError` says of a file that reached no route's
+    own message (the routes name the file; this is the handler's safety net)."""
     if isinstance(exc, OSError) and not isinstance(exc, VaelabError):
         where = f" {exc.filename}" if exc.filename else ""
         text = f"the explorer could not use{where}: {exc.strerror or exc}"
+    elif isinstance(exc, FileProblem):
+        text = f"a file of the run {exc}; restore it and ask again"
+    elif isinstance(exc, RecursionError):
+        text = f"a file of the run is nested too deeply to be read ({exc}); restore it and ask again"
     else:
         text = str(exc) or type(exc).__name__
     return " ".join(text.split())

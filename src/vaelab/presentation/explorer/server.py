@@ -102,6 +102,7 @@ class Explorer:
         finally:
             self.sock.close()
             self.app.state.workers.shutdown()
+            self.app.state.file_reads.shutdown()
 
     def stop(self) -> None:
         """Ask a running server to finish (it does within a fraction of a second)."""

@@ -5,28 +5,40 @@ plane of :mod:`vaelab.latent.projection` — the latent space itself when it is 
 of the embeddings otherwise. A point (x, y) of that plane maps back to the latent vector
 ``projection.lift([x, y])``, which is what the explorer decodes under the mouse.
 
+The facts describe the weights in memory, not whatever the run directory holds by now: at start-up
+:func:`served_weights` records which weights are served (the SHA-256 of the model's own tensors, and
+the epoch that ``model.safetensors`` records for that digest), and each :meth:`ExplorerState.facts`
+reports that epoch, that epoch's row of ``metrics.jsonl`` and whether the weights on disk have
+changed since (read from the weights file's header only).
+
 Nothing here knows about HTTP: the web layer (:mod:`.app`) turns these arrays into JSON and PNGs,
 the :class:`~vaelab.errors.ConfigError` of a bad request into a 4xx answer, and the
 :class:`~vaelab.errors.RunDirError` of a run file damaged or removed while serving (only
-``metrics.jsonl`` is read again after start-up) into a 503 answer.
+``metrics.jsonl`` and the header of ``model.safetensors`` are read again after start-up) into a
+503 answer.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError, DataError, RunDirError
 from vaelab.latent.codec import decode_points
 from vaelab.latent.embedding import Embedding, embed
 from vaelab.latent.morph import METHODS, Morph, morph
+from vaelab.reading import FileProblem, check_regular_file
+from vaelab.safetensors_io import tensors_digest
 from vaelab.training.run import Run
-from vaelab.training.run_dir import metrics_fix
+from vaelab.training.run_dir import RunDir, WeightsRecord, metrics_fix, weights_of
 
 DEFAULT_POINTS = 5000
 """Test images embedded by default (the book's scatter shows the first 5,000)."""
@@ -41,6 +53,46 @@ BOUNDS_MARGIN = 0.05
 """Fraction of the embeddings' extent added on each side of the plane shown."""
 
 
+FileIdentity = tuple[int, int, int, int]
+"""A file's device, inode, size and modification time (ns): what tells that a file without a weights
+record was replaced or rewritten."""
+
+
+@dataclass(frozen=True)
+class ServedWeights:
+    """Which weights the explorer serves, as recorded at start-up.
+
+    Attributes:
+        sha256: the SHA-256 of the model's tensors in memory (as a weights file records it).
+        epoch: the epoch they completed: the record of ``model.safetensors`` when it holds these very
+            weights; for a weights file without a record (written before vaelab 0.6) the last row of
+            ``metrics.jsonl`` at start-up; None when neither tells.
+        record: the record ``model.safetensors`` carried at start-up (None without one).
+        file: the identity of ``model.safetensors`` at start-up (None when it was missing), to see a
+            change of a file that has no record.
+    """
+
+    sha256: str
+    epoch: int | None
+    record: WeightsRecord | None
+    file: FileIdentity | None
+
+
+@dataclass(frozen=True)
+class WeightsOnDisk:
+    """How ``model.safetensors`` on disk compares with the weights served.
+
+    Attributes:
+        changed: whether it holds other weights than those served (or was removed since start-up).
+        epoch: the epoch it records (None when it is missing, unreadable or carries no record).
+        note: one line for the page when it changed, None otherwise.
+    """
+
+    changed: bool
+    epoch: int | None
+    note: str | None
+
+
 @dataclass
 class ExplorerState:
     """The embedded test images of one run and the model that decodes the plane.
@@ -51,6 +103,7 @@ class ExplorerState:
             test image i).
         embedding: their latent points ``z`` [N, d], labels, class names and the plane's projection.
         plane: ``embedding.plane`` [N, 2], the coordinates shown.
+        weights: which weights are served (:func:`served_weights`, at start-up).
         had_metrics: whether ``metrics.jsonl`` existed at start-up (so that its removal while
             serving is reported, not taken for a run that has not finished an epoch).
     """
@@ -59,6 +112,7 @@ class ExplorerState:
     images: ImageSet
     embedding: Embedding
     plane: np.ndarray
+    weights: ServedWeights
     had_metrics: bool = False
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -135,12 +189,14 @@ class ExplorerState:
         }
 
     def facts(self) -> dict[str, Any]:
-        """The run's facts as JSON-ready data (see :func:`run_facts`); ``metrics.jsonl`` is read
-        again each time, and a :class:`RunDirError` says when it was damaged or removed since start-up."""
-        metrics = self.run.dir.metrics
-        if self.had_metrics and not metrics.exists():
-            raise RunDirError(f"{metrics} was removed while the explorer was running; {metrics_fix(self.run.dir.path)}")
-        return run_facts(self.run, self.embedding, len(self))
+        """The facts of the weights served, as JSON-ready data (see :func:`run_facts`).
+
+        ``metrics.jsonl`` is read again each time (a :class:`RunDirError` when it was damaged or
+        removed since start-up), and the header of ``model.safetensors`` (whether it changed)."""
+        rows = read_metrics_rows(self.run.dir, self.had_metrics)
+        return run_facts(
+            self.run, self.embedding, len(self), self.weights, rows, weights_on_disk(self.run.dir, self.weights)
+        )
 
 
 def _widen(low: float, high: float) -> tuple[float, float]:
@@ -148,14 +204,101 @@ def _widen(low: float, high: float) -> tuple[float, float]:
     return low - margin, high + margin
 
 
-def run_facts(run: Run, embedding: Embedding, points: int) -> dict[str, Any]:
+def read_metrics_rows(run_dir: RunDir, had_metrics: bool = False) -> list[dict[str, Any]]:
+    """The rows of ``run_dir``'s ``metrics.jsonl`` ([] when it is missing and ``had_metrics`` is
+    False); every way it can fail is one :class:`RunDirError` line naming the file and the fix.
+
+    Read only as a regular file (:func:`vaelab.reading.check_regular_file`): a FIFO or a device in
+    its place is refused before it is opened, so it can neither block the reader nor fill memory."""
+    metrics = run_dir.metrics
+    fix = metrics_fix(run_dir.path)
+    try:
+        check_regular_file(metrics)
+        return run_dir.read_metrics()
+    except FileNotFoundError:
+        if had_metrics:
+            raise RunDirError(f"{metrics} was removed while the explorer was running; {fix}") from None
+        return []
+    except FileProblem as problem:
+        raise RunDirError(f"{metrics} {problem}; {fix}") from None
+    except RecursionError:  # json's parser on brackets nested thousands deep
+        raise RunDirError(f"{metrics} is not valid JSON (it is nested too deeply); {fix}") from None
+
+
+def served_weights(run: Run) -> ServedWeights:
+    """Which weights ``run``'s model holds: their SHA-256, computed from the tensors in memory, and
+    the epoch ``model.safetensors`` records for that digest (``load_run`` checked the file; reading
+    its record again here only counts when the digest is the same, so weights replaced on disk
+    between loading and now are not taken for those served). A weights file without a record falls
+    back on the last row of ``metrics.jsonl``; nothing readable leaves the epoch unknown (None)."""
+    model = run.model
+    if not isinstance(model, nn.Module):  # every vaelab model is one; LatentModel does not declare state_dict
+        raise TypeError(f"the explorer needs a torch module, got {type(model).__name__}")
+    sha256 = tensors_digest(weights_of(model))
+    record = run.dir.weights_record()
+    if record is not None:
+        epoch = record.epoch if record.sha256 == sha256 else None
+    else:
+        try:
+            rows = read_metrics_rows(run.dir)
+        except RunDirError:
+            rows = []
+        epoch = int(rows[-1]["epoch"]) if rows else None
+    return ServedWeights(sha256, epoch, record, file_identity(run.dir.model))
+
+
+def file_identity(path: Path) -> FileIdentity | None:
+    """``path``'s device, inode, size and modification time, or None when it cannot be seen."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def weights_on_disk(run_dir: RunDir, served: ServedWeights) -> WeightsOnDisk:
+    """How ``model.safetensors`` compares with the ``served`` weights now: by its recorded digest
+    (read from its header only, whatever the file's size), or, for a file without a record, by
+    whether it was replaced, rewritten or removed since start-up."""
+    record = run_dir.weights_record()
+    restart = "restart the explorer to see them"
+    if record is not None:
+        if record.sha256 == served.sha256:
+            return WeightsOnDisk(False, record.epoch, None)
+        newer = served.epoch is not None and record.epoch > served.epoch
+        kind = "newer" if newer else "other"
+        return WeightsOnDisk(
+            True, record.epoch, f"the run has {kind} weights on disk (epoch {record.epoch}); {restart}"
+        )
+    now = file_identity(run_dir.model)
+    if served.record is None and now == served.file:
+        return WeightsOnDisk(False, None, None)
+    if now is None:
+        note = (
+            f"{run_dir.model.name} was removed from the run since the explorer started; it serves the weights it loaded"
+        )
+    else:
+        note = (
+            f"{run_dir.model.name} changed on disk since the explorer started (and has no readable weights record); "
+            f"{restart}"
+        )
+    return WeightsOnDisk(True, None, note)
+
+
+def run_facts(
+    run: Run,
+    embedding: Embedding,
+    points: int,
+    served: ServedWeights,
+    rows: list[dict[str, Any]],
+    on_disk: WeightsOnDisk,
+) -> dict[str, Any]:
     """What the explorer's facts panel shows: preset, model kind, dataset, latent size, image
-    shape, epochs trained (of those configured), the last epoch's validation loss terms (None
-    before the first epoch ends), the number of embedded points and the plane's projection."""
+    shape, the epoch of the weights served (of those configured) and that epoch's validation loss
+    terms from ``rows`` (None when that row is missing), whether the weights on disk changed since
+    (``on_disk``), the number of embedded points and the plane's projection."""
     config = run.config
-    rows = run.dir.read_metrics()
-    last = rows[-1] if rows else None
-    final_val = validation_terms(last) if last else None
+    row = next((row for row in rows if row["epoch"] == served.epoch), None) if served.epoch is not None else None
     projection = embedding.projection
     return {
         "run_dir": str(run.dir),
@@ -165,9 +308,13 @@ def run_facts(run: Run, embedding: Embedding, points: int) -> dict[str, Any]:
         "dataset": config.dataset,
         "latent_dim": config.model.latent_dim,
         "image_shape": list(run_image_shape(run)),
-        "epochs_trained": int(last["epoch"]) if last else 0,
+        "epochs_trained": served.epoch,
         "epochs_configured": config.epochs,
-        "final_val": final_val,
+        "final_val": validation_terms(row) if row else None,
+        "weights_sha256": served.sha256,
+        "weights_changed": on_disk.changed,
+        "weights_on_disk_epoch": on_disk.epoch,
+        "note": on_disk.note,
         "points": points,
         "projection": {
             "method": projection.method,
@@ -192,7 +339,8 @@ def run_image_shape(run: Run) -> tuple[int, int, int]:
 
 
 def build_state(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> ExplorerState:
-    """Embed the first ``points`` images of ``test_set`` with ``run``'s model (done once)."""
+    """Embed the first ``points`` images of ``test_set`` with ``run``'s model and record which
+    weights it holds (done once)."""
     if points < 1:
         raise ConfigError(f"--points must be at least 1, got {points}")
     subset = test_set.head(points)
@@ -209,4 +357,5 @@ def build_state(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> E
             f"the model of {run.dir} maps some test images to non-finite latent points; its weights are damaged "
             "(restore model.safetensors, or train the run again)"
         )
-    return ExplorerState(run, subset, embedding, embedding.plane, had_metrics=run.dir.metrics.exists())
+    had_metrics = run.dir.metrics.exists()
+    return ExplorerState(run, subset, embedding, embedding.plane, served_weights(run), had_metrics)

@@ -356,12 +356,15 @@
       ["dataset", f.dataset],
       ["latent dimensions", f.latent_dim],
       ["image", f.image_shape.join(" × ")],
-      ["epochs", `${f.epochs_trained} of ${f.epochs_configured}`],
-      ["final val loss", f.final_val ? formatNumber(f.final_val.loss, 5) : "no epoch finished"],
+      // the weights served: those loaded when the explorer started, whatever the run holds by now
+      ["weights of epoch", `${f.epochs_trained === null ? "unknown" : f.epochs_trained} of ${f.epochs_configured}`],
+      ["val loss", f.final_val ? formatNumber(f.final_val.loss, 5)
+        : (f.epochs_trained === null ? "–" : "not in metrics.jsonl")],
     ];
     if (f.final_val && f.final_val.neg_elbo_nats !== undefined) {
-      rows.push(["final val −ELBO", `${formatNumber(f.final_val.neg_elbo_nats, 5)} nats/image`]);
+      rows.push(["val −ELBO", `${formatNumber(f.final_val.neg_elbo_nats, 5)} nats/image`]);
     }
+    if (f.weights_changed && f.note) rows.push(["weights on disk", f.note]);
     rows.push(["points shown", `first ${f.points} test images`]);
     const pr = f.projection;
     rows.push(["plane", pr.method === "pca"
