@@ -527,7 +527,9 @@ def test_weights_without_a_record_fall_back_on_the_metrics(tmp_path, trained_run
 def test_a_model_with_non_finite_codes_is_refused_at_start(copied_run, test_images):
     with torch.no_grad():
         next(copied_run.model.parameters()).fill_(float("nan"))
-    with pytest.raises(RunDirError, match="non-finite latent points; its weights are damaged"):
+    with pytest.raises(
+        RunDirError, match=r"latent points that are not finite numbers \(NaN or infinity\): its weights"
+    ):
         create_app(copied_run, test_images, points=POINTS)
 
 

@@ -351,11 +351,6 @@ def build_state(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> E
             f"the test images are {'×'.join(map(str, subset.image_shape))} but the model of {run.dir} takes "
             f"{'×'.join(map(str, run_image_shape(run)))}; pass the --data-dir of the dataset it was trained on"
         )
-    embedding = embed(run.model, subset, count=None)
-    if not np.isfinite(embedding.plane).all():
-        raise RunDirError(
-            f"the model of {run.dir} maps some test images to non-finite latent points; its weights are damaged "
-            "(restore model.safetensors, or train the run again)"
-        )
+    embedding = embed(run.model, subset, count=None)  # non-finite codes are refused there (latent.codec)
     had_metrics = run.dir.metrics.exists()
     return ExplorerState(run, subset, embedding, embedding.plane, served_weights(run), had_metrics)
