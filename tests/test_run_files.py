@@ -18,7 +18,7 @@ from vaelab.errors import ConfigError, RunDirError, WriteError
 from vaelab.evaluation.results import merge_results as _merge
 from vaelab.evaluation.results import read_results
 from vaelab.presentation import attribute_report
-from vaelab.presentation.compare import collect_rows, write_comparison
+from vaelab.presentation.compare import CSV_FILE, MARKDOWN_FILE, collect_rows, write_comparison
 from vaelab.reading import MB
 from vaelab.safetensors_io import DIGEST_KEY, tensors_digest
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
@@ -421,7 +421,7 @@ def test_compare_never_shows_results_of_other_weights_as_the_runs(capsys, run_co
     code, out, err = run_cli(capsys, "compare", str(run_copy.path), "--output", str(run_copy.path / "cmp"))
     assert code == 0 and "epoch 2 (not current)" in out and "epoch 3" in out
     assert len(err.strip().splitlines()) == 1 and "measure them again" in err
-    assert "| epoch 2 (not current) |" in (run_copy.path / "cmp" / "comparison.md").read_text()
+    assert "| epoch 2 (not current) |" in (run_copy.path / "cmp" / MARKDOWN_FILE).read_text()
 
 
 @pytest.mark.parametrize(
@@ -450,10 +450,10 @@ def test_compare_stops_at_a_damaged_results_file(capsys, run_copy, content, frag
     assert not (run_copy.path / "cmp").exists()
 
 
-# --- comparison.md / comparison.csv ------------------------------------------------------------------
+# --- the comparison files compare writes ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["comparison.md", "comparison.csv"])
+@pytest.mark.parametrize("name", [MARKDOWN_FILE, CSV_FILE])
 def test_compare_replaces_only_its_own_comparison_files(capsys, run_copy, tmp_path, name):
     _merge(run_copy.figure_path("evaluation.json"), "gmm", {"precision": 0.5}, run_copy.weights_record())
     output = tmp_path / "out"
@@ -470,8 +470,8 @@ def test_compare_replaces_only_its_own_comparison_files(capsys, run_copy, tmp_pa
     mine.unlink()
     write_comparison([run_copy.path], output)  # vaelab's own files are replaced
     write_comparison([run_copy.path], output)
-    assert (output / "comparison.md").read_text().startswith("<!-- written by vaelab compare")
-    assert (output / "comparison.csv").read_text().startswith("run,preset,sampler,weights,")
+    assert (output / MARKDOWN_FILE).read_text().startswith("<!-- written by vaelab compare")
+    assert (output / CSV_FILE).read_text().startswith("run,preset,sampler,weights,")
 
 
 def test_compare_replaces_the_files_of_an_earlier_vaelab(run_copy, tmp_path):
@@ -479,17 +479,17 @@ def test_compare_replaces_the_files_of_an_earlier_vaelab(run_copy, tmp_path):
 
     _merge(run_copy.figure_path("evaluation.json"), "gmm", {"precision": 0.5}, run_copy.weights_record())
     metrics = [name for name, *_ in COLUMNS]
-    (tmp_path / "comparison.md").write_text("| " + " | ".join(["run", "preset", "sampler", *metrics]) + " |\n|---|\n")
-    (tmp_path / "comparison.csv").write_text(",".join(["run", "preset", "sampler", *metrics]) + "\r\n")
+    (tmp_path / MARKDOWN_FILE).write_text("| " + " | ".join(["run", "preset", "sampler", *metrics]) + " |\n|---|\n")
+    (tmp_path / CSV_FILE).write_text(",".join(["run", "preset", "sampler", *metrics]) + "\r\n")
     write_comparison([run_copy.path], tmp_path)
-    assert "| epoch 2 |" in (tmp_path / "comparison.md").read_text()
+    assert "| epoch 2 |" in (tmp_path / MARKDOWN_FILE).read_text()
 
 
 def test_foreign_comparison_files_of_every_kind_are_left_alone(run_copy, tmp_path):
     _merge(run_copy.figure_path("evaluation.json"), "gmm", {"precision": 0.5}, run_copy.weights_record())
-    (tmp_path / "comparison.md").mkdir()
-    os.mkfifo(tmp_path / "comparison.csv")
-    with pytest.raises(ConfigError, match=r"comparison.md and .*comparison.csv were not written by vaelab"):
+    (tmp_path / MARKDOWN_FILE).mkdir()
+    os.mkfifo(tmp_path / CSV_FILE)
+    with pytest.raises(ConfigError, match=f"{MARKDOWN_FILE} and .*{CSV_FILE} were not written by vaelab"):
         write_comparison([run_copy.path], tmp_path)
 
 

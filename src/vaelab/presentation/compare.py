@@ -77,6 +77,9 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any], str]] = [
 #: The columns before the metrics.
 KEYS = ["run", "preset", "sampler", "weights"]
 
+#: The files ``compare`` writes into ``--output``.
+MARKDOWN_FILE, CSV_FILE = "comparison.md", "comparison.csv"
+
 #: The first line of every ``comparison.md`` vaelab writes.
 MARKDOWN_MARKER = "<!-- written by vaelab compare, which replaces this file when it runs again -->"
 
@@ -214,8 +217,8 @@ def _first_lines() -> dict[str, set[str]]:
     metrics = [name for name, *_ in COLUMNS]
     old = ["run", "preset", "sampler", *metrics]
     return {
-        "comparison.md": {MARKDOWN_MARKER, _markdown_row(old)},
-        "comparison.csv": {as_csv([]).splitlines()[0], ",".join(old)},
+        MARKDOWN_FILE: {MARKDOWN_MARKER, _markdown_row(old)},
+        CSV_FILE: {as_csv([]).splitlines()[0], ",".join(old)},
     }
 
 
@@ -250,15 +253,20 @@ def write_comparison(
     run_dirs: Sequence[str | Path], output: str | Path, warn: Warn = warn_on_stderr
 ) -> tuple[str, list[Path]]:
     """Collect, and write ``comparison.md`` and ``comparison.csv`` into ``output`` (refusing to
-    replace files there that vaelab did not write); returns the terminal table and the paths."""
-    rows = collect_rows(run_dirs, warn)
+    replace files there that vaelab did not write); returns the terminal table and the paths. The
+    warnings about rows of other weights go through ``warn`` once the files are written (an error
+    is the only line)."""
+    warnings: list[str] = []
+    rows = collect_rows(run_dirs, warnings.append)
     folder = make_folder(output, ConfigError, "choose another --output")
     check_output(folder)
-    md, csv_path = folder / "comparison.md", folder / "comparison.csv"
+    md, csv_path = folder / MARKDOWN_FILE, folder / CSV_FILE
     try:  # vaelab's own (checked above): gone until the new one is written, last
         csv_path.unlink(missing_ok=True)
     except OSError as exc:
         raise WriteError.of(csv_path, exc) from None
     atomic_write_text(md, as_markdown(rows))
     atomic_write_text(csv_path, as_csv(rows))
+    for warning in warnings:
+        warn(warning)
     return as_text(rows), [md, csv_path]
