@@ -90,7 +90,8 @@ def test_write_and_compare_for_two_runs_and_samplers(tmp_path, trained_run, vae_
     ]
     assert rows[0]["IW NLL nats"] is None and rows[2]["IW k"] == 4
     markdown = as_markdown(rows)
-    assert markdown.count("\n") == 2 + len(rows) and "| book-vae | prior |" in markdown
+    assert markdown.startswith("<!-- written by vaelab compare") and markdown.count("\n") == 4 + len(rows)
+    assert "| book-vae | prior | epoch 2 |" in markdown
     assert as_csv(rows).splitlines()[0].startswith("run,preset,sampler,")
     table, paths = write_comparison([trained_run.dir.path, vae_run.dir.path], tmp_path)
     assert "Fréchet (judge)" in table and all(p.exists() for p in paths)
@@ -111,5 +112,8 @@ def test_diagnose_and_evaluate_rewrite_a_damaged_results_file(
     warnings = capsys.readouterr().err.strip().splitlines()
     assert [line.split(" ", 2)[1] for line in warnings] == [str(run.dir.figures / name) for name in damaged]
     assert all(line.endswith("writing it afresh with the uniform-box results only") for line in warnings)
+    weights = run.dir.weights_record().to_dict()
+    assert weights["epoch"] == 2
     for name in damaged:
-        assert list(json.loads((run.dir.figures / name).read_text())["samplers"]) == ["uniform-box"]
+        samplers = json.loads((run.dir.figures / name).read_text())["samplers"]
+        assert list(samplers) == ["uniform-box"] and samplers["uniform-box"]["weights"] == weights

@@ -170,6 +170,24 @@ def test_missing_or_unreadable_record(trained, tmp_path):
         load_judge(folder=tmp_path)
 
 
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "is not valid JSON (it is nested too deeply)"),
+        (b'{"hash": 1' + b"0" * 5000 + b"}", "is not valid JSON (Exceeds the limit"),
+        (b"{}" + b" " * (1024 * 1024), "more than the 1 MB a judge record can be"),
+    ],
+)
+def test_a_hostile_record_is_one_line(trained, tmp_path, content, fragment):
+    save_judge(trained.model, trained.accuracy, folder=tmp_path)
+    (tmp_path / RECORD_FILE).write_bytes(content)
+    with pytest.raises(JudgeError) as info:
+        load_judge(folder=tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{tmp_path / RECORD_FILE} is unreadable: it ")
+    assert fragment in message and message.endswith("retrain it with `vaelab judge train`")
+
+
 def test_scoring_accepts_uint8_and_unit_floats_only(trained, shapes):
     judge = Judge(trained.model, trained.accuracy, "0" * 16, None)
     images = shapes[1].images[:20]

@@ -1,22 +1,28 @@
 """Damaged, foreign or unfinished run files: one line naming the file and what to do, never a
 traceback; files vaelab re-creates are rewritten afresh with a warning."""
 
+import hashlib
+import io
 import json
+import os
 import shutil
 
+import numpy as np
 import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from conftest import small_config
 from test_cli import assert_one_line_error, run_cli
-from vaelab.errors import RunDirError
+from vaelab.errors import ConfigError, RunDirError, WriteError
 from vaelab.evaluation.results import merge_results as _merge
 from vaelab.evaluation.results import read_results
 from vaelab.presentation import attribute_report
-from vaelab.presentation.compare import collect_rows
+from vaelab.presentation.compare import CSV_FILE, MARKDOWN_FILE, collect_rows, write_comparison
+from vaelab.reading import MB
 from vaelab.safetensors_io import DIGEST_KEY, tensors_digest
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
+from vaelab.training.run_dir import WeightsRecord
 
 QUIET = {"progress": False, "log": lambda s: None}
 
@@ -324,13 +330,22 @@ def test_a_run_interrupted_in_its_first_epoch_is_resumed(tmp_path):
 
 # --- figures/evaluation.json and diagnostics.json ------------------------------------------------
 
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+
 DAMAGED_RESULTS = [
     (b"[1, 2]", "holds a list, not an object"),
     (b'{"samplers": 5}', '"samplers": 5 where an object of results per sampler belongs'),
     (b'{"samplers": {"prior": [1]}}', "has a list as the results of sampler 'prior'"),
     (b"\xff\xfe", "is not UTF-8 text"),
     (b"{bad", "is not valid JSON"),
+    (DEEP_JSON, "is not valid JSON (it is nested too deeply)"),
+    (b'{"samplers": {"prior": {"weights": [1]}}}', "has a list as the weights of sampler 'prior'"),
+    (b'{"samplers": {"prior": {"weights": {"epoch": "2", "sha256": "ab"}}}}', "as the weights of sampler 'prior'"),
+    (b"{}" + b" " * (16 * MB), "more than the 16 MB a evaluation.json can be"),
 ]
+
+#: Weights records for results: those of an earlier epoch and of a later one.
+EPOCH_1, EPOCH_2 = WeightsRecord(1, "1" * 64), WeightsRecord(2, "2" * 64)
 
 
 @pytest.mark.parametrize("name, command", [("evaluation.json", "evaluate"), ("diagnostics.json", "diagnose")])
@@ -339,30 +354,98 @@ def test_a_damaged_results_file_is_rewritten_with_a_warning(tmp_path, name, comm
     path = tmp_path / "run" / "figures" / name
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
+    fragment = fragment.replace("evaluation.json", name)
     with pytest.raises(RunDirError) as exc_info:
         read_results(path)
     message = one_line(exc_info)
     assert message.startswith(f"{path} ") and fragment in message
     assert f"re-create it with `vaelab {command} {tmp_path / 'run'}`" in message
     warnings = []
-    _merge(path, "gmm", {"precision": 0.5}, warn=warnings.append)
+    _merge(path, "gmm", {"precision": 0.5}, EPOCH_2, warn=warnings.append)
     assert len(warnings) == 1 and warnings[0].startswith(str(path)) and fragment in warnings[0]
-    assert json.loads(path.read_text()) == {"samplers": {"gmm": {"precision": 0.5}}}
+    assert json.loads(path.read_text()) == {"samplers": {"gmm": {"precision": 0.5, "weights": EPOCH_2.to_dict()}}}
+
+
+def test_a_results_file_that_is_not_a_regular_file_is_refused(tmp_path):
+    path = tmp_path / "run" / "figures" / "evaluation.json"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)  # reading it would block forever
+    with pytest.raises(RunDirError, match="is not a regular file"):
+        read_results(path)
 
 
 def test_a_sound_results_file_keeps_its_other_samplers(tmp_path):
     path = tmp_path / "evaluation.json"
     warnings = []
-    _merge(path, "prior", {"precision": 0.25}, warn=warnings.append)
-    _merge(path, "gmm", {"precision": 0.5}, warn=warnings.append)
+    _merge(path, "prior", {"precision": 0.25}, EPOCH_2, warn=warnings.append)
+    _merge(path, "gmm", {"precision": 0.5}, EPOCH_2, warn=warnings.append)
     assert warnings == []
-    assert read_results(path) == {"samplers": {"prior": {"precision": 0.25}, "gmm": {"precision": 0.5}}}
+    weights = EPOCH_2.to_dict()
+    assert read_results(path) == {
+        "samplers": {"prior": {"precision": 0.25, "weights": weights}, "gmm": {"precision": 0.5, "weights": weights}}
+    }
+
+
+def test_results_of_other_weights_are_dropped_with_a_warning(tmp_path):
+    path = tmp_path / "run" / "figures" / "evaluation.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"samplers": {"prior": {"precision": 0.1}}}))  # before results recorded weights
+    warnings = []
+    _merge(path, "uniform-box", {"precision": 0.25}, EPOCH_1, warn=warnings.append)
+    _merge(path, "uniform-box", {"precision": 0.3}, EPOCH_1, warn=warnings.append)  # the same sampler: replaced
+    _merge(path, "gmm", {"precision": 0.5}, EPOCH_2, warn=warnings.append)
+    assert warnings == [
+        f"{path}: dropping the prior results, measured on unrecorded weights, not on the weights of epoch 1 measured "
+        f"now; measure them again with `vaelab evaluate {tmp_path / 'run'} --sampler prior`",
+        f"{path}: dropping the uniform-box results, measured on the weights of epoch 1, not on the weights of "
+        f"epoch 2 measured now; measure them again with `vaelab evaluate {tmp_path / 'run'} --sampler uniform-box`",
+    ]
+    assert read_results(path) == {"samplers": {"gmm": {"precision": 0.5, "weights": EPOCH_2.to_dict()}}}
+
+
+def test_compare_never_shows_results_of_other_weights_as_the_runs(capsys, run_copy, train_images, test_images):
+    """The tester's case: evaluate and diagnose at epoch 2, resume to epoch 3, evaluate another sampler."""
+    measured = run_copy.weights_record()
+    evaluation, diagnostics = run_copy.figure_path("evaluation.json"), run_copy.figure_path("diagnostics.json")
+    _merge(evaluation, "uniform-box", {"precision": 0.25}, measured)
+    _merge(diagnostics, "gmm", {"p3_holes": {"hole_fraction": 0.5}}, measured)
+    resume(run_copy, train_images, test_images, epochs=3)
+    current = run_copy.weights_record()
+    assert (measured.epoch, current.epoch) == (2, 3) and measured.sha256 != current.sha256
+
+    warnings = []
+    rows = collect_rows([run_copy.path], warn=warnings.append)
+    assert [(r["sampler"], r["weights"]) for r in rows] == [
+        ("uniform-box", "epoch 2 (not current)"),
+        ("gmm", "epoch 2 (not current)"),
+    ]
+    assert len(warnings) == 1 and "\n" not in warnings[0]
+    assert warnings[0].startswith(f"{run_copy.path}: ") and "on the weights of epoch 3" in warnings[0]
+    assert f"`vaelab evaluate {run_copy.path} --sampler uniform-box`" in warnings[0]
+    assert f"`vaelab diagnose {run_copy.path} --sampler gmm`" in warnings[0]
+
+    warnings.clear()
+    _merge(evaluation, "gmm", {"precision": 0.5}, current, warn=warnings.append)
+    assert len(warnings) == 1 and "dropping the uniform-box results, measured on the weights of epoch 2" in warnings[0]
+    rows = collect_rows([run_copy.path], warn=warnings.append)
+    # one sampler, two sets of weights: two rows, never one
+    assert [(r["sampler"], r["weights"], r["precision"], r["P3 in holes"]) for r in rows] == [
+        ("gmm", "epoch 3", 0.5, None),
+        ("gmm", "epoch 2 (not current)", None, 0.5),
+    ]
+    assert len(warnings) == 2 and f"`vaelab diagnose {run_copy.path} --sampler gmm`" in warnings[1]
+    assert "`vaelab evaluate" not in warnings[1]
+
+    code, out, err = run_cli(capsys, "compare", str(run_copy.path), "--output", str(run_copy.path / "cmp"))
+    assert code == 0 and "epoch 2 (not current)" in out and "epoch 3" in out
+    assert len(err.strip().splitlines()) == 1 and "measure them again" in err
+    assert "| epoch 2 (not current) |" in (run_copy.path / "cmp" / MARKDOWN_FILE).read_text()
 
 
 @pytest.mark.parametrize(
     "content, fragment",
     [
-        *DAMAGED_RESULTS,
+        *DAMAGED_RESULTS[:-1],
         (
             b'{"samplers": {"prior": {"precision": "high"}}}',
             "holds 'high' as precision of sampler 'prior', not a number",
@@ -385,17 +468,108 @@ def test_compare_stops_at_a_damaged_results_file(capsys, run_copy, content, frag
     assert not (run_copy.path / "cmp").exists()
 
 
+# --- the comparison files compare writes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [MARKDOWN_FILE, CSV_FILE])
+def test_compare_replaces_only_its_own_comparison_files(capsys, run_copy, tmp_path, name):
+    _merge(run_copy.figure_path("evaluation.json"), "gmm", {"precision": 0.5}, run_copy.weights_record())
+    output = tmp_path / "out"
+    output.mkdir()
+    mine = output / name
+    mine.write_text("run,notes\nmy own table\n")
+    with pytest.raises(ConfigError) as exc_info:
+        write_comparison([run_copy.path], output)
+    assert one_line(exc_info).startswith(f"{mine} was not written by vaelab compare")
+    code, _, err = run_cli(capsys, "compare", str(run_copy.path), "--output", str(output))
+    assert_one_line_error(code, err, 1, str(mine), "move it away, or choose another --output")
+    assert mine.read_text() == "run,notes\nmy own table\n" and sorted(p.name for p in output.iterdir()) == [name]
+
+    mine.unlink()
+    write_comparison([run_copy.path], output)  # vaelab's own files are replaced
+    write_comparison([run_copy.path], output)
+    assert (output / MARKDOWN_FILE).read_text().startswith("<!-- written by vaelab compare")
+    assert (output / CSV_FILE).read_text().startswith("run,preset,sampler,weights,")
+
+
+def test_compare_replaces_the_files_of_an_earlier_vaelab(run_copy, tmp_path):
+    from vaelab.presentation.compare import COLUMNS
+
+    _merge(run_copy.figure_path("evaluation.json"), "gmm", {"precision": 0.5}, run_copy.weights_record())
+    metrics = [name for name, *_ in COLUMNS]
+    (tmp_path / MARKDOWN_FILE).write_text("| " + " | ".join(["run", "preset", "sampler", *metrics]) + " |\n|---|\n")
+    (tmp_path / CSV_FILE).write_text(",".join(["run", "preset", "sampler", *metrics]) + "\r\n")
+    write_comparison([run_copy.path], tmp_path)
+    assert "| epoch 2 |" in (tmp_path / MARKDOWN_FILE).read_text()
+
+
+def test_foreign_comparison_files_of_every_kind_are_left_alone(run_copy, tmp_path):
+    _merge(run_copy.figure_path("evaluation.json"), "gmm", {"precision": 0.5}, run_copy.weights_record())
+    (tmp_path / MARKDOWN_FILE).mkdir()
+    os.mkfifo(tmp_path / CSV_FILE)
+    with pytest.raises(ConfigError, match=f"{MARKDOWN_FILE} and .*{CSV_FILE} were not written by vaelab"):
+        write_comparison([run_copy.path], tmp_path)
+
+
 # --- figures/attribute-NAME.json / .npz -------------------------------------------------------------
+
+
+def _forge(json_path, npz_path, drop=(), **arrays):
+    """Rewrite the vector's .npz with ``arrays`` changed (and ``drop`` left out), and the record's
+    digest to match, as a careful forger would: only the checks of the arrays themselves can tell."""
+    with np.load(npz_path) as data:
+        content = {key: data[key] for key in data.files if key not in drop}
+    content.update(arrays)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **content)
+    npz_path.write_bytes(buffer.getvalue())
+    record = json.loads(json_path.read_text())
+    record["arrays_sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    json_path.write_text(json.dumps(record))
+
+
+def _nan_vector(json_path, npz_path):
+    _forge(json_path, npz_path, vector=np.array([np.nan, 0.5], dtype=np.float32))
+
+
+def _long_vector(json_path, npz_path):
+    _forge(json_path, npz_path, vector=np.zeros(2_000_000, dtype=np.float32))  # 8 MB, compressed to 8 kB
+
+
+def _extra_array(json_path, npz_path):
+    _forge(json_path, npz_path, extra=np.random.default_rng(0).random(200_000))  # 1.6 MB of noise
+
+
+def _fifo(json_path, npz_path):
+    npz_path.unlink()
+    os.mkfifo(npz_path)
 
 
 @pytest.mark.parametrize(
     "damage, fragment",
     [
         (lambda json_path, npz_path: json_path.write_text("[]"), "holds a list, not an object"),
-        (lambda json_path, npz_path: json_path.write_bytes(b"\xff"), "is unreadable (UnicodeDecodeError"),
+        (lambda json_path, npz_path: json_path.write_bytes(b"\xff"), "is not UTF-8 text"),
+        (lambda json_path, npz_path: json_path.write_bytes(DEEP_JSON), "is not valid JSON (it is nested too deeply)"),
         (lambda json_path, npz_path: json_path.write_text('{"attribute": "shape-1"}'), "is damaged (no against)"),
-        (lambda json_path, npz_path: npz_path.write_bytes(npz_path.read_bytes()[:100]), "is unreadable"),
-        (lambda json_path, npz_path: npz_path.unlink(), "is unreadable (FileNotFoundError"),
+        (lambda json_path, npz_path: json_path.unlink(), ".json is missing (its .npz is there)"),
+        (
+            lambda json_path, npz_path: npz_path.write_bytes(npz_path.read_bytes()[:100]),
+            "is not the file its .json describes",
+        ),
+        (lambda json_path, npz_path: npz_path.unlink(), ".npz is missing (its .json is there)"),
+        (_fifo, ".npz is not a regular file"),
+        (_nan_vector, "is damaged (vector holds NaN or infinity)"),
+        (
+            lambda j, n: _forge(j, n, vector=np.array([1.0, 0.0], dtype=np.float32)),
+            "vector is not the difference divided by its length",
+        ),
+        (lambda j, n: _forge(j, n, drop=("convergence_cosine",)), "is damaged (no convergence_cosine)"),
+        (lambda j, n: _forge(j, n, difference=np.zeros((2, 1))), "difference is not 1 to 2 floating-point numbers"),
+        (lambda j, n: _forge(j, n, convergence_with=np.array(["a"] * 3)), "convergence_with is not 1 to 60 whole"),
+        (lambda j, n: _forge(j, n, convergence_images=np.arange(3)), "convergence arrays of different lengths"),
+        (_long_vector, "is damaged (vector is 8,000,128 bytes, more than 2 numbers take)"),
+        (_extra_array, "MB, more than the 30.4 kB an attribute vector's .npz can be"),
     ],
 )
 def test_a_damaged_attribute_vector_is_computed_again_with_a_warning(
@@ -416,6 +590,55 @@ def test_a_damaged_attribute_vector_is_computed_again_with_a_warning(
     assert json_path in written
     assert attribute_report.saved_attribute_vector(run, "shape-1", "shape-2", warn=warnings.append) is not None
     assert len(warnings) == 1
+    with np.load(written[-1]) as data:
+        assert np.isfinite(data["images"]).all()
+
+
+def test_a_saved_vector_records_its_weights_and_is_computed_again_for_new_ones(run_copy, train_images, test_images):
+    run = load_run(run_copy.path, "cpu")
+    attribute_report.write_attribute(run, train_images, "shape-1")
+    json_path = run_copy.figures / "attribute-shape-1.json"
+    assert json.loads(json_path.read_text())["weights"] == run_copy.weights_record().to_dict()
+    resume(run_copy, train_images, test_images, epochs=3)
+    run = load_run(run_copy.path, "cpu")
+    warnings = []
+    assert attribute_report.saved_attribute_vector(run, "shape-1", warn=warnings.append) is None
+    assert warnings == []  # other weights: not damage, just computed again
+    written = attribute_report.write_arithmetic(
+        run, test_images, "shape-1", None, "-1:1", images=2, train_set=train_images
+    )
+    assert json_path in written and json.loads(json_path.read_text())["weights"]["epoch"] == 3
+
+
+def _fail_on_figures(monkeypatch):
+    def full_disk(figure, path):
+        raise WriteError.of(path, OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(attribute_report, "save_figure", full_disk)
+
+
+def test_a_pair_cut_short_leaves_no_data_file_that_a_later_command_trusts(
+    monkeypatch, run_copy, train_images, test_images
+):
+    run = load_run(run_copy.path, "cpu")
+    attribute_report.write_attribute(run, train_images, "shape-1")
+    written = attribute_report.write_arithmetic(run, test_images, "shape-1", None, "-1:1", images=2)
+    written += attribute_report.write_morph(run, test_images, 0, 1, steps=3)
+    data_files = [run_copy.figures / "attribute-shape-1.json", *(p for p in written if p.suffix == ".npz")]
+    assert all(path.exists() for path in data_files)
+    _fail_on_figures(monkeypatch)  # the disk fills up before each figure is written
+    for write in (
+        lambda: attribute_report.write_morph(run, test_images, 0, 1, steps=3),
+        lambda: attribute_report.write_arithmetic(run, test_images, "shape-1", None, "0:1", images=1),
+        lambda: attribute_report.write_attribute(run, train_images, "shape-1", count=100),
+    ):
+        with pytest.raises(WriteError):
+            write()
+    # neither a record beside the arrays of another count, nor data beside an older figure
+    assert [path.name for path in data_files if path.exists()] == []
+    warnings = []
+    assert attribute_report.saved_attribute_vector(run, "shape-1", warn=warnings.append) is None
+    assert len(warnings) == 1 and "attribute-shape-1.json is missing" in warnings[0]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,9 @@ call, and what a notebook calls. Each refuses a request it cannot answer before 
 this order: a run the judge cannot score (from its dataset's name), then the data (loaded unless
 given), then a request the data cannot satisfy (too few images, likelihood options for an
 autoencoder, a mixture larger than the training set), then a missing judge. The numbers go into the
-run's per-sampler results files (:mod:`vaelab.evaluation.results`).
+run's per-sampler results files (:mod:`vaelab.evaluation.results`), each with the record (epoch and
+SHA-256) of the weights it measured: that of the run's ``model.safetensors``, read when the
+measuring starts (``load_run`` checked those weights when it loaded them).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def diagnose_run(
     no judge.
     """
     check_judge_applies(run.config.dataset)
+    weights = run.dir.weights_record()
     sampler = sampler or default_sampler(run.config.model.kind)
     check_sampler(sampler)
     check_range("--num-samples", num_samples, 1, MAX_METRIC_SAMPLES)
@@ -75,7 +78,7 @@ def diagnose_run(
     judge = judge if judge is not None else load_judge(str(run.device))
     samples = draw_samples(run.model, train_set, sampler, num_samples, seed)
     diagnosis = diagnose(samples, train_set, judge)
-    path = merge_results(run.dir.figure_path(DIAGNOSTICS), sampler, diagnosis.summary)
+    path = merge_results(run.dir.figure_path(DIAGNOSTICS), sampler, diagnosis.summary, weights)
     return RunDiagnosis(sampler, num_samples, diagnosis, samples, train_set, path)
 
 
@@ -105,6 +108,7 @@ def write_evaluation(
     :func:`diagnose_run` refuse.
     """
     check_judge_applies(run.config.dataset)
+    weights = run.dir.weights_record()
     sampler = sampler or default_sampler(run.config.model.kind)
     check_sampler(sampler)
     check_range("--num-samples", num_samples, 1, MAX_METRIC_SAMPLES)
@@ -123,4 +127,4 @@ def write_evaluation(
     result = evaluate(
         run.model, kind, samples, test_set, judge, importance_samples, likelihood_images, progress=progress
     )
-    return [merge_results(run.dir.figure_path(EVALUATION), sampler, result)]
+    return [merge_results(run.dir.figure_path(EVALUATION), sampler, result, weights)]

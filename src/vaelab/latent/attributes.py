@@ -154,6 +154,11 @@ def attribute_vector(
     convergence = _convergence(z, groups.has, groups.comparison)
     difference = z[groups.has].mean(axis=0) - z[groups.comparison].mean(axis=0)
     norm = np.linalg.norm(difference)
+    if not np.isfinite(norm):
+        raise ConfigError(
+            f"the model encodes some of the first {len(subset):,} images of {images.name} as NaN or infinity, "
+            f"so {attribute} gives no direction; check those images, or train the run again"
+        )
     if norm == 0:
         raise ConfigError(f"the two groups have the same mean latent point; {attribute} gives no direction")
     return AttributeVector(

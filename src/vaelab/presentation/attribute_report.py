@@ -8,30 +8,46 @@
 * ``morph-<I>-<J>-<method>.png`` / ``.npz`` — the path between two test images.
 
 Arithmetic reuses the saved vector when it was computed for the same attribute, comparison group
-and weights; otherwise (or when the saved files are damaged: then with a one-line warning) it
-computes the vector (and saves it) first.
+and weights (the SHA-256 of the run's current ``model.safetensors``); otherwise it computes the
+vector (and saves it) first. Saved files are read back guarded, and any problem is a one-line
+warning and a recompute: the ``.json`` must be a regular file of at most :data:`MAX_RECORD_BYTES`
+holding a sound record; the ``.npz`` a regular file no larger than its arrays can make it
+(:func:`max_arrays_bytes`), the one the record's ``arrays_sha256`` names, of which only the expected
+arrays are read, each after its header shows the expected shape and numeric type (so nothing
+larger is ever decompressed), and whose vector is finite, of unit length and the normalised
+difference.
+
+Pairs of files. Each analysis writes its figure and its data so that the data, which later
+commands trust, is never left beside a figure or arrays of another write (a full disk or a kill
+between two writes): it removes the old data file first (the ``.json`` record for an attribute
+vector, the ``.npz`` for arithmetic and morphs), writes the figure (and the vector's arrays), and
+writes the data file last. A data file present is one whose whole write completed.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import io
 import re
 import shlex
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
+from vaelab.atomic import atomic_write
 from vaelab.choices import ARITHMETIC_PICKS as PICKS
 from vaelab.data.image_cache import Warn, warn_on_stderr
 from vaelab.data.image_set import ImageSet
 from vaelab.data.selection import AtMost, requested_count
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, WriteError
 from vaelab.hashing import file_hash
 from vaelab.json_fields import describe_value, value_problem
 from vaelab.latent.arithmetic import DEFAULT_FACTORS, add_vector, check_factors, parse_factors
 from vaelab.latent.attributes import (
+    CONVERGENCE_POINTS,
     DEFAULT_COUNT,
     AttributeVector,
     Convergence,
@@ -45,6 +61,7 @@ from vaelab.presentation.attribute_convergence import plot_attribute_convergence
 from vaelab.presentation.images import save_figure
 from vaelab.presentation.morph_row import plot_morph
 from vaelab.presentation.outputs import save_json, save_npz
+from vaelab.reading import KB, FileProblem, check_regular_file, read_json
 from vaelab.training.run import Run
 
 
@@ -69,12 +86,16 @@ def write_attribute(
     run: Run, images: ImageSet, attribute: str, against: str | None = None, count: int | None = DEFAULT_COUNT
 ) -> tuple[AttributeVector, list[Path]]:
     """Compute the attribute vector over the first ``count`` of ``images`` (the training set, as
-    the book) and save it with its convergence figure; returns it and the paths written."""
+    the book) and save it with its convergence figure; returns it and the paths written.
+
+    The record (``.json``) is removed first and written last, with the SHA-256 of the arrays
+    (``.npz``) written before it: a record present describes the arrays and figure beside it."""
     vector = attribute_vector(run.model, images, attribute, against, count)
     slug = attribute_slug(attribute, against)
+    meta_path = run.dir.figure_path(f"attribute-{slug}.json")
+    arrays_path = run.dir.figure_path(f"attribute-{slug}.npz")
     c = vector.convergence
-    arrays = save_npz(
-        run.dir.figure_path(f"attribute-{slug}.npz"),
+    arrays = npz_bytes(
         vector=vector.vector,
         difference=vector.difference,
         convergence_images=c.images,
@@ -83,22 +104,44 @@ def write_attribute(
         convergence_distance=c.distance,
         convergence_cosine=c.cosine,
     )
+    weights = run.dir.weights_record()
     record = {
         **vector.metadata(),
         "against_given": against,
         "run": str(run.dir),
         "preset": run.config.preset,
         "weights_sha256_16": weights_hash(run),
+        "weights": weights.to_dict() if weights is not None else None,
+        "arrays_sha256": hashlib.sha256(arrays).hexdigest(),
     }
-    meta = save_json(run.dir.figure_path(f"attribute-{slug}.json"), record)
+    remove_data_file(meta_path)
     figure = save_figure(plot_attribute_convergence(vector), run.dir.figure_path(f"attribute-{slug}-convergence.png"))
-    return vector, [figure, meta, arrays]
+    atomic_write(arrays_path, lambda tmp: tmp.write_bytes(arrays))
+    meta = save_json(meta_path, record)
+    return vector, [figure, meta, arrays_path]
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """The bytes of a compressed ``.npz`` of ``arrays``."""
+    buffer = io.BytesIO()
+    # numpy's stub lets **arrays fill the allow_pickle flag; every key here names an array
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def remove_data_file(path: Path) -> None:
+    """Remove ``path`` (if there), the data file of a pair about to be written again; a
+    :class:`WriteError` when it cannot be removed."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise WriteError.of(path, exc) from None
 
 
 #: The fields of ``attribute-<NAME>.json`` that :func:`saved_attribute_vector` reads, and their types.
 RECORD_FIELDS = {
     "attribute": str,
-    "against": str | None,
+    "against": str,
     "against_given": str | None,
     "weights_sha256_16": str,
     "count_with": int,
@@ -106,6 +149,9 @@ RECORD_FIELDS = {
     "images_scanned": int,
     "source": str,
 }
+
+#: Fields that records written before vaelab recorded them lack.
+OPTIONAL_RECORD_FIELDS = {"arrays_sha256": str | None}
 
 #: The arrays of ``attribute-<NAME>.npz`` (besides ``vector`` and ``difference``) that make its convergence.
 CONVERGENCE_ARRAYS = (
@@ -115,6 +161,30 @@ CONVERGENCE_ARRAYS = (
     "convergence_distance",
     "convergence_cosine",
 )
+
+#: The largest ``attribute-<NAME>.json`` read back (vaelab writes about 1 kB).
+MAX_RECORD_BYTES = 256 * KB
+
+#: Room for one array's ``.npy`` header (numpy writes 128 bytes) and its entry in the zip file.
+MEMBER_ROOM = 4 * KB
+
+#: The numeric kinds (``numpy.dtype.kind``) each array may have.
+ARRAY_KINDS = {
+    "vector": "f",
+    "difference": "f",
+    "convergence_images": "iu",
+    "convergence_with": "iu",
+    "convergence_without": "iu",
+    "convergence_distance": "f",
+    "convergence_cosine": "f",
+}
+
+
+def max_arrays_bytes(latent_dim: int) -> int:
+    """The largest ``attribute-<NAME>.npz`` of a ``latent_dim`` model: the vector and the difference
+    (``latent_dim`` numbers each) and five convergence arrays of at most ``CONVERGENCE_POINTS``
+    numbers, 8 bytes a number at most, with room for each array's headers."""
+    return 8 * (2 * latent_dim + len(CONVERGENCE_ARRAYS) * CONVERGENCE_POINTS) + len(ARRAY_KINDS) * MEMBER_ROOM
 
 
 def saved_attribute_vector(
@@ -127,9 +197,10 @@ def saved_attribute_vector(
     meta_path, arrays_path = run.dir.figures / f"attribute-{slug}.json", run.dir.figures / f"attribute-{slug}.npz"
     if not meta_path.exists() and not arrays_path.exists():
         return None
-    record, arrays, problem = _read_saved_vector(meta_path, arrays_path, run.config.model.latent_dim)
+    again = f"computing the vector again, as `{attribute_command(run, attribute, against)}` does"
+    record, problem = _read_record(meta_path)
     if problem:
-        warn(f"{problem}; computing the vector again, as `{attribute_command(run, attribute, against)}` does")
+        warn(f"{problem}; {again}")
         return None
     same = (
         record["attribute"] == attribute
@@ -137,6 +208,10 @@ def saved_attribute_vector(
         and record["weights_sha256_16"] == weights_hash(run)
     )
     if not same:
+        return None
+    arrays, problem = _read_arrays(arrays_path, run.config.model.latent_dim, record.get("arrays_sha256"))
+    if problem:
+        warn(f"{problem}; {again}")
         return None
     convergence = Convergence(*(arrays[name] for name in CONVERGENCE_ARRAYS))
     return AttributeVector(
@@ -159,43 +234,121 @@ def attribute_command(run: Run, attribute: str, against: str | None = None) -> s
     return shlex.join(words)
 
 
-def _read_saved_vector(
-    meta_path: Path, arrays_path: Path, latent_dim: int
-) -> tuple[dict[str, Any], dict[str, np.ndarray], str | None]:
-    """The record and arrays saved by :func:`write_attribute`, and what is wrong with them (None
-    when nothing is): a missing or unreadable file, a wrong shape, a vector of another size."""
+def _read_record(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The record saved by :func:`write_attribute`, and what is wrong with it (None when nothing is)."""
     try:
-        record = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return {}, {}, f"{meta_path} is unreadable ({type(exc).__name__}: {exc})"
+        record = read_json(path, MAX_RECORD_BYTES, "an attribute vector's record")
+    except FileNotFoundError:
+        return {}, f"{path} is missing (its .npz is there)"
+    except FileProblem as exc:
+        return {}, f"{path} {exc}"
     if not isinstance(record, dict):
-        return {}, {}, f"{meta_path} holds {describe_value(record)}, not an object"
+        return {}, f"{path} holds {describe_value(record)}, not an object"
     for name, hint in RECORD_FIELDS.items():
         problem = f"no {name}" if name not in record else value_problem(record[name], hint, name)
         if problem:
-            return {}, {}, f"{meta_path} is damaged ({problem})"
+            return {}, f"{path} is damaged ({problem})"
+    for name, hint in OPTIONAL_RECORD_FIELDS.items():
+        problem = value_problem(record.get(name), hint, name)
+        if problem:
+            return {}, f"{path} is damaged ({problem})"
+    return record, None
+
+
+class _Damaged(Exception):
+    """What is wrong with an ``attribute-<NAME>.npz``, as the words in ``is damaged (...)``."""
+
+
+def _read_arrays(path: Path, latent_dim: int, digest: str | None) -> tuple[dict[str, np.ndarray], str | None]:
+    """The arrays saved by :func:`write_attribute`, and what is wrong with them (None when nothing
+    is): not a regular file, larger than they can be, other than the record's ``digest`` (when it
+    has one), not a zip of the expected arrays, or arrays of the wrong shape, type or values."""
+    limit = max_arrays_bytes(latent_dim)
     try:
-        with np.load(arrays_path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        return {}, {}, f"{arrays_path} is unreadable ({type(exc).__name__}: {exc})"
-    problem = _arrays_problem(arrays, latent_dim)
-    return record, arrays, f"{arrays_path} is damaged ({problem})" if problem else None
+        check_regular_file(path, limit, "an attribute vector's .npz")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        return {}, f"{path} is missing (its .json is there)"
+    except FileProblem as exc:
+        return {}, f"{path} {exc}"
+    except OSError as exc:
+        return {}, f"{path} cannot be read ({exc.strerror or exc})"
+    if len(data) > limit:
+        return {}, f"{path} is more than the {limit:,} bytes an attribute vector's .npz can be"
+    if digest is not None and hashlib.sha256(data).hexdigest() != digest:
+        return {}, f"{path} is not the file its .json describes (its SHA-256 differs)"
+    counts = {"vector": latent_dim, "difference": latent_dim}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            arrays = {
+                name: _member(archive, name, counts.get(name, CONVERGENCE_POINTS), kinds)
+                for name, kinds in ARRAY_KINDS.items()
+            }
+        _check_arrays(arrays, latent_dim)
+    except _Damaged as exc:
+        return {}, f"{path} is damaged ({exc})"
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        return {}, f"{path} is unreadable ({type(exc).__name__}: {exc})"
+    return arrays, None
 
 
-def _arrays_problem(arrays: dict[str, np.ndarray], latent_dim: int) -> str | None:
-    """What is wrong with the arrays of an ``attribute-<NAME>.npz`` for a ``latent_dim`` model, or None."""
-    for name in ("vector", "difference"):
-        if name not in arrays:
-            return f"no {name}"
-        if arrays[name].shape != (latent_dim,) or arrays[name].dtype.kind != "f":
-            return f"{name} is not {latent_dim} numbers"
-    lengths = set()
-    for name in CONVERGENCE_ARRAYS:
-        if name not in arrays or arrays[name].ndim != 1 or arrays[name].dtype.kind not in "iuf":
-            return f"no 1-D numeric {name}"
-        lengths.add(len(arrays[name]))
-    return "convergence arrays of different lengths" if len(lengths) > 1 else None
+def _member(archive: zipfile.ZipFile, name: str, most: int, kinds: str) -> np.ndarray:
+    """The 1-D array ``name`` of at most ``most`` numbers of a kind in ``kinds``, read from the
+    ``.npz`` ``archive`` only once its sizes and header say it is one."""
+    try:
+        info = archive.getinfo(f"{name}.npy")
+    except KeyError:
+        raise _Damaged(f"no {name}") from None
+    if info.file_size > MEMBER_ROOM + 8 * most:
+        raise _Damaged(f"{name} is {info.file_size:,} bytes, more than {most:,} numbers take")
+    with archive.open(info) as member:
+        shape, dtype = _npy_header(member, name)
+        if dtype.kind not in kinds or dtype.itemsize > 8 or len(shape) != 1 or not 1 <= shape[0] <= most:
+            what = "floating-point numbers" if kinds == "f" else "whole numbers"
+            raise _Damaged(f"{name} is not 1 to {most:,} {what} (it holds {dtype} of shape {shape})")
+        size = shape[0] * dtype.itemsize
+        raw = member.read(size)
+    if len(raw) != size:
+        raise _Damaged(f"{name} is cut short")
+    return np.frombuffer(raw, dtype=dtype).copy()
+
+
+def _npy_header(member: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and type a ``.npy`` header announces (its magic and version checked)."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise _Damaged(f"{name} is a NumPy array of format {version}, which vaelab does not write")
+    return shape, dtype
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], latent_dim: int) -> None:
+    """A :class:`_Damaged` unless the vector and the difference are ``latent_dim`` finite numbers,
+    the vector the difference divided by its non-zero norm, and the convergence arrays of one
+    length, counting up from 1 image, with counts from 0 and no infinite distance or cosine."""
+    vector, difference = arrays["vector"], arrays["difference"]
+    for name, values in (("vector", vector), ("difference", difference)):
+        if values.shape != (latent_dim,):
+            raise _Damaged(f"{name} is not {latent_dim} numbers")
+        if not np.isfinite(values).all():
+            raise _Damaged(f"{name} holds NaN or infinity")
+    norm = float(np.linalg.norm(difference.astype(np.float64)))
+    if norm == 0 or not np.allclose(vector, difference / norm, rtol=0, atol=1e-4):
+        raise _Damaged("vector is not the difference divided by its length")
+    lengths = {len(arrays[name]) for name in CONVERGENCE_ARRAYS}
+    if len(lengths) > 1:
+        raise _Damaged("convergence arrays of different lengths")
+    images = arrays["convergence_images"]
+    if images[0] < 1 or (np.diff(images) <= 0).any():
+        raise _Damaged("convergence_images do not count up from 1")
+    if (arrays["convergence_with"] < 0).any() or (arrays["convergence_without"] < 0).any():
+        raise _Damaged("negative counts in the convergence")
+    if np.isinf(arrays["convergence_distance"]).any() or np.isinf(arrays["convergence_cosine"]).any():
+        raise _Damaged("infinite distances or cosines in the convergence")
 
 
 #: The book moves 5 images along the vector.
@@ -247,19 +400,21 @@ def write_arithmetic(
         vector, written = write_attribute(run, images_for_vector, attribute, against, count)
     result = add_vector(run.model, chosen, vector.vector, factors)
     slug = attribute_slug(attribute, against)
-    data = save_npz(
-        run.dir.figure_path(f"arithmetic-{slug}.npz"),
+    data = run.dir.figure_path(f"arithmetic-{slug}.npz")
+    remove_data_file(data)  # the data goes first and comes last: present, it is its figure's
+    title = (
+        f"{run.config.preset}: z + f·v, v the unit vector {vector.describe()} "
+        f"(norm {vector.norm:.3g} before normalising)"
+    )
+    figure = save_figure(plot_arithmetic(result, title), run.dir.figure_path(f"arithmetic-{slug}.png"))
+    save_npz(
+        data,
         originals=result.originals,
         factors=result.factors,
         vector=result.vector,
         latent=result.latent,
         images=result.images,
     )
-    title = (
-        f"{run.config.preset}: z + f·v, v the unit vector {vector.describe()} "
-        f"(norm {vector.norm:.3g} before normalising)"
-    )
-    figure = save_figure(plot_arithmetic(result, title), run.dir.figure_path(f"arithmetic-{slug}.png"))
     return [*written, figure, data]
 
 
@@ -279,16 +434,18 @@ def write_morph(
     check_range("--steps", steps, 2, MAX_MORPH_STEPS)
     result = morph(run.model, test_set, start, end, steps, method)
     name = f"morph-{start}-{end}-{method}"
-    data = save_npz(
-        run.dir.figure_path(f"{name}.npz"),
+    data = run.dir.figure_path(f"{name}.npz")
+    remove_data_file(data)  # the data goes first and comes last: present, it is its figure's
+    title = f"{run.config.preset}: {method} morph from test image {start} to {end} ({steps} steps, endpoints included)"
+    figure = save_figure(plot_morph(result, title), run.dir.figure_path(f"{name}.png"))
+    save_npz(
+        data,
         fractions=result.fractions,
         points=result.points,
         images=result.images,
         endpoints=result.endpoints,
         method=np.array(method),
     )
-    title = f"{run.config.preset}: {method} morph from test image {start} to {end} ({steps} steps, endpoints included)"
-    figure = save_figure(plot_morph(result, title), run.dir.figure_path(f"{name}.png"))
     return [figure, data]
 
 

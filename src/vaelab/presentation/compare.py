@@ -1,4 +1,18 @@
-"""``vaelab compare``: one table of every diagnostic and metric across runs and samplers."""
+"""``vaelab compare``: one table of every diagnostic and metric across runs and samplers.
+
+Each row is one run, one sampler and one set of weights: the ``weights`` column names the epoch the
+results were measured on, marked ``(not current)`` when those are not the weights the run's
+``model.safetensors`` holds now (training was resumed since) and ``unknown`` when the results do not
+record them (written before vaelab did). Evaluation and diagnostics of one sampler measured on
+different weights are two rows, never one. Each run with such rows gets a one-line warning naming
+the commands that measure them again.
+
+``comparison.md`` and ``comparison.csv`` are written into ``--output`` only over files vaelab wrote:
+the Markdown starts with :data:`MARKDOWN_MARKER`, the CSV with its header row (or, for files of
+vaelab before the marker, the header rows they began with). Anything else there is refused in one
+line before anything is written. The CSV, the data, is written last, after the old one is removed,
+so a ``comparison.csv`` is always the table of the ``comparison.md`` beside it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.atomic import atomic_write_text
-from vaelab.errors import ConfigError, RunDirError
-from vaelab.evaluation.results import DIAGNOSTICS, EVALUATION, WRITTEN_BY, read_results
+from vaelab.data.image_cache import Warn, warn_on_stderr
+from vaelab.errors import ConfigError, RunDirError, WriteError
+from vaelab.evaluation.results import (
+    DIAGNOSTICS,
+    EVALUATION,
+    WRITTEN_BY,
+    describe_weights,
+    measure_command,
+    read_results,
+    result_weights,
+)
 from vaelab.folders import make_folder
 from vaelab.presentation.tables import format_table
-from vaelab.training.run_dir import RunDir
+from vaelab.reading import FileProblem, check_regular_file
+from vaelab.training.run_dir import RunDir, WeightsRecord
 
 
 def _get(*keys: str) -> Callable[[dict[str, Any]], Any]:
@@ -50,10 +74,21 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any], str]] = [
 ]
 
 
-def collect_rows(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """One row per (run, sampler) found in the runs' ``evaluation.json``/``diagnostics.json``; a
-    :class:`RunDirError` naming the file when one is damaged or holds a non-number where a metric
-    belongs."""
+#: The columns before the metrics.
+KEYS = ["run", "preset", "sampler", "weights"]
+
+#: The files ``compare`` writes into ``--output``.
+MARKDOWN_FILE, CSV_FILE = "comparison.md", "comparison.csv"
+
+#: The first line of every ``comparison.md`` vaelab writes.
+MARKDOWN_MARKER = "<!-- written by vaelab compare, which replaces this file when it runs again -->"
+
+
+def collect_rows(run_dirs: Sequence[str | Path], warn: Warn = warn_on_stderr) -> list[dict[str, Any]]:
+    """One row per run, sampler and set of weights found in the runs' ``evaluation.json`` and
+    ``diagnostics.json``; a :class:`RunDirError` naming the file when one is damaged or holds a
+    non-number where a metric belongs. Rows not measured on the run's current weights are marked
+    in their ``weights`` column, with one line through ``warn`` per run that has any."""
     rows = []
     for path in run_dirs:
         run = RunDir(path)
@@ -63,17 +98,60 @@ def collect_rows(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
         samplers = list(dict.fromkeys([*results["evaluation"], *results["diagnostics"]]))
         if not samplers:
             raise RunDirError(f"{run} has no evaluation or diagnostics yet; run `vaelab evaluate {run}` first")
-        rows += [_row(run, config.preset, sampler, results, files) for sampler in samplers]
+        current = run.weights_record()
+        stale: list[str] = []
+        for sampler in samplers:
+            for weights, sources in _by_weights(results, sampler).items():
+                row_results = {source: results[source][sampler] if source in sources else {} for source in files}
+                label = _weights_label(weights, current)
+                rows.append(_row(run, config.preset, sampler, label, row_results, files))
+                if weights is None or weights != current:
+                    stale += [measure_command(files[source], sampler) for source in sources]
+        if stale:
+            warn(_stale_message(run, current, stale))
     return rows
 
 
+def _by_weights(results: dict[str, dict[str, Any]], sampler: str) -> dict[WeightsRecord | None, list[str]]:
+    """The sources (evaluation, diagnostics) holding results of ``sampler``, grouped by the weights
+    they were measured on."""
+    groups: dict[WeightsRecord | None, list[str]] = {}
+    for source, samplers in results.items():
+        if sampler in samplers:
+            groups.setdefault(result_weights(samplers[sampler]), []).append(source)
+    return groups
+
+
+def _weights_label(weights: WeightsRecord | None, current: WeightsRecord | None) -> str:
+    """``epoch 2``; ``epoch 1 (not current)``; ``unknown``."""
+    if weights is None:
+        return "unknown"
+    return f"epoch {weights.epoch}" if weights == current else f"epoch {weights.epoch} (not current)"
+
+
+def _stale_message(run: RunDir, current: WeightsRecord | None, commands: list[str]) -> str:
+    """The warning for a run with rows of other (or unrecorded) weights than its current ones."""
+    now = (
+        f"on {describe_weights(current)}, which its model.safetensors holds now"
+        if current is not None
+        else "on the weights its model.safetensors holds now (it records no epoch and digest to check)"
+    )
+    listed = ", ".join(f"`{command}`" for command in commands)
+    return f"{run}: rows marked in the weights column were not measured {now}; measure them again with {listed}"
+
+
 def _row(
-    run: RunDir, preset: str, sampler: str, results: dict[str, dict[str, Any]], files: dict[str, Path]
+    run: RunDir,
+    preset: str,
+    sampler: str,
+    weights: str,
+    results: dict[str, dict[str, Any]],
+    files: dict[str, Path],
 ) -> dict[str, Any]:
-    """The table row of one run and sampler, its values checked to be numbers (or missing)."""
-    row: dict[str, Any] = {"run": str(run), "preset": preset, "sampler": sampler}
+    """The table row of one run, sampler and set of weights, its values checked to be numbers (or missing)."""
+    row: dict[str, Any] = {"run": str(run), "preset": preset, "sampler": sampler, "weights": weights}
     for name, source, read, fmt in COLUMNS:
-        value = read(results[source].get(sampler, {}))
+        value = read(results[source])
         if not _fits(value, fmt):
             kind = "a whole number" if fmt.endswith("d") else "a number"
             raise RunDirError(
@@ -93,8 +171,12 @@ def _fits(value: Any, fmt: str) -> bool:
     return isinstance(value, int) or not fmt.endswith("d")
 
 
+def _header() -> list[str]:
+    return [*KEYS, *(name for name, *_ in COLUMNS)]
+
+
 def _formatted(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    header = ["run", "preset", "sampler", *(name for name, *_ in COLUMNS)]
+    header = _header()
     formats = {name: fmt for name, _, _, fmt in COLUMNS}
     cells = [
         [str(row[h]) if h not in formats else ("–" if row[h] is None else format(row[h], formats[h])) for h in header]
@@ -108,29 +190,83 @@ def as_text(rows: list[dict[str, Any]]) -> str:
     return format_table(*_formatted(rows))
 
 
+def _markdown_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def as_markdown(rows: list[dict[str, Any]]) -> str:
-    """The table in GitHub Markdown."""
+    """The table in GitHub Markdown, after :data:`MARKDOWN_MARKER` and a blank line."""
     header, cells = _formatted(rows)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    lines = [MARKDOWN_MARKER, "", _markdown_row(header), "|" + "---|" * len(header)]
+    lines += [_markdown_row(row) for row in cells]
     return "\n".join(lines) + "\n"
 
 
 def as_csv(rows: list[dict[str, Any]]) -> str:
     """The table as CSV with full-precision numbers."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["run"])
+    writer = csv.DictWriter(buffer, fieldnames=_header())
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
 
 
-def write_comparison(run_dirs: Sequence[str | Path], output: str | Path) -> tuple[str, list[Path]]:
-    """Collect, and write ``comparison.md`` and ``comparison.csv`` into ``output``; returns the
-    terminal table and the paths."""
-    rows = collect_rows(run_dirs)
+def _first_lines() -> dict[str, set[str]]:
+    """The first lines by which ``comparison.md`` and ``.csv`` are recognised as vaelab's: today's,
+    and the header rows vaelab wrote first before it wrote the weights column and the marker."""
+    metrics = [name for name, *_ in COLUMNS]
+    old = ["run", "preset", "sampler", *metrics]
+    return {
+        MARKDOWN_FILE: {MARKDOWN_MARKER, _markdown_row(old)},
+        CSV_FILE: {as_csv([]).splitlines()[0], ",".join(old)},
+    }
+
+
+def _written_by_vaelab(path: Path, first_lines: set[str]) -> bool:
+    """Whether ``path`` is missing, or a regular file whose first line is one of ``first_lines``."""
+    try:
+        check_regular_file(path)
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except FileNotFoundError:
+        return not path.is_symlink()
+    except (FileProblem, OSError):
+        return False
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    return first.decode("utf-8", errors="replace") in first_lines
+
+
+def check_output(folder: Path) -> None:
+    """A :class:`ConfigError` naming the ``comparison.md``/``.csv`` in ``folder`` that vaelab did not
+    write (which compare would replace)."""
+    foreign = [folder / name for name, lines in _first_lines().items() if not _written_by_vaelab(folder / name, lines)]
+    if foreign:
+        names = " and ".join(str(path) for path in foreign)
+        raise ConfigError(
+            f"{names} {'were' if len(foreign) > 1 else 'was'} not written by vaelab compare, which would replace "
+            f"{'them' if len(foreign) > 1 else 'it'}; move {'them' if len(foreign) > 1 else 'it'} away, "
+            f"or choose another --output"
+        )
+
+
+def write_comparison(
+    run_dirs: Sequence[str | Path], output: str | Path, warn: Warn = warn_on_stderr
+) -> tuple[str, list[Path]]:
+    """Collect, and write ``comparison.md`` and ``comparison.csv`` into ``output`` (refusing to
+    replace files there that vaelab did not write); returns the terminal table and the paths. The
+    warnings about rows of other weights go through ``warn`` once the files are written (an error
+    is the only line)."""
+    warnings: list[str] = []
+    rows = collect_rows(run_dirs, warnings.append)
     folder = make_folder(output, ConfigError, "choose another --output")
-    md, csv_path = folder / "comparison.md", folder / "comparison.csv"
+    check_output(folder)
+    md, csv_path = folder / MARKDOWN_FILE, folder / CSV_FILE
+    try:  # vaelab's own (checked above): gone until the new one is written, last
+        csv_path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise WriteError.of(csv_path, exc) from None
     atomic_write_text(md, as_markdown(rows))
     atomic_write_text(csv_path, as_csv(rows))
+    for warning in warnings:
+        warn(warning)
     return as_text(rows), [md, csv_path]

@@ -42,6 +42,7 @@ from vaelab.data.locations import user_cache_dir
 from vaelab.errors import JudgeError
 from vaelab.evaluation.judge.network import BATCH_SIZE, FEATURE_DIM, NUM_CLASSES, JudgeNet, apply_in_batches
 from vaelab.hashing import file_hash
+from vaelab.reading import MB, FileProblem, read_json
 from vaelab.safetensors_io import read_safetensors, write_safetensors
 from vaelab.training.device import resolve_device
 
@@ -55,6 +56,9 @@ TRAIN_MINUTES_CPU = 12
 from the 11 min 17 s measured on the build machine; quoted in the "no judge" message."""
 RETRAIN = "retrain it with `vaelab judge train`"
 """The fix every refusal of a cached judge ends with."""
+MAX_RECORD_BYTES = MB
+"""The largest ``fashion-mnist-judge.json`` read (vaelab writes about 1 kB): a regular file of at most
+this size, read with :mod:`vaelab.reading` (any damage, deep nesting included, is one JudgeError)."""
 
 
 @dataclass
@@ -157,12 +161,13 @@ def load_judge(device: str = "cpu", folder: str | Path | None = None) -> Judge:
 
 def _read_sidecar(record_path: Path, weights: Path) -> dict[str, Any]:
     """The sidecar record (a JSON object with a ``hash``), or a JudgeError."""
-    if not record_path.is_file():
+    if not record_path.exists():
         raise JudgeError(f"{weights} has no {RECORD_FILE} beside it, which records its hash; {RETRAIN}")
     try:
-        sidecar = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise JudgeError(f"{record_path} is unreadable ({type(exc).__name__}: {exc}); {RETRAIN}") from None
+        sidecar = read_json(record_path, MAX_RECORD_BYTES, "a judge record")
+    except (FileNotFoundError, FileProblem) as exc:
+        problem = "is missing" if isinstance(exc, FileNotFoundError) else str(exc)
+        raise JudgeError(f"{record_path} is unreadable: it {problem}; {RETRAIN}") from None
     if not isinstance(sidecar, dict) or "hash" not in sidecar:
         raise JudgeError(f"{record_path} is unreadable (it records no hash); {RETRAIN}")
     return sidecar
