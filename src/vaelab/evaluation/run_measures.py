@@ -67,7 +67,7 @@ def diagnose_run(
     no judge.
     """
     check_judge_applies(run.config.dataset)
-    weights = run.dir.weights_record()
+    weights = run.weights
     sampler = sampler or default_sampler(run.config.model.kind)
     check_sampler(sampler)
     check_range("--num-samples", num_samples, 1, MAX_METRIC_SAMPLES)
@@ -108,7 +108,7 @@ def write_evaluation(
     :func:`diagnose_run` refuse.
     """
     check_judge_applies(run.config.dataset)
-    weights = run.dir.weights_record()
+    weights = run.weights
     sampler = sampler or default_sampler(run.config.model.kind)
     check_sampler(sampler)
     check_range("--num-samples", num_samples, 1, MAX_METRIC_SAMPLES)

@@ -42,7 +42,7 @@ from vaelab.choices import ARITHMETIC_PICKS as PICKS
 from vaelab.data.image_cache import Warn, warn_on_stderr
 from vaelab.data.image_set import ImageSet
 from vaelab.data.selection import AtMost, requested_count
-from vaelab.errors import ConfigError, WriteError
+from vaelab.errors import ConfigError
 from vaelab.hashing import file_hash
 from vaelab.json_fields import describe_value, value_problem
 from vaelab.latent.arithmetic import DEFAULT_FACTORS, add_vector, check_factors, parse_factors
@@ -60,7 +60,7 @@ from vaelab.presentation.arithmetic_grid import plot_arithmetic
 from vaelab.presentation.attribute_convergence import plot_attribute_convergence
 from vaelab.presentation.images import save_figure
 from vaelab.presentation.morph_row import plot_morph
-from vaelab.presentation.outputs import save_json, save_npz
+from vaelab.presentation.outputs import remove_data_file, save_json, save_npz
 from vaelab.reading import KB, FileProblem, check_regular_file, read_json
 from vaelab.training.run import Run
 
@@ -104,7 +104,7 @@ def write_attribute(
         convergence_distance=c.distance,
         convergence_cosine=c.cosine,
     )
-    weights = run.dir.weights_record()
+    weights = run.weights
     record = {
         **vector.metadata(),
         "against_given": against,
@@ -127,15 +127,6 @@ def npz_bytes(**arrays: np.ndarray) -> bytes:
     # numpy's stub lets **arrays fill the allow_pickle flag; every key here names an array
     np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
-
-
-def remove_data_file(path: Path) -> None:
-    """Remove ``path`` (if there), the data file of a pair about to be written again; a
-    :class:`WriteError` when it cannot be removed."""
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise WriteError.of(path, exc) from None
 
 
 #: The fields of ``attribute-<NAME>.json`` that :func:`saved_attribute_vector` reads, and their types.

@@ -30,7 +30,7 @@ from vaelab.presentation.latent_cdf import plot_latent_cdf
 from vaelab.presentation.latent_grid import plot_latent_grid
 from vaelab.presentation.latent_histograms import plot_latent_histograms
 from vaelab.presentation.latent_scatter import plot_latent_scatter
-from vaelab.presentation.outputs import save_json, save_npz
+from vaelab.presentation.outputs import remove_data_file, save_json, save_npz
 from vaelab.presentation.reconstructions import plot_reconstructions
 from vaelab.training.run import Run
 
@@ -62,14 +62,15 @@ def write_reconstructions(run: Run, test_set: ImageSet, count: int | None = None
     check_range("--count", count, 1, MAX_RECONSTRUCTIONS)
     count = requested_count(count, RECONSTRUCT_COUNT, len(test_set), "--count", "test images")
     result = reconstruct(run.model, test_set, count)
+    remove_data_file(data_path := run.dir.figure_path("reconstructions.npz"))
+    title = f"{run.config.preset}: test images and their reconstructions"
+    figure = save_figure(plot_reconstructions(result, title), run.dir.figure_path("reconstructions.png"))
     data = save_npz(
-        run.dir.figure_path("reconstructions.npz"),
+        data_path,
         originals=result.originals,
         reconstructions=result.reconstructions,
         labels=_labels(result.labels, len(result.originals)),
     )
-    title = f"{run.config.preset}: test images and their reconstructions"
-    figure = save_figure(plot_reconstructions(result, title), run.dir.figure_path("reconstructions.png"))
     return [figure, data]
 
 
@@ -93,13 +94,7 @@ def write_embedding(
     check_range("--seed", seed, 0, MAX_SEED)
     count = requested_count(count, EMBED_COUNT, len(test_set), "--count", "test images")
     embedding = embed(run.model, test_set, count, sampled=sampled, seed=seed)
-    data = save_npz(
-        run.dir.figure_path("embeddings.npz"),
-        z=embedding.z,
-        labels=_labels(embedding.labels, len(embedding.z)),
-        class_names=np.array(embedding.class_names),
-        sampled=np.array(sampled),
-    )
+    remove_data_file(data_path := run.dir.figure_path("embeddings.npz"))
     what = "sampled z" if sampled else ("encoder means" if run.config.model.kind == "vae" else "z")
     title = f"{run.config.preset}: latent space of {len(embedding.z):,} test images ({what})"
     written = [
@@ -111,6 +106,13 @@ def write_embedding(
     ]
     if run.config.model.kind == "vae":
         written.append(save_figure(plot_latent_cdf(embedding), run.dir.figure_path("latent_cdf.png")))
+    data = save_npz(
+        data_path,
+        z=embedding.z,
+        labels=_labels(embedding.labels, len(embedding.z)),
+        class_names=np.array(embedding.class_names),
+        sampled=np.array(sampled),
+    )
     return [*written, data]
 
 
@@ -138,9 +140,11 @@ def write_generated(
     if sampler_fits_training_set(sampler):
         fit_to = encode_images(run.model, (train_set or run.train_set()).images)
     generated = generate(run.model, embedding, count, seed, sampler, fit_to)
-    data = save_json(run.dir.figure_path("generated.json"), generated.to_dict())
-    images = save_npz(run.dir.figure_path("generated.npz"), points=generated.points, images=generated.images)
+    json_path, npz_path = run.dir.figure_path("generated.json"), run.dir.figure_path("generated.npz")
+    remove_data_file(json_path, npz_path)
     figure = save_figure(plot_generated(embedding, generated, columns), run.dir.figure_path("generated.png"))
+    images = save_npz(npz_path, points=generated.points, images=generated.images)
+    data = save_json(json_path, generated.to_dict())
     return [figure, data, images]
 
 
@@ -164,16 +168,17 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = 
         grid = decode_grid(run.model, embedding, size)
         plane = embedding.plane
         title = "decoded grid over the embeddings' range"
+    remove_data_file(data_path := run.dir.figure_path("latent_grid.npz"))
+    plot = plot_latent_grid(plane, embedding.labels, embedding.class_names, grid, title)
+    figure = save_figure(plot, run.dir.figure_path("latent_grid.png"))
     data = save_npz(
-        run.dir.figure_path("latent_grid.npz"),
+        data_path,
         xs=grid.xs,
         ys=grid.ys,
         latent_points=grid.latent_points,
         images=grid.images,
         span=np.array(span),
     )
-    plot = plot_latent_grid(plane, embedding.labels, embedding.class_names, grid, title)
-    figure = save_figure(plot, run.dir.figure_path("latent_grid.png"))
     return [figure, data]
 
 
@@ -196,8 +201,9 @@ def write_denoising(
     check_range("--seed", seed, 0, MAX_SEED)
     test_set = test_set if test_set is not None else run.test_set(data_dir, limit_test)
     result = denoise(run.model, test_set, corruption, seed=seed)
-    data = save_json(run.dir.figure_path("denoising.json"), result.to_dict())
+    remove_data_file(data_path := run.dir.figure_path("denoising.json"))
     figure = save_figure(plot_denoising(result, run.config.preset), run.dir.figure_path("denoising.png"))
+    data = save_json(data_path, result.to_dict())
     return [figure, data]
 
 

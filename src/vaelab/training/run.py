@@ -13,17 +13,23 @@ from vaelab.models import build_model
 from vaelab.models.base import LatentModel
 from vaelab.training.config import RunConfig
 from vaelab.training.device import resolve_device
-from vaelab.training.run_dir import RunDir
+from vaelab.training.run_dir import RunDir, WeightsRecord
 
 
 @dataclass
 class Run:
-    """A trained model with its configuration and run directory, in eval mode."""
+    """A trained model with its configuration and run directory, in eval mode.
+
+    ``weights`` is the record (epoch, SHA-256) of the weights loaded, checked when they were read
+    (None for a weights file written before vaelab 0.6): what the analyses record beside results, so
+    that results are never taken for another epoch's.
+    """
 
     dir: RunDir
     config: RunConfig
     model: LatentModel
     device: torch.device
+    weights: WeightsRecord | None = None
 
     def test_set(self, data_dir: str | None = None, limit: int | None = None) -> ImageSet:
         """The test split of the run's dataset (``data_dir`` overrides the one trained with)."""
@@ -43,6 +49,6 @@ def load_run(path: str | Path, device: str = "auto") -> Run:
     run_dir = RunDir(path)
     config = run_dir.read_config()
     model = build_model(config.model)
-    run_dir.load_weights(model)
+    weights = run_dir.load_weights(model)
     target = resolve_device(device)
-    return Run(run_dir, config, model.to(target).eval(), target)
+    return Run(run_dir, config, model.to(target).eval(), target, weights)

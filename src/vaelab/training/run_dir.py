@@ -254,10 +254,11 @@ class RunDir:
             ) from None
         return _record(state.weights.get("epoch"), state.weights.get("sha256"))
 
-    def load_weights(self, model: nn.Module) -> None:
+    def load_weights(self, model: nn.Module) -> WeightsRecord | None:
         """Load ``model.safetensors`` into ``model`` after checking it: present, intact (its recorded
         digest), finite, of this model's shapes, and the weights the run's checkpoint commits to.
-        Each problem is one :class:`RunDirError` line that says how to fix it."""
+        Each problem is one :class:`RunDirError` line that says how to fix it. Returns the file's
+        record (None for a file written before vaelab 0.6)."""
         if not self.model.exists():
             raise RunDirError(f"{self.path} has no model.safetensors yet; {self.finish_training_hint()}")
         fix = self.finish_training_hint() if self.checkpoint.is_file() else "restore it from a backup, or train again"
@@ -266,8 +267,10 @@ class RunDir:
         for name, tensor in tensors.items():
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
                 raise RunDirError(f"{self.model} holds non-finite weights (NaN or infinity in {name}); {fix}")
-        self._check_current(_record(metadata.get("epoch"), metadata.get(DIGEST_KEY)), committed)
+        record = _record(metadata.get("epoch"), metadata.get(DIGEST_KEY))
+        self._check_current(record, committed)
         load_weights_into(model, tensors, self.model)
+        return record
 
     def _check_current(self, record: WeightsRecord | None, committed: WeightsRecord | None) -> None:
         """A :class:`RunDirError` when the checkpoint commits to other weights (``committed``) than
