@@ -168,7 +168,7 @@ def build_step(
         forward = torch.compile(forward)
     objective = make_objective(config.objective, config.objective_params)
     shard = {"shard": processes.shard, "world_size": processes.world_size} if processes else {}
-    step = TrainStep(forward, optimizer, objective, execution, config.corruption, **shard)
+    step = TrainStep(forward, optimizer, objective, execution, config.corruption, model=model, **shard)
     return (GraphedStep(step, BATCH, log) if execution.cuda_graphs else step), model
 
 

@@ -255,6 +255,7 @@ def measure_reference(spec: dict, images: np.ndarray, device) -> tuple[tuple[flo
     from torch.utils.data import DataLoader, TensorDataset
 
     from vaelab.models import build_model, get_preset
+    from vaelab.training.batch import Batch
     from vaelab.training.execution import synchronize
     from vaelab.training.objectives import make_objective
 
@@ -276,8 +277,8 @@ def measure_reference(spec: dict, images: np.ndarray, device) -> tuple[tuple[flo
     def step() -> float:
         (x,) = next(stream)
         x = x.to(device)
-        output = model(corruption(x) if corruption else x)
-        loss = objective(output, x)["loss"]
+        x_in = corruption(x) if corruption else x
+        loss = objective(model, Batch(x_in, x), model(x_in))["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -305,6 +306,7 @@ def step_flops(preset_name: str, batch_size: int) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     from vaelab.models import build_model, get_preset
+    from vaelab.training.batch import Batch
     from vaelab.training.objectives import make_objective
 
     preset = get_preset(preset_name)
@@ -313,7 +315,7 @@ def step_flops(preset_name: str, batch_size: int) -> int:
     objective = make_objective(preset.objective, preset.objective_params)
     x = torch.rand(batch_size, spec.image_channels, spec.image_size, spec.image_size)
     with FlopCounterMode(display=False) as counter:
-        objective(model(x), x)["loss"].backward()
+        objective(model, Batch(x, x), model(x))["loss"].backward()
     return counter.get_total_flops()
 
 

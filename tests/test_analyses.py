@@ -153,7 +153,10 @@ def test_unknown_sampler_is_a_config_error():
 
 
 def test_default_sampler_is_the_books():
-    assert default_sampler("ae") == "uniform-box" and default_sampler("vae") == "prior"
+    from vaelab.models import ModelSpec, build_model
+
+    assert default_sampler(build_model(ModelSpec(kind="ae"))) == "uniform-box"
+    assert default_sampler(build_model(ModelSpec(kind="vae"))) == "prior"
 
 
 def test_tsne_view_of_a_16d_space(tmp_path, test_images):

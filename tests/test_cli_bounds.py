@@ -26,6 +26,13 @@ from vaelab.latent.projection import fit_projection
 from vaelab.presentation import attribute_report, report
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
 
+
+def _vae():
+    from vaelab.models import ModelSpec, build_model
+
+    return build_model(ModelSpec(kind="vae"))
+
+
 HUGE = "18446744073709551616"  # 2**64: beyond every seed consumer
 
 
@@ -121,8 +128,8 @@ def test_cli_on_a_1d_run_says_so_in_one_line(capsys, monkeypatch, tmp_path, one_
         (["evaluate", "--num-samples", "1"], ["--num-samples must be at least 4"]),
         (["evaluate", "--num-samples", "3"], ["--num-samples must be at least 4"]),
         (["evaluate", "--limit-test", "1"], ["at least 4 test images", "has 1", "--limit-test 4"]),
-        (["evaluate", "-k", "5"], ["-k/--importance-samples", "autoencoder"]),
-        (["evaluate", "--likelihood-images", "5"], ["--likelihood-images", "autoencoder"]),
+        (["evaluate", "-k", "5"], ["-k/--importance-samples", "ae family has none"]),
+        (["evaluate", "--likelihood-images", "5"], ["--likelihood-images", "ae family has none"]),
         (["diagnose", "--limit-train", "1"], ["at least 2 training images", "has 1", "--limit-train 2"]),
         (["diagnose", "--limit-train", "5", "--sampler", "gmm"], ["gmm", "got 5", "--limit-train 10"]),
         (["evaluate", "--limit-train", "9", "--sampler", "gmm"], ["gmm", "got 9", "--limit-train 10"]),
@@ -146,19 +153,19 @@ def test_evaluate_checks_sizes_before_computing(trained_run, test_images):
     )
     # judge=None: any computation would fail with an AttributeError; the ConfigError comes first
     with pytest.raises(ConfigError, match="at least 4 test images"):
-        evaluate(trained_run.model, "ae", samples, test_images.head(3), None)
+        evaluate(trained_run.model, samples, test_images.head(3), None)
     with pytest.raises(ConfigError, match="-k/--importance-samples"):
-        evaluate(trained_run.model, "ae", samples, test_images, None, importance_samples=8)
+        evaluate(trained_run.model, samples, test_images, None, importance_samples=8)
 
 
 def test_evaluation_request_limits():
     from vaelab.evaluation.metrics import check_evaluation_request
 
-    check_evaluation_request("vae", 4, 4, importance_samples=10, likelihood_images=4)  # the smallest that works
+    check_evaluation_request(_vae(), 4, 4, importance_samples=10, likelihood_images=4)  # the smallest that works
     with pytest.raises(ConfigError, match="--likelihood-images 81 is more than the 80 test images"):
-        check_evaluation_request("vae", 100, 80, likelihood_images=81)
+        check_evaluation_request(_vae(), 100, 80, likelihood_images=81)
     with pytest.raises(ConfigError, match="at least 5"):
-        check_evaluation_request("vae", 4, 100, neighbours=4)
+        check_evaluation_request(_vae(), 4, 100, neighbours=4)
 
 
 # 4. folders that are files or cannot be created ---------------------------------------------------

@@ -134,7 +134,8 @@ def test_bf16_losses_are_computed_from_float32_outputs():
     bf16 = choose_execution(CPU, precision="bf16")
     with bf16.autocast():
         output = model(torch.rand(4, 1, 32, 32))
-    assert output.mean.dtype == torch.bfloat16
+    assert output.posterior.mean.dtype == torch.bfloat16
     widened = bf16.float32_outputs(output)
-    assert {widened.logits.dtype, widened.z.dtype, widened.mean.dtype, widened.log_var.dtype} == {torch.float32}
+    posterior = widened.posterior
+    assert {widened.logits.dtype, widened.z.dtype, posterior.mean.dtype, posterior.log_var.dtype} == {torch.float32}
     assert choose_execution(CPU).float32_outputs(output) is output

@@ -18,6 +18,7 @@ from vaelab.errors import ConfigError
 from vaelab.latent import add_vector, attribute_vector, interpolate, morph, parse_factors
 from vaelab.latent.attributes import attribute_groups
 from vaelab.latent.codec import decode_points, encode_images
+from vaelab.models.base import LatentModel, PointPosterior
 from vaelab.presentation import attribute_report
 from vaelab.training import RunConfig, load_run, train
 
@@ -54,18 +55,20 @@ def test_slerp_follows_the_great_circle():
         interpolate(z0, z1, 3, "cubic")
 
 
-class HalvesEncoder(nn.Module):
+class HalvesEncoder(LatentModel):
     """A known encoder: z = (mean of the top half, mean of the bottom half) of the image."""
 
-    latent_dim = 2
+    family = "halves"
 
     def __init__(self) -> None:
         super().__init__()
+        self.latent_dim = 2
         self.unused = nn.Parameter(torch.zeros(1))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> PointPosterior:
         half = x.shape[-2] // 2
-        return torch.stack([x[..., :half, :].mean(dim=(1, 2, 3)), x[..., half:, :].mean(dim=(1, 2, 3))], dim=1)
+        top, bottom = x[..., :half, :].mean(dim=(1, 2, 3)), x[..., half:, :].mean(dim=(1, 2, 3))
+        return PointPosterior(torch.stack([top, bottom], dim=1))
 
 
 def _class_images() -> ImageSet:

@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
+from model_outputs import gaussian_output, score
 from vaelab.data import ImageOptions
 from vaelab.errors import ConfigError
-from vaelab.models import VaeOutput, build_model, count_parameters, get_preset
+from vaelab.models import ModelOutput, build_model, count_parameters, get_preset
 from vaelab.training import RunConfig
 from vaelab.training.objectives import VaeMseObjective, make_objective
 
@@ -35,8 +36,8 @@ def test_book_faces_shapes_at_32_and_64(size, flat):
     assert model.encoder.z_mean.in_features == flat and model.decoder.from_latent[0].out_features == flat
     x = torch.rand(3, 3, size, size)
     out = model(x)
-    assert isinstance(out, VaeOutput)
-    assert out.logits.shape == (3, 3, size, size) and out.mean.shape == (3, 200)
+    assert isinstance(out, ModelOutput)
+    assert out.logits.shape == (3, 3, size, size) and out.posterior.mean.shape == (3, 200)
     assert model.decode(out.z).min() >= 0 and model.decode(out.z).max() <= 1
 
 
@@ -48,10 +49,8 @@ def test_book_faces_image_size_must_halve_four_times():
 def test_vae_mse_on_hand_computed_tensors():
     # one 1×2×2 image; logits 0 decode to 0.5 everywhere
     target = torch.tensor([[[[0.0, 1.0], [0.5, 0.25]]]])
-    output = VaeOutput(
-        logits=torch.zeros(1, 1, 2, 2), z=torch.zeros(1, 2), mean=torch.tensor([[1.0, 0.0]]), log_var=torch.zeros(1, 2)
-    )
-    terms = VaeMseObjective(2000.0)(output, target)
+    output = gaussian_output(torch.zeros(1, 1, 2, 2), torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2))
+    terms = score(VaeMseObjective(2000.0), output, target)
     squared_error = 0.25 + 0.25 + 0.0 + 0.0625
     assert terms["reconstruction"].item() == pytest.approx(squared_error / 4)
     assert terms["kl"].item() == pytest.approx(0.5)  # 0.5 · mean² in the first dimension
@@ -68,8 +67,8 @@ def test_vae_mse_on_hand_computed_tensors():
 def test_vae_mse_averages_over_the_batch():
     torch.manual_seed(0)
     logits, target = torch.randn(4, 3, 2, 2), torch.rand(4, 3, 2, 2)
-    output = VaeOutput(logits=logits, z=torch.zeros(4, 2), mean=torch.zeros(4, 2), log_var=torch.zeros(4, 2))
-    terms = make_objective("vae-mse", {"reconstruction_weight": 10.0})(output, target)
+    output = gaussian_output(logits, torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(4, 2))
+    terms = score(make_objective("vae-mse", {"reconstruction_weight": 10.0}), output, target)
     expected = torch.nn.functional.mse_loss(torch.sigmoid(logits), target)
     assert terms["reconstruction"].item() == pytest.approx(expected.item(), rel=1e-6)
     assert terms["loss"].item() == pytest.approx(10 * expected.item(), rel=1e-6)

@@ -51,7 +51,8 @@ def test_negative_elbo_uses_the_closed_form_kl_for_every_k(vae, test_images, k):
         first.weight.zero_()
     x = torch.from_numpy(test_images.images).float() / 255
     with torch.no_grad():
-        mean, log_var = model.encode_distribution(x)
+        posterior = model.encode(x)
+        mean, log_var = posterior.mean, posterior.log_var
         logits = model.decoder(torch.zeros_like(mean))
         expected = (bce_per_image(logits, x) + kl_to_standard_normal(mean, log_var)).double().mean().item()
     bounds = likelihood_bounds(model, test_images, k=k, seed=0, progress=False)

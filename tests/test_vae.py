@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from idx_fixtures import install_fake_fashion_mnist
+from model_outputs import gaussian_output, score
 from test_cli import assert_one_line_error, run_cli
 from vaelab.data.batching import DeviceImages
 from vaelab.errors import ConfigError
-from vaelab.models import VaeOutput, VariationalAutoencoder, build_model, count_parameters, get_preset
+from vaelab.models import ModelOutput, VariationalAutoencoder, build_model, count_parameters, get_preset
 from vaelab.training import RunConfig, RunDir, prepare_config, train
 from vaelab.training.objectives import (
     BetaVaeObjective,
@@ -59,13 +60,13 @@ def test_vae_shapes_and_deterministic_encode():
     model = _book_vae()
     x = torch.rand(4, 1, 32, 32)
     out = model(x)
-    assert isinstance(out, VaeOutput)
-    assert out.z.shape == out.mean.shape == out.log_var.shape == (4, 2)
+    assert isinstance(out, ModelOutput)
+    assert out.z.shape == out.posterior.mean.shape == out.posterior.log_var.shape == (4, 2)
     assert out.logits.shape == (4, 1, 32, 32)
-    mean, log_var = model.encode_distribution(x)
-    assert torch.equal(model.encode(x), mean) and torch.equal(model.encode(x), mean)
-    assert torch.equal(out.mean, mean) and torch.equal(out.log_var, log_var)
-    assert not torch.equal(model.sample_latent(x), model.sample_latent(x))
+    posterior = model.encode(x)
+    assert torch.equal(model.encode(x).mean, posterior.mean)
+    assert torch.equal(out.posterior.mean, posterior.mean) and torch.equal(out.posterior.log_var, posterior.log_var)
+    assert not torch.equal(posterior.sample(), posterior.sample())
     images = model.decode(out.z)
     assert images.min() >= 0 and images.max() <= 1
 
@@ -83,7 +84,7 @@ def test_gradients_flow_through_the_sampling():
     x = torch.rand(5, 1, 32, 32)
     for objective in (VaeBookObjective(), BetaVaeObjective()):
         model.zero_grad(set_to_none=True)
-        objective(model(x), x)["loss"].backward()
+        score(objective, model(x), x)["loss"].backward()
         for head in (model.encoder.z_mean, model.encoder.z_log_var):
             assert head.weight.grad is not None and head.weight.grad.abs().sum() > 0
 
@@ -105,9 +106,9 @@ def test_log_var_is_clamped_so_huge_head_outputs_give_a_finite_loss(head_output)
         model.encoder.z_mean.bias.fill_(1e3)
     x = torch.rand(4, 1, 32, 32)
     out = model(x)
-    assert out.log_var.min() >= -30 and out.log_var.max() <= 20
+    assert out.posterior.log_var.min() >= -30 and out.posterior.log_var.max() <= 20
     for objective in (VaeBookObjective(), BetaVaeObjective()):
-        terms = objective(out, x)
+        terms = score(objective, out, x)
         assert all(torch.isfinite(value) for value in terms.values()), terms
 
 
@@ -140,11 +141,11 @@ def _tiny_output():
     batch mean 0.5 − 0.25·ln 2.
     """
     target = torch.tensor([[[[0.0, 1.0]]], [[[0.25, 0.75]]]])
-    output = VaeOutput(
-        logits=torch.zeros(2, 1, 1, 2),
-        z=torch.zeros(2, 2),
-        mean=torch.tensor([[1.0, 0.0], [0.0, 0.0]]),
-        log_var=torch.tensor([[0.0, 0.0], [0.0, math.log(2)]]),
+    output = gaussian_output(
+        torch.zeros(2, 1, 1, 2),
+        torch.zeros(2, 2),
+        torch.tensor([[1.0, 0.0], [0.0, 0.0]]),
+        torch.tensor([[0.0, 0.0], [0.0, math.log(2)]]),
     )
     return output, target
 
@@ -152,7 +153,7 @@ def _tiny_output():
 def test_book_objective_matches_its_documented_formula():
     output, target = _tiny_output()
     kl, ln2 = 0.5 - 0.25 * math.log(2), math.log(2)
-    terms = VaeBookObjective(reconstruction_weight=500.0)(output, target)
+    terms = score(VaeBookObjective(reconstruction_weight=500.0), output, target)
     assert list(terms) == list(VaeBookObjective.terms)
     assert terms["reconstruction"].item() == pytest.approx(ln2, rel=1e-6)  # per pixel
     assert terms["kl"].item() == pytest.approx(kl, rel=1e-6)
@@ -164,7 +165,7 @@ def test_book_objective_matches_its_documented_formula():
 def test_beta_objective_matches_its_documented_formula():
     output, target = _tiny_output()
     kl, ln2 = 0.5 - 0.25 * math.log(2), math.log(2)
-    terms = BetaVaeObjective(beta=3.0)(output, target)
+    terms = score(BetaVaeObjective(beta=3.0), output, target)
     assert list(terms) == list(BetaVaeObjective.terms)
     assert terms["reconstruction_nats"].item() == pytest.approx(2 * ln2, rel=1e-6)  # per image
     assert terms["kl"].item() == pytest.approx(kl, rel=1e-6)
@@ -175,12 +176,10 @@ def test_beta_objective_matches_its_documented_formula():
 def test_book_loss_is_a_scaled_beta_vae_loss():
     torch.manual_seed(0)
     target = torch.rand(4, 1, 32, 32)
-    output = VaeOutput(
-        logits=torch.randn(4, 1, 32, 32) * 2, z=torch.zeros(4, 2), mean=torch.randn(4, 2), log_var=torch.randn(4, 2)
-    )
+    output = gaussian_output(torch.randn(4, 1, 32, 32) * 2, torch.zeros(4, 2), torch.randn(4, 2), torch.randn(4, 2))
     pixels, weight = 1024, 500.0
-    book = VaeBookObjective(reconstruction_weight=weight)(output, target)
-    beta = BetaVaeObjective(beta=pixels / weight)(output, target)
+    book = score(VaeBookObjective(reconstruction_weight=weight), output, target)
+    beta = score(BetaVaeObjective(beta=pixels / weight), output, target)
     assert pixels / weight == pytest.approx(2.048)
     assert book["loss"].item() == pytest.approx(weight / pixels * beta["loss"].item(), rel=1e-5)
     assert book["neg_elbo_nats"].item() == pytest.approx(beta["neg_elbo_nats"].item(), rel=1e-6)

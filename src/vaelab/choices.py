@@ -8,6 +8,12 @@ loading PyTorch (the owners import it), as :mod:`vaelab.limits` does for bounds.
 
 from __future__ import annotations
 
+#: The model families, ``ModelSpec.kind`` in a run's ``config.json`` (:data:`vaelab.models.families.FAMILIES`).
+FAMILIES = ("ae", "vae")
+
+#: The convolutional networks a family is built on, ``ModelSpec.architecture`` (:mod:`vaelab.models.build`).
+ARCHITECTURES = ("book-conv", "book-faces")
+
 #: ``--device`` (:func:`vaelab.training.device.resolve_device`; the Python API also takes ``cuda:N``).
 DEVICES = ("auto", "cpu", "cuda")
 

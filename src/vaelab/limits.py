@@ -45,6 +45,8 @@ MAX_IMAGE_SIZE = 256
 MAX_IMAGE_CHANNELS = 4
 MAX_ENCODER_LAYERS = 8
 MAX_CHANNELS = 1024
+#: Classes a conditional model is conditioned on (Fashion-MNIST has 10, CelebA 40 attributes).
+MAX_CONDITIONS = 1024
 
 #: Images in one figure: ``reconstruct --count``, ``generate --count``, ``grid --size`` (per
 #: side), ``morph --steps``, ``arithmetic --images`` (rows) and ``--factors`` (columns).

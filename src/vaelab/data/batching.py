@@ -45,9 +45,20 @@ class DeviceImages:
     ) -> Iterator[torch.Tensor]:
         """uint8 batches in ``order`` (or the stored order), beginning at batch number ``start``;
         a last batch of fewer than ``min_last`` images is left out (see :meth:`num_batches`)."""
+        for images, _ in self.labelled_batches(batch_size, order, start, min_last):
+            yield images
+
+    def labelled_batches(
+        self, batch_size: int, order: torch.Tensor | None = None, start: int = 0, min_last: int = 1
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """As :meth:`batches`, each batch with its labels (None for images stored without)."""
         end = self.num_batches(batch_size, min_last) * batch_size
         for begin in range(start * batch_size, min(end, len(self)), batch_size):
             if order is None:
-                yield self.images[begin : begin + batch_size]
+                index: slice | torch.Tensor = slice(begin, begin + batch_size)
+                images = self.images[index]
             else:
-                yield self.images.index_select(0, order[begin : begin + batch_size])
+                index = order[begin : begin + batch_size]
+                images = self.images.index_select(0, index)
+            labels = None if self.labels is None else self.labels[index]
+            yield images, labels

@@ -33,8 +33,13 @@ def default_likelihood_images(device: torch.device) -> int | None:
     return None if device.type == "cuda" else 2000
 
 
+def has_likelihood(model: LatentModel) -> bool:
+    """Whether ``model`` has likelihood bounds: a Gaussian encoder and a prior."""
+    return has_gaussian_posterior(model) and model.has_prior
+
+
 def check_evaluation_request(
-    kind: str,
+    model: LatentModel,
     num_samples: int,
     test_images: int,
     importance_samples: int | None = None,
@@ -43,7 +48,8 @@ def check_evaluation_request(
 ) -> None:
     """A :class:`ConfigError` naming the flag, before any work, when :func:`evaluate` cannot give
     its numbers: precision and recall need more than ``neighbours`` samples and test images; the
-    likelihood options apply to a VAE only, and ``likelihood_images`` to at most the test set."""
+    likelihood options apply to a model with likelihood bounds only (:func:`has_likelihood`), and
+    ``likelihood_images`` to at most the test set."""
     needed = neighbours + 1
     reason = f"precision and recall compare each image with its {neighbours} nearest neighbours"
     if num_samples < needed:
@@ -55,9 +61,10 @@ def check_evaluation_request(
         )
     likelihood_flags = {"-k/--importance-samples": importance_samples, "--likelihood-images": likelihood_images}
     for flag, value in likelihood_flags.items():
-        if kind != "vae" and value is not None:
+        if not has_likelihood(model) and value is not None:
             raise ConfigError(
-                f"{flag} sets the likelihood bound of a VAE; this run is an autoencoder, which has none: leave it out"
+                f"{flag} sets the likelihood bound of a VAE (a Gaussian encoder and a prior); this run's "
+                f"{model.family} family has none: leave it out"
             )
     if likelihood_images is not None and likelihood_images > test_images:
         raise ConfigError(
@@ -68,7 +75,6 @@ def check_evaluation_request(
 
 def evaluate(
     model: LatentModel,
-    kind: str,
     samples: SampleSet,
     test_set: ImageSet,
     judge: Judge,
@@ -79,7 +85,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Every metric of the module docstring for ``samples`` against ``test_set`` (checked first
     with :func:`check_evaluation_request`)."""
-    check_evaluation_request(kind, len(samples.points), len(test_set), importance_samples, neighbours=neighbours)
+    check_evaluation_request(model, len(samples.points), len(test_set), importance_samples, neighbours=neighbours)
     result: dict[str, Any] = {
         "judge": judge_summary(judge),
         "sampler": samples.sampler,
@@ -88,7 +94,7 @@ def evaluate(
         "test_images": len(test_set),
         "reconstruction": reconstruction_metrics(model, test_set),
     }
-    if kind == "vae" and has_gaussian_posterior(model):
+    if has_likelihood(model):
         subset = test_set.head(likelihood_images)
         bounds = likelihood_bounds(model, subset, importance_samples, samples.seed, progress=progress)
         result["likelihood"] = bounds.to_dict()

@@ -6,7 +6,7 @@ import torch
 
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
-from vaelab.latent.codec import device_batches, model_device
+from vaelab.latent.codec import conditions_of, labelled_device_batches, model_device
 from vaelab.latent.denoising import psnr
 from vaelab.models.base import LatentModel
 from vaelab.training.objectives import bce_per_image
@@ -19,9 +19,9 @@ def reconstruction_metrics(model: LatentModel, images: ImageSet, batch_size: int
     model.eval()
     device = model_device(model)
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # BCE, MSE, PSNR
-    for batch in device_batches(images.images, device, batch_size):
+    for batch, condition in labelled_device_batches(images.images, conditions_of(model, images), device, batch_size):
         x = to_unit_float(batch)
-        logits = model.decoder(model.encode(x))
+        logits = model.decode_logits(model.encode(x, condition).mean, condition)
         restored = torch.sigmoid(logits)
         sums[0] += (bce_per_image(logits, x) / x[0].numel()).double().sum()
         sums[1] += (restored - x).pow(2).flatten(1).mean(dim=1).double().sum()

@@ -21,7 +21,7 @@ from vaelab.evaluation.judge import Judge, check_judge_applies, load_judge
 from vaelab.evaluation.metrics import check_evaluation_request, default_likelihood_images, evaluate
 from vaelab.evaluation.results import DIAGNOSTICS, EVALUATION, merge_results
 from vaelab.evaluation.sampling import SampleSet, draw_samples
-from vaelab.latent.samplers import check_fit_size, check_sampler, default_sampler
+from vaelab.latent.samplers import check_fit_size, check_sampler_applies, default_sampler
 from vaelab.limits import (
     MAX_DATASET_IMAGES,
     MAX_IMPORTANCE_SAMPLES,
@@ -68,8 +68,8 @@ def diagnose_run(
     """
     check_judge_applies(run.config.dataset)
     weights = run.weights
-    sampler = sampler or default_sampler(run.config.model.kind)
-    check_sampler(sampler)
+    sampler = sampler or default_sampler(run.model)
+    check_sampler_applies(sampler, run.model)
     check_range("--num-samples", num_samples, 1, MAX_METRIC_SAMPLES)
     check_range("--seed", seed, 0, MAX_SEED)
     train_set = train_set if train_set is not None else run.train_set(data_dir, limit_train)
@@ -109,22 +109,19 @@ def write_evaluation(
     """
     check_judge_applies(run.config.dataset)
     weights = run.weights
-    sampler = sampler or default_sampler(run.config.model.kind)
-    check_sampler(sampler)
+    sampler = sampler or default_sampler(run.model)
+    check_sampler_applies(sampler, run.model)
     check_range("--num-samples", num_samples, 1, MAX_METRIC_SAMPLES)
     check_range("-k/--importance-samples", importance_samples, 1, MAX_IMPORTANCE_SAMPLES)
     check_range("--likelihood-images", likelihood_images, 1, MAX_DATASET_IMAGES)
     check_range("--seed", seed, 0, MAX_SEED)
     train_set = train_set if train_set is not None else run.train_set(data_dir, limit_train)
     test_set = test_set if test_set is not None else run.test_set(data_dir, limit_test)
-    kind = run.config.model.kind
-    check_evaluation_request(kind, num_samples, len(test_set), importance_samples, likelihood_images)
+    check_evaluation_request(run.model, num_samples, len(test_set), importance_samples, likelihood_images)
     check_fit_size(sampler, len(train_set))
     judge = judge if judge is not None else load_judge(str(run.device))
     samples = draw_samples(run.model, train_set, sampler, num_samples, seed)
     if likelihood_images is None:
         likelihood_images = default_likelihood_images(run.device)
-    result = evaluate(
-        run.model, kind, samples, test_set, judge, importance_samples, likelihood_images, progress=progress
-    )
+    result = evaluate(run.model, samples, test_set, judge, importance_samples, likelihood_images, progress=progress)
     return [merge_results(run.dir.figure_path(EVALUATION), sampler, result, weights)]

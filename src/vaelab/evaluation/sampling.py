@@ -29,6 +29,6 @@ def draw_samples(model: LatentModel, train_set: ImageSet, sampler: str, count: i
     """Embed the training set, fit ``sampler`` to it (for ``uniform-box``, its bounding box;
     ``prior`` ignores it), draw ``count`` points and decode them."""
     train_z = encode_images(model, train_set.images)
-    fitted = make_sampler(sampler).fit(train_z)
+    fitted = make_sampler(sampler, model).fit(train_z)
     points = fitted.sample(count, seed)
     return SampleSet(train_z, points, decode_points(model, points), fitted.describe(), seed)

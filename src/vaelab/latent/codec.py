@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.errors import ConfigError, RunDirError
-from vaelab.models.base import LatentModel, has_gaussian_posterior
+from vaelab.models.base import LatentModel, Posterior, has_gaussian_posterior
 
 BATCH_SIZE = 500
 
@@ -30,43 +31,78 @@ def device_batches(images: np.ndarray, device: torch.device, batch_size: int) ->
         yield resident[begin : begin + batch_size]
 
 
+def conditions_of(model: LatentModel, images: ImageSet) -> np.ndarray | None:
+    """The classes ``model`` is conditioned on for ``images``: their labels for a conditional family
+    (a :class:`ConfigError` for images without), None for every other family."""
+    if not model.conditional:
+        return None
+    if images.labels is None:
+        raise ConfigError(f"the {model.family} model needs the classes of the {images.name} images, which have none")
+    return images.labels
+
+
+def labelled_device_batches(
+    images: np.ndarray, labels: np.ndarray | None, device: torch.device, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """:func:`device_batches` of ``images``, each with its ``labels`` (None when there are none)."""
+    resident = None if labels is None else torch.as_tensor(np.asarray(labels, dtype=np.int64)).to(device)
+    for begin, batch in zip(range(0, len(images), batch_size), device_batches(images, device, batch_size), strict=True):
+        yield batch, None if resident is None else resident[begin : begin + batch_size]
+
+
 @torch.inference_mode()
 def encode_images(
-    model: LatentModel, images: np.ndarray, batch_size: int = BATCH_SIZE, sampled: bool = False, seed: int = 0
+    model: LatentModel,
+    images: np.ndarray,
+    batch_size: int = BATCH_SIZE,
+    sampled: bool = False,
+    seed: int = 0,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Latent points [N, latent_dim] (float32) of uint8 images [N, C, H, W].
+    """Latent points [N, latent_dim] (float32) of uint8 images [N, C, H, W] (with their ``labels``
+    for a conditional family: :func:`conditions_of`).
 
-    For a VAE the points are the encoder's means (deterministic) unless ``sampled``, which draws
-    z = mean + σ·ε with ε from a generator seeded with ``seed`` (what the book's notebook plots).
+    For a Gaussian encoder the points are the posterior means (deterministic) unless ``sampled``,
+    which draws z = mean + σ·ε with ε from a generator seeded with ``seed`` (what the book's notebook
+    plots).
     """
     model.eval()
     device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed) if sampled else None
     chunks = []
-    for batch in device_batches(images, device, batch_size):
-        x = to_unit_float(batch)
-        z = _sample_posterior(model, x, generator) if sampled else model.encode(x)
+    for batch, condition in labelled_device_batches(images, labels, device, batch_size):
+        posterior = model.encode(to_unit_float(batch), condition)
+        z = _sample_posterior(model, posterior, generator) if sampled else posterior.mean
         chunks.append(z.float())
     if not chunks:
         return np.zeros((0, model.latent_dim), np.float32)
     return _finite(torch.cat(chunks), "latent points").cpu().numpy()
 
 
-def _sample_posterior(model: LatentModel, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _sample_posterior(model: LatentModel, posterior: Posterior, generator: torch.Generator | None) -> torch.Tensor:
     if not has_gaussian_posterior(model):
-        raise ConfigError("sampled embeddings need a VAE; a plain autoencoder's encoder is deterministic")
-    return model.sample_latent(x, generator)
+        raise ConfigError(
+            f"sampled embeddings need a VAE's Gaussian encoder; the {model.family} family's code is a point"
+        )
+    return posterior.sample(generator)
 
 
 @torch.inference_mode()
-def decode_points(model: LatentModel, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """Images [N, C, H, W] in [0, 1] (float32) decoded from latent points [N, latent_dim]."""
+def decode_points(
+    model: LatentModel, points: np.ndarray, batch_size: int = BATCH_SIZE, labels: np.ndarray | None = None
+) -> np.ndarray:
+    """Images [N, C, H, W] in [0, 1] (float32) decoded from latent points [N, latent_dim] (each with
+    its class in ``labels``, for a conditional family)."""
     model.eval()
     device = model_device(model)
     z = torch.as_tensor(np.asarray(points, dtype=np.float32)).to(device)
     if not torch.isfinite(z).all():
         raise ConfigError("latent points to decode must be finite numbers (one is NaN or infinite)")
-    chunks = [model.decode(z[b : b + batch_size]).float() for b in range(0, len(z), batch_size)]
+    condition = None if labels is None else torch.as_tensor(np.asarray(labels, dtype=np.int64)).to(device)
+    chunks = [
+        model.decode(z[b : b + batch_size], None if condition is None else condition[b : b + batch_size]).float()
+        for b in range(0, len(z), batch_size)
+    ]
     return _finite(torch.cat(chunks), "images").cpu().numpy()
 
 

@@ -10,7 +10,7 @@ import torch
 from vaelab.data.corruption import Corruption, override_corruption
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
-from vaelab.latent.codec import BATCH_SIZE, device_batches, model_device
+from vaelab.latent.codec import BATCH_SIZE, conditions_of, labelled_device_batches, model_device
 from vaelab.models.base import LatentModel
 
 #: Mean squared errors are floored here so that a perfect image scores 100 dB, not infinity.
@@ -81,10 +81,10 @@ def denoise(
     generator = torch.Generator(device=device).manual_seed(seed)
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # PSNR of noisy, of denoised
     shown: list[torch.Tensor] = []
-    for batch in device_batches(images.images, device, batch_size):
+    for batch, condition in labelled_device_batches(images.images, conditions_of(model, images), device, batch_size):
         clean = to_unit_float(batch)
         noisy = corruption(clean, generator)
-        restored = model.decode(model.encode(noisy))
+        restored = model.decode(model.encode(noisy, condition).mean, condition)
         sums[0] += psnr(noisy, clean).double().sum()
         sums[1] += psnr(restored, clean).double().sum()
         if not shown:

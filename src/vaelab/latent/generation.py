@@ -39,6 +39,6 @@ def generate(
     """Decode ``count`` points drawn by ``sampler`` fitted to ``fit_to`` (default: the
     embeddings). See :mod:`vaelab.latent.samplers`; the book uses ``uniform-box`` for its AE and
     ``prior`` for its VAE."""
-    fitted = make_sampler(sampler).fit(embedding.z if fit_to is None else fit_to)
+    fitted = make_sampler(sampler, model).fit(embedding.z if fit_to is None else fit_to)
     points = fitted.sample(count, seed)
     return Generated(points, decode_points(model, points), fitted.name, seed, fitted.describe())

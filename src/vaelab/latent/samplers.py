@@ -4,7 +4,8 @@ A sampler is fitted to embeddings (training or test images encoded) and then dra
 
 * ``uniform-box`` — uniform in the embeddings' bounding box (what the book does for its plain
   autoencoder: there is no distribution to sample from, so it guesses a box);
-* ``prior`` — the standard normal N(0, I) (what a VAE is trained to match);
+* ``prior`` — the model's prior p(z): N(0, I) for most families (what a VAE is trained to match),
+  the VampPrior's mixture for ``vamp`` (drawn by the model itself);
 * ``gmm`` — a Gaussian mixture (10 full-covariance components by default) fitted, after
   training, to the embeddings of the training set: an "ex-post" density that follows where the
   data actually went, for any model.
@@ -15,8 +16,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import numpy as np
+import torch
 
 from vaelab.errors import ConfigError
+from vaelab.models.base import LatentModel
 
 
 class Sampler(Protocol):
@@ -55,19 +58,41 @@ class UniformBoxSampler:
 
 
 class PriorSampler:
-    """The standard normal prior N(0, I) in the latent space's dimension."""
+    """The model's prior p(z): N(0, I) drawn with numpy (seeded), or the model's own
+    :meth:`~vaelab.models.base.LatentModel.sample_prior` for a prior that is not standard normal."""
 
     name = "prior"
+
+    def __init__(self, model: LatentModel | None = None) -> None:
+        self.model = model
 
     def fit(self, z: np.ndarray) -> PriorSampler:
         self.dim = z.shape[1]
         return self
 
     def sample(self, count: int, seed: int = 0) -> np.ndarray:
-        return np.random.default_rng(seed).standard_normal((count, self.dim)).astype(np.float32)
+        if self.model is None or not self.model.has_prior or self.model.standard_normal_prior:
+            return np.random.default_rng(seed).standard_normal((count, self.dim)).astype(np.float32)
+        return _model_prior_sample(self.model, count, seed)
 
     def describe(self) -> dict[str, Any]:
-        return {"sampler": self.name, "distribution": "N(0, I)", "dim": self.dim}
+        model = self.model
+        if model is None or not model.has_prior or model.standard_normal_prior:
+            distribution = "N(0, I)"
+        else:
+            distribution = f"the {model.family} prior"
+        return {"sampler": self.name, "distribution": distribution, "dim": self.dim}
+
+
+@torch.inference_mode()
+def _model_prior_sample(model: LatentModel, count: int, seed: int) -> np.ndarray:
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    points = model.sample_prior(count, generator).float().cpu().numpy()
+    model.train(was_training)
+    return points
 
 
 class GmmSampler:
@@ -134,10 +159,20 @@ def check_sampler(name: str) -> None:
         raise ConfigError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
 
 
-def make_sampler(name: str) -> Sampler:
-    """A new, unfitted sampler called ``name``."""
+def make_sampler(name: str, model: LatentModel | None = None) -> Sampler:
+    """A new, unfitted sampler called ``name`` (``prior`` draws ``model``'s prior, N(0, I) for a family
+    without one)."""
     check_sampler(name)
-    return SAMPLERS[name]()
+    if name == "prior":
+        return PriorSampler(model)
+    sampler: Sampler = SAMPLERS[name]()
+    return sampler
+
+
+def check_sampler_applies(name: str, model: LatentModel) -> None:
+    """A :class:`ConfigError` unless sampler ``name`` exists and can draw for ``model``. (``prior``
+    draws N(0, I) for a family without a prior: the reference the book's VAE is trained to match.)"""
+    check_sampler(name)
 
 
 def sampler_fits_training_set(name: str) -> bool:
@@ -146,6 +181,7 @@ def sampler_fits_training_set(name: str) -> bool:
     return name == "gmm"
 
 
-def default_sampler(model_kind: str) -> str:
-    """The book's choice: the bounding box for a plain autoencoder, the prior for a VAE."""
-    return "prior" if model_kind == "vae" else "uniform-box"
+def default_sampler(model: LatentModel) -> str:
+    """The sampler ``model``'s family draws with unless told otherwise (the book's choice for its two
+    families: the bounding box for the plain autoencoder, the prior for the VAE)."""
+    return model.default_sampler

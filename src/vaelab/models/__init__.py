@@ -1,30 +1,40 @@
-"""Models: the latent-model interface, encoders, decoders, autoencoders, the training recipe and the registry of the
-book's presets."""
+"""Models: the latent-model interface and its families, encoders, decoders, the training recipe and
+the registry of presets."""
 
-from vaelab.models.autoencoder import Autoencoder, AutoencoderOutput
-from vaelab.models.base import GaussianLatentModel, LatentModel, LatentModule, ModelOutput, has_gaussian_posterior
+from vaelab.models.autoencoder import Autoencoder
+from vaelab.models.base import (
+    GaussianPosterior,
+    LatentModel,
+    ModelOutput,
+    PointPosterior,
+    Posterior,
+    has_gaussian_posterior,
+)
 from vaelab.models.build import build_model, count_parameters
+from vaelab.models.families import FAMILIES, Family, get_family
 from vaelab.models.presets import PRESETS, Preset, get_preset
 from vaelab.models.recipe import RECIPE_FIELDS, Recipe
 from vaelab.models.spec import ModelSpec
-from vaelab.models.vae import VaeOutput, VariationalAutoencoder
+from vaelab.models.vae import VariationalAutoencoder
 
 __all__ = [
+    "FAMILIES",
     "PRESETS",
     "RECIPE_FIELDS",
     "Autoencoder",
-    "AutoencoderOutput",
-    "GaussianLatentModel",
+    "Family",
+    "GaussianPosterior",
     "LatentModel",
-    "LatentModule",
     "ModelOutput",
     "ModelSpec",
+    "PointPosterior",
+    "Posterior",
     "Preset",
     "Recipe",
-    "VaeOutput",
     "VariationalAutoencoder",
     "build_model",
     "count_parameters",
+    "get_family",
     "get_preset",
     "has_gaussian_posterior",
 ]

@@ -1,30 +1,28 @@
-"""The plain autoencoder: an encoder to a point z and a decoder back to the image."""
+"""The plain autoencoder (``ae``, book-ae and book-dae): an encoder to a point z and a decoder back.
+
+Its code is deterministic (:class:`~vaelab.models.base.PointPosterior`) and it has no prior: its
+samples are drawn from a box around the training embeddings (``uniform-box``, the book's sampler) or
+from a distribution fitted to them after training (``gmm``, ``two-stage``).
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from vaelab.models.base import LatentModel, PointPosterior, check_condition
 
-@dataclass
-class AutoencoderOutput:
-    """What a forward pass returns.
 
-    Attributes:
-        logits: decoder output before the sigmoid, shape of the input.
-        z: the latent code that was decoded.
+class Autoencoder(LatentModel):
+    """Encoder + decoder with a sigmoid output (pixel values in [0, 1]).
+
+    ``encoder`` maps images to points [N, latent_dim]; ``decoder`` maps points to logits.
     """
 
-    logits: torch.Tensor
-    z: torch.Tensor
-
-
-class Autoencoder(nn.Module):
-    """Encoder + decoder with a sigmoid output (pixel values in [0, 1])."""
-
-    kind = "ae"
+    family = "ae"
+    posterior_kind = "point"
+    has_prior = False
+    default_sampler = "uniform-box"
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int) -> None:
         super().__init__()
@@ -32,14 +30,9 @@ class Autoencoder(nn.Module):
         self.decoder = decoder
         self.latent_dim = latent_dim
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Map images in [0, 1] to latent points."""
-        return self.encoder(x)
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> PointPosterior:
+        check_condition(self, condition)
+        return PointPosterior(self.encoder(x))
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Map latent points to images in [0, 1]."""
-        return torch.sigmoid(self.decoder(z))
-
-    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
-        z = self.encoder(x)
-        return AutoencoderOutput(logits=self.decoder(z), z=z)
+    def decode_logits(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z)

@@ -1,108 +1,204 @@
-"""The latent-model interface: what the code outside ``models/`` may ask of a model.
+"""The latent-model interface: one seam that every model family implements.
 
-:class:`LatentModel` is a :class:`typing.Protocol`: nothing inherits from it, and a model satisfies
-it by having its members. Both of today's families do (:class:`~vaelab.models.autoencoder.Autoencoder`
-and :class:`~vaelab.models.vae.VariationalAutoencoder`); :class:`GaussianLatentModel` adds what only
-the VAE has, a Gaussian posterior q(z|x). The interface holds the latent operations and the few
-:class:`torch.nn.Module` members that analyses use (eval mode, the parameters' device), so that an
-analysis is typed by what it asks, not by ``nn.Module``. Training works on the module itself
-(:data:`LatentModule`): it needs all of ``nn.Module`` (state dicts, DistributedDataParallel,
-``torch.compile``).
+A latent model maps images in [0, 1] of shape [N, C, H, W] to a *posterior* over latent points
+[N, latent_dim] (:meth:`LatentModel.encode`) and latent points back to images
+(:meth:`LatentModel.decode`); where its family has a prior p(z), it samples it
+(:meth:`LatentModel.sample_prior`) and gives its density (:meth:`LatentModel.prior_log_density`).
+Conditional families take a class label per image (``condition``, int64 [N]) in all of these.
 
-The model-families issue turns this into the full interface (posterior objects, sampling the
-prior, capabilities instead of ``kind``); until then it states today's models exactly.
+The rest of vaelab asks a model's *capabilities* — class attributes of its family — never its name:
+
+* :attr:`~LatentModel.posterior_kind` — ``"point"`` (a deterministic code, :class:`PointPosterior`)
+  or ``"gaussian"`` (a diagonal Gaussian q(z|x), :class:`GaussianPosterior`);
+* :attr:`~LatentModel.has_prior` — whether p(z) exists, so that ``--sampler prior`` and the
+  likelihood bounds apply;
+* :attr:`~LatentModel.default_sampler` — how ``generate``, ``diagnose`` and ``evaluate`` draw
+  points unless told otherwise;
+* :attr:`~LatentModel.conditional` — whether encode and decode take a class.
+
+The training forward pass (:meth:`LatentModel.forward`) returns a :class:`ModelOutput`. Every
+computation through the model's parameters happens there (DistributedDataParallel only sees what a
+forward pass computes); the objectives (:mod:`vaelab.training.objectives`) then score that output
+against the batch, and may read the model's capabilities but run none of its layers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeGuard
+from dataclasses import dataclass
+from typing import ClassVar, TypeAlias, TypeGuard
 
 import torch
 from torch import nn
 
-from vaelab.models.autoencoder import Autoencoder, AutoencoderOutput
-from vaelab.models.vae import VaeOutput, VariationalAutoencoder
+from vaelab.models.distributions import gaussian_log_density, kl_to_standard_normal, standard_normal_log_density
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
-
-#: What a latent model's forward pass returns: a dataclass with at least ``logits`` and ``z``.
-ModelOutput: TypeAlias = AutoencoderOutput | VaeOutput
-
-#: The latent models :func:`~vaelab.models.build.build_model` makes, as the modules they are.
-LatentModule: TypeAlias = Autoencoder | VariationalAutoencoder
+#: Range of a Gaussian encoder's log-variance. The upper bound is a standard deviation of
+#: exp(0.5·20) ≈ 2.2e4, far outside any sensible posterior (the prior's is 1), so it only stops exp()
+#: from overflowing when a head's output explodes; the lower bound keeps the variance above
+#: exp(−30) ≈ 9e−14, so it never underflows to 0 and the KL term never takes log 0. Outside the range
+#: the clamp passes no gradient to the head.
+LOG_VAR_MIN = -30.0
+LOG_VAR_MAX = 20.0
 
 
-class LatentModel(Protocol):
-    """A model with a latent space: images in [0, 1] of shape [N, C, H, W] ↔ points [N, latent_dim]."""
+@dataclass
+class PointPosterior:
+    """A deterministic code: q(z|x) puts all its mass on ``mean`` [N, d]."""
+
+    mean: torch.Tensor
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The code itself (there is nothing to draw)."""
+        return self.mean
+
+    def sample_many(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The code repeated ``count`` times: [count, N, d]."""
+        return self.mean.expand(count, *self.mean.shape)
+
+
+@dataclass
+class GaussianPosterior:
+    """q(z|x) = N(mean, diag exp(log_var)), each [N, d] (``log_var`` already clamped)."""
+
+    mean: torch.Tensor
+    log_var: torch.Tensor
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One reparameterised draw z = mean + exp(½·log_var)·ε per image, differentiable in both.
+
+        ε comes from ``generator`` when given (deterministic validation and analyses), from the
+        global RNG otherwise (training, whose RNG state the checkpoint saves).
+        """
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        return self.mean + torch.exp(0.5 * self.log_var) * eps
+
+    def sample_many(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``count`` draws per image: [count, N, d]."""
+        shape = (count, *self.mean.shape)
+        eps = torch.randn(shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        return self.mean + torch.exp(0.5 * self.log_var) * eps
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z|x) per point, summed over dimensions (``z`` [..., N, d] → [..., N]), in nats."""
+        return gaussian_log_density(z, self.mean, self.log_var).sum(dim=-1)
+
+    def kl_to_standard_normal(self) -> torch.Tensor:
+        """KL(q(z|x) ‖ N(0, I)) per image in closed form: [N], nats."""
+        return kl_to_standard_normal(self.mean, self.log_var)
+
+
+Posterior: TypeAlias = PointPosterior | GaussianPosterior
+
+
+@dataclass
+class ModelOutput:
+    """What a latent model's training forward pass returns.
+
+    Attributes:
+        logits: the decoder's output before the sigmoid, the shape of the input ([k, N, C, H, W]
+            when the family decodes k draws per image, as IWAE does).
+        z: the latent points that were decoded ([N, d], or [k, N, d]).
+        posterior: q(z|x) of the batch.
+        log_prior: log p(z) of ``z`` per point, for a family whose prior has no closed-form KL
+            (VampPrior); None otherwise.
+        prior_z: draws from p(z), one per image, for families that compare the code distribution
+            with the prior by MMD (WAE, InfoVAE); None otherwise.
+        penalty: a family's own regulariser of its parameters (RAE's decoder L2); None otherwise.
+    """
+
+    logits: torch.Tensor
+    z: torch.Tensor
+    posterior: Posterior
+    log_prior: torch.Tensor | None = None
+    prior_z: torch.Tensor | None = None
+    penalty: torch.Tensor | None = None
+
+
+class LatentModel(nn.Module):
+    """The base of every model family (see the module docstring for the capabilities).
+
+    A family subclass sets the capability class attributes and implements :meth:`encode` and
+    :meth:`decode_logits`; the defaults here give a standard normal prior and a one-sample forward
+    pass. ``latent_dim`` is the size of z; ``condition_dim`` the number of classes a conditional
+    family is conditioned on (0 otherwise).
+    """
+
+    family: ClassVar[str]
+    posterior_kind: ClassVar[str] = "point"
+    has_prior: ClassVar[bool] = False
+    #: Whether p(z) is N(0, I), so that KL(q(z|x) ‖ p(z)) has a closed form (not the VampPrior's).
+    standard_normal_prior: ClassVar[bool] = True
+    default_sampler: ClassVar[str] = "uniform-box"
+    conditional: ClassVar[bool] = False
+
+    encoder: nn.Module
+    decoder: nn.Module
+    latent_dim: int
+    condition_dim: int = 0
 
     @property
     def kind(self) -> str:
-        """The family's name in :class:`~vaelab.models.spec.ModelSpec` (``"ae"``, ``"vae"``)."""
-        ...
+        """The family's name as ``config.json`` records it (``ModelSpec.kind``)."""
+        return self.family
 
-    @property
-    def latent_dim(self) -> int:
-        """The number of latent dimensions."""
-        ...
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> Posterior:
+        """q(z|x) for images ``x`` in [0, 1] (and their classes, for a conditional family)."""
+        raise NotImplementedError
 
-    @property
-    def encoder(self) -> nn.Module:
-        """The encoder network (its output is the family's: a point, or a posterior's parameters)."""
-        ...
+    def decode_logits(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's logits for latent points ``z`` [N, d] (and classes, when conditional)."""
+        raise NotImplementedError
 
-    @property
-    def decoder(self) -> nn.Module:
-        """The decoder network: latent points [N, latent_dim] to logits (the sigmoid is :meth:`decode`'s)."""
-        ...
-
-    @property
-    def training(self) -> bool:
-        """Whether the model is in training mode (``nn.Module.training``)."""
-        ...
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images to latent points, deterministically (a VAE's posterior means)."""
-        ...
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Latent points to images in [0, 1]."""
-        ...
+        return torch.sigmoid(self.decode_logits(z, condition))
 
-    def forward(self, x: torch.Tensor) -> ModelOutput:
-        """The training forward pass: images to the output the objective scores."""
-        ...
+    def sample_prior(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``count`` draws from p(z): [count, d]. N(0, I) unless the family says otherwise; a
+        ValueError for a family without a prior."""
+        if not self.has_prior:
+            raise ValueError(f"the {self.family} family has no prior to sample")
+        device = next(self.parameters()).device
+        return torch.randn((count, self.latent_dim), generator=generator, device=device)
 
-    def __call__(self, x: torch.Tensor) -> ModelOutput:
-        """:meth:`forward`, through ``nn.Module``'s call."""
-        ...
+    def prior_log_density(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) per point ([..., d] → [...]), nats; N(0, I) unless the family says otherwise."""
+        if not self.has_prior:
+            raise ValueError(f"the {self.family} family has no prior density")
+        return standard_normal_log_density(z).sum(dim=-1)
 
-    # The part of nn.Module that analyses use.
+    def forward(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> ModelOutput:
+        """Encode, draw one z per image (ε from ``generator`` or the global RNG), decode to logits."""
+        posterior = self.encode(x, condition)
+        z = posterior.sample(generator)
+        return ModelOutput(logits=self.decode_logits(z, condition), z=z, posterior=posterior)
 
-    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
-
-    def eval(self) -> Self: ...
-
-    def train(self, mode: bool = True) -> Self: ...
-
-
-class GaussianLatentModel(LatentModel, Protocol):
-    """A latent model whose encoder gives a diagonal Gaussian posterior q(z|x) (the VAE)."""
-
-    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-variance of q(z|x), each [N, latent_dim]."""
-        ...
-
-    def sample_latent(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One draw from q(z|x) per image (ε from ``generator``, or the global RNG)."""
-        ...
-
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VaeOutput:
-        """The forward pass, its ε drawn from ``generator`` (or the global RNG)."""
-        ...
+    def facts(self) -> dict[str, object]:
+        """The capabilities, as JSON-ready data (for tables and the explorer)."""
+        return {
+            "family": self.family,
+            "posterior": self.posterior_kind,
+            "has_prior": self.has_prior,
+            "default_sampler": self.default_sampler,
+            "conditional": self.conditional,
+        }
 
 
-def has_gaussian_posterior(model: LatentModel) -> TypeGuard[GaussianLatentModel]:
-    """Whether ``model`` is a :class:`GaussianLatentModel` (today: its kind is ``"vae"``)."""
-    return model.kind == "vae"
+def clamp_log_var(log_var: torch.Tensor) -> torch.Tensor:
+    """A Gaussian encoder's log-variance within [:data:`LOG_VAR_MIN`, :data:`LOG_VAR_MAX`]."""
+    return log_var.clamp(LOG_VAR_MIN, LOG_VAR_MAX)
+
+
+def has_gaussian_posterior(model: LatentModel) -> TypeGuard[LatentModel]:
+    """Whether ``model`` encodes to a Gaussian q(z|x) (sampled embeddings, likelihood bounds)."""
+    return model.posterior_kind == "gaussian"
+
+
+def check_condition(model: LatentModel, condition: torch.Tensor | None) -> None:
+    """A ValueError when a conditional model gets no classes, or another model gets some."""
+    if model.conditional and condition is None:
+        raise ValueError(f"the {model.family} family needs a class for every image")
+    if not model.conditional and condition is not None:
+        raise ValueError(f"the {model.family} family takes no classes")

@@ -1,33 +1,29 @@
-"""Turn a :class:`ModelSpec` into a module."""
+"""Turn a :class:`ModelSpec` into a module: the spec's family (:mod:`vaelab.models.families`) on the
+spec's convolutional network."""
 
 from __future__ import annotations
 
 from torch import nn
 
-from vaelab.models.autoencoder import Autoencoder
-from vaelab.models.base import LatentModule
+from vaelab.models.base import LatentModel
 from vaelab.models.conv_decoder import ConvDecoder
-from vaelab.models.conv_encoder import ConvFeatures, GaussianEncoder, PointEncoder
+from vaelab.models.conv_encoder import ConvFeatures
 from vaelab.models.faces_conv import BatchNormConvDecoder, BatchNormConvFeatures
+from vaelab.models.families import get_family
 from vaelab.models.spec import ModelSpec
-from vaelab.models.vae import VariationalAutoencoder
 
 #: Per architecture: the encoder's convolutional features and the decoder.
-ARCHITECTURE_PARTS = {
+ARCHITECTURE_PARTS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
     "book-conv": (ConvFeatures, ConvDecoder),
     "book-faces": (BatchNormConvFeatures, BatchNormConvDecoder),
 }
 
 
-def build_model(spec: ModelSpec) -> LatentModule:
+def build_model(spec: ModelSpec) -> LatentModel:
     """A freshly initialised model for ``spec``."""
     features_class, decoder_class = ARCHITECTURE_PARTS[spec.architecture]
     features = features_class(spec.image_channels, spec.encoder_channels)
-    if spec.kind == "ae":
-        return Autoencoder(PointEncoder(spec, features), decoder_class(spec), spec.latent_dim)
-    if spec.kind == "vae":
-        return VariationalAutoencoder(GaussianEncoder(spec, features), decoder_class(spec), spec.latent_dim)
-    raise NotImplementedError(f"model kind {spec.kind!r} is not built yet")
+    return get_family(spec.kind).build(spec, features, decoder_class)
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

@@ -9,18 +9,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from vaelab.choices import ARCHITECTURES, FAMILIES
 from vaelab.errors import ConfigError
 from vaelab.limits import (
     MAX_CHANNELS,
+    MAX_CONDITIONS,
     MAX_ENCODER_LAYERS,
     MAX_IMAGE_CHANNELS,
     MAX_IMAGE_SIZE,
     MAX_LATENT_DIM,
     MIN_LATENT_DIM,
 )
-
-MODEL_KINDS = ("ae", "vae")
-ARCHITECTURES = ("book-conv", "book-faces")
 
 
 def check_trainable_latent_dim(latent_dim: int) -> None:
@@ -41,8 +40,9 @@ class ModelSpec:
     """Architecture of an autoencoder.
 
     Attributes:
-        kind: ``"ae"`` (deterministic encoder) or ``"vae"`` (Gaussian encoder with mean and
-            log-variance heads).
+        kind: the model family (:data:`vaelab.choices.FAMILIES`, built by
+            :mod:`vaelab.models.families`): ``"ae"`` (deterministic encoder), ``"vae"`` (Gaussian
+            encoder with mean and log-variance heads), and the families after the book.
         architecture: the convolutional family: ``"book-conv"``, the chapter's Fashion-MNIST
             network (convolutions with ReLU), or ``"book-faces"``, its CelebA network
             (convolutions with BatchNorm and LeakyReLU, see :mod:`vaelab.models.faces_conv`).
@@ -50,6 +50,8 @@ class ModelSpec:
         image_channels: channels of the input images (1 for Fashion-MNIST, 3 for RGB faces).
         image_size: height and width of the (square) input images.
         encoder_channels: output channels of the stride-2 convolutions, in order.
+        conditions: the number of classes a conditional family is conditioned on (0: none). Left
+            out of :meth:`to_dict` when 0, so the configs of earlier versions read back unchanged.
     """
 
     kind: str = "ae"
@@ -58,16 +60,18 @@ class ModelSpec:
     image_channels: int = 1
     image_size: int = 32
     encoder_channels: tuple[int, ...] = field(default=(32, 64, 128))
+    conditions: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in MODEL_KINDS:
-            raise ConfigError(f"unknown model kind {self.kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+        if self.kind not in FAMILIES:
+            raise ConfigError(f"unknown model family {self.kind!r}; expected one of {', '.join(FAMILIES)}")
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(f"unknown architecture {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}")
         # 1 is allowed here (not for new runs: check_trainable_latent_dim) so older runs still load.
         _check_count("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
         _check_count("image_channels", self.image_channels, 1, MAX_IMAGE_CHANNELS)
         _check_count("image_size", self.image_size, 1, MAX_IMAGE_SIZE)
+        _check_count("conditions", self.conditions, 0, MAX_CONDITIONS)
         channels = self.encoder_channels
         if not isinstance(channels, (list, tuple)) or not 1 <= len(channels) <= MAX_ENCODER_LAYERS:
             raise ConfigError(
@@ -92,6 +96,8 @@ class ModelSpec:
         """A JSON-ready dictionary."""
         data = asdict(self)
         data["encoder_channels"] = list(self.encoder_channels)
+        if not self.conditions:
+            del data["conditions"]
         return data
 
     @classmethod

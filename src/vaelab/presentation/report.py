@@ -21,8 +21,9 @@ from vaelab.latent.codec import encode_images
 from vaelab.latent.denoising import denoise, denoising_corruption
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
-from vaelab.latent.samplers import check_sampler, default_sampler, sampler_fits_training_set
+from vaelab.latent.samplers import check_sampler_applies, default_sampler, sampler_fits_training_set
 from vaelab.limits import MAX_EMBEDDED_POINTS, MAX_GENERATED, MAX_GRID_SIZE, MAX_RECONSTRUCTIONS, MAX_SEED, check_range
+from vaelab.models.base import has_gaussian_posterior
 from vaelab.presentation.denoising import plot_denoising
 from vaelab.presentation.generated import plot_generated
 from vaelab.presentation.images import save_figure
@@ -95,7 +96,7 @@ def write_embedding(
     count = requested_count(count, EMBED_COUNT, len(test_set), "--count", "test images")
     embedding = embed(run.model, test_set, count, sampled=sampled, seed=seed)
     remove_data_file(data_path := run.dir.figure_path("embeddings.npz"))
-    what = "sampled z" if sampled else ("encoder means" if run.config.model.kind == "vae" else "z")
+    what = "sampled z" if sampled else ("encoder means" if has_gaussian_posterior(run.model) else "z")
     title = f"{run.config.preset}: latent space of {len(embedding.z):,} test images ({what})"
     written = [
         save_figure(
@@ -104,7 +105,7 @@ def write_embedding(
         ),
         save_figure(plot_latent_histograms(embedding.z), run.dir.figure_path("latent_histograms.png")),
     ]
-    if run.config.model.kind == "vae":
+    if run.model.has_prior and run.model.standard_normal_prior:  # Φ(z) shows how well z fits N(0, I)
         written.append(save_figure(plot_latent_cdf(embedding), run.dir.figure_path("latent_cdf.png")))
     data = save_npz(
         data_path,
@@ -130,8 +131,8 @@ def write_generated(
 
     A sampler fitted after training (``gmm``) is fitted to the embeddings of ``train_set``
     (default: the run's training set); the others to the embedded test images."""
-    sampler = sampler or default_sampler(run.config.model.kind)
-    check_sampler(sampler)
+    sampler = sampler or default_sampler(run.model)
+    check_sampler_applies(sampler, run.model)
     check_range("--count", count, 1, MAX_GENERATED)
     check_range("--seed", seed, 0, MAX_SEED)
     count, columns = sample_grid(run.config.dataset, count)
@@ -156,7 +157,7 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = 
     inverse normal CDF, and the figure's axes are Φ(z).
     """
     check_range("--size", size, 2, MAX_GRID_SIZE)
-    span = span or ("prior" if run.config.model.kind == "vae" else "embeddings")
+    span = span or ("prior" if run.model.has_prior and run.model.standard_normal_prior else "embeddings")
     if span not in GRID_SPANS:
         raise ConfigError(f"unknown grid span {span!r}; use one of: {', '.join(GRID_SPANS)}")
     embedding = embed(run.model, test_set, EMBED_COUNT)

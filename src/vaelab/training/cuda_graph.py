@@ -33,6 +33,7 @@ class GraphedStep:
         self.log = log
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static: torch.Tensor | None = None
+        self.static_labels: torch.Tensor | None = None
         self.stream: torch.cuda.Stream | None = None
         self.warm = 0
         self.failed = False
@@ -44,47 +45,52 @@ class GraphedStep:
     def reset(self, values: Sequence[float] | None = None) -> None:
         self.step.reset(values)
 
-    def __call__(self, batch: torch.Tensor) -> None:
+    def __call__(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> None:
         if self.failed or batch.shape[0] != self.batch_size:
-            self.step(batch)
+            self.step(batch, labels)
         elif self.graph is not None and self.static is not None:  # captured together
             self.static.copy_(batch)
+            if labels is not None and self.static_labels is not None:
+                self.static_labels.copy_(labels)
             self.graph.replay()
         elif self.warm < WARMUP_STEPS:
-            self._warm_up(batch)
+            self._warm_up(batch, labels)
         else:
-            self._capture_and_run(batch)
+            self._capture_and_run(batch, labels)
 
     def _side_stream(self) -> torch.cuda.Stream:
         if self.stream is None:
             self.stream = torch.cuda.Stream(device=batch_device(self.step))
         return self.stream
 
-    def _warm_up(self, batch: torch.Tensor) -> None:
+    def _warm_up(self, batch: torch.Tensor, labels: torch.Tensor | None) -> None:
         """One real training step, eager, on the stream the capture will use."""
         stream = self._side_stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            self.step(batch)
+            self.step(batch, labels)
         torch.cuda.current_stream().wait_stream(stream)
         if self.static is None:
             self.static = torch.empty_like(batch)
+            self.static_labels = None if labels is None else torch.empty_like(labels)
         self.warm += 1
 
-    def _capture_and_run(self, batch: torch.Tensor) -> None:
+    def _capture_and_run(self, batch: torch.Tensor, labels: torch.Tensor | None) -> None:
         assert self.static is not None
         self.static.copy_(batch)
+        if labels is not None and self.static_labels is not None:
+            self.static_labels.copy_(labels)
         graph = torch.cuda.CUDAGraph()
         groups = self.step.optimizer.param_groups
         try:
             for group in groups:
                 group["capturable"] = True  # fused Adam keeps its step count on the GPU already
             with torch.cuda.graph(graph, stream=self._side_stream()):
-                self.step(self.static)
+                self.step(self.static, self.static_labels)
         except RuntimeError as exc:
             self.failed = True
             self.log(f"note: CUDA graph capture failed ({str(exc).splitlines()[0]}); training continues eagerly")
-            self.step(batch)
+            self.step(batch, labels)
             return
         finally:
             for group in groups:

@@ -67,16 +67,12 @@ class Execution:
         return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
 
     def float32_outputs(self, output: Any) -> Any:
-        """A model output (a dataclass of tensors) with its floating tensors in float32, so that the
-        loss is computed in float32 after a bf16 forward pass (unchanged for fp32)."""
-        if self.precision == "fp32" or not dataclasses.is_dataclass(output) or isinstance(output, type):
+        """A model output (a dataclass of tensors, possibly nested: the posterior) with its floating
+        tensors in float32, so that the loss is computed in float32 after a bf16 forward pass
+        (unchanged for fp32)."""
+        if self.precision == "fp32":
             return output
-        changes = {
-            f.name: value.float()
-            for f in dataclasses.fields(output)
-            if torch.is_tensor(value := getattr(output, f.name)) and value.is_floating_point()
-        }
-        return dataclasses.replace(output, **changes)
+        return _to_float32(output)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The autocast region of the training forward pass (a no-op for fp32).
@@ -136,3 +132,14 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (a no-op on the CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _to_float32(value: Any) -> Any:
+    """``value`` with every floating tensor in it, through nested dataclasses, in float32."""
+    if torch.is_tensor(value):
+        return value.float() if value.is_floating_point() else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(
+            value, **{f.name: _to_float32(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        )
+    return value

@@ -14,12 +14,13 @@ batch's mean loss, even when the slices differ in size.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 
 from vaelab.data.corruption import Corruption
 from vaelab.data.preprocess import to_unit_float
+from vaelab.models.base import LatentModel, ModelOutput
+from vaelab.training.batch import Batch
 from vaelab.training.execution import Execution
 from vaelab.training.objectives import Objective
 
@@ -27,6 +28,14 @@ from vaelab.training.objectives import Objective
 def whole_batch(count: int) -> tuple[int, int]:
     """The shard of a single process: the whole batch."""
     return 0, count
+
+
+def _latent_model(forward: Callable[..., ModelOutput]) -> LatentModel:
+    """The model behind ``forward`` (the model itself, or the module a wrapper such as DDP holds)."""
+    model = getattr(forward, "module", forward)
+    if not isinstance(model, LatentModel):
+        raise TypeError("TrainStep needs model= when forward is not a latent model or a wrapper of one")
+    return model
 
 
 class TrainStep:
@@ -39,15 +48,20 @@ class TrainStep:
 
     def __init__(
         self,
-        forward: Callable[[torch.Tensor], Any],
+        forward: Callable[..., ModelOutput],
         optimizer: torch.optim.Optimizer,
         objective: Objective,
         execution: Execution,
         corruption: Corruption | None = None,
         shard: Callable[[int], tuple[int, int]] = whole_batch,
         world_size: int = 1,
+        *,
+        model: LatentModel | None = None,
+        dataset_size: int = 0,
     ) -> None:
         self.forward = forward
+        self.model = model if model is not None else _latent_model(forward)
+        self.dataset_size = dataset_size
         self.optimizer = optimizer
         self.objective = objective
         self.execution = execution
@@ -64,18 +78,21 @@ class TrainStep:
         else:
             self.sums.copy_(torch.tensor(list(values), dtype=torch.float64))
 
-    def __call__(self, batch: torch.Tensor) -> None:
-        count = batch.shape[0]
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        """One step on the uint8 ``images`` (and their ``labels``, for a conditional family)."""
+        count = images.shape[0]
         begin, end = self.shard(count)
         weight = end - begin
         # A process whose slice is empty (a last batch smaller than the number of processes) still
         # joins the gradient all-reduce, with one image and a loss scaled by 0.
-        part = batch[begin:end] if weight else batch[:1]
-        x = self.execution.prepare_input(to_unit_float(part))
+        part = slice(begin, end) if weight else slice(0, 1)
+        x = self.execution.prepare_input(to_unit_float(images[part]))
         x_in = self.corruption(x) if self.corruption else x
+        condition = labels[part] if labels is not None else None
         with self.execution.autocast():
-            output = self.forward(x_in)
-        terms = self.objective(self.execution.float32_outputs(output), x)
+            output = self.forward(x_in, condition)
+        batch = Batch(x_in, x, condition, self.dataset_size)
+        terms = self.objective(self.model, batch, self.execution.float32_outputs(output))
         loss = terms["loss"]
         scale = weight * self.world_size / count
         if scale != 1.0:

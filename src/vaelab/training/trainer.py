@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from vaelab.data.batching import DeviceImages
@@ -28,7 +29,7 @@ from vaelab.data.registry import load_dataset
 from vaelab.data.selection import AtMost
 from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError, WriteError
 from vaelab.limits import MAX_EPOCHS
-from vaelab.models import LatentModule, build_model
+from vaelab.models import LatentModel, ModelOutput, build_model
 from vaelab.models.spec import check_trainable_latent_dim
 from vaelab.progress import progress_bar
 from vaelab.safetensors_io import tensors_digest
@@ -79,7 +80,7 @@ class TrainResult:
 
     run_dir: RunDir
     config: RunConfig
-    model: LatentModule
+    model: LatentModel
     history: list[dict[str, Any]]
     is_main: bool = True
     trained: bool = True
@@ -150,8 +151,8 @@ class Trainer:
             distributed=self.processes.world_size > 1,
         )
         torch.manual_seed(config.seed)
-        self.model: LatentModule = self.execution.prepare_model(build_model(config.model))
-        forward: Callable[[torch.Tensor], Any] = self.processes.wrap(self.model)
+        self.model: LatentModel = self.execution.prepare_model(build_model(config.model))
+        forward: Callable[..., ModelOutput] = self.processes.wrap(self.model)
         self.model = getattr(forward, "module", self.model)  # the same module, its BatchNorm synchronised under DDP
         if self.execution.compile:
             forward = torch.compile(forward)
@@ -159,14 +160,14 @@ class Trainer:
         self.objective = make_objective(config.objective, config.objective_params)
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.processes.reseed(config.seed)
-        self.train_data = DeviceImages(train_set.images, None, self.device)
+        self.train_data = DeviceImages(train_set.images, _labels_for(self.model, train_set), self.device)
         self.min_last = smallest_batch(self.model, self.processes.world_size)
         if config.batch_size < self.min_last:
             raise ConfigError(
                 f"{config.model.architecture} has BatchNorm layers, which cannot train on a batch of one image "
                 f"per process; use --batch-size {self.min_last} or more"
             )
-        self.test_data = DeviceImages(test_set.images, None, self.device)
+        self.test_data = DeviceImages(test_set.images, _labels_for(self.model, test_set), self.device)
         self.state = TrainingState()
         step = TrainStep(
             forward,
@@ -176,6 +177,8 @@ class Trainer:
             config.corruption,
             shard=self.processes.shard,
             world_size=self.processes.world_size,
+            model=self.model,
+            dataset_size=len(train_set),
         )
         self.step: TrainStep | GraphedStep = (
             GraphedStep(step, config.batch_size, self.log) if self.execution.cuda_graphs else step
@@ -287,10 +290,10 @@ class Trainer:
         )
         started = time.perf_counter()
         with bar:
-            for step, batch in enumerate(
-                self.train_data.batches(config.batch_size, order, state.step, self.min_last), state.step
+            for step, (batch, labels) in enumerate(
+                self.train_data.labelled_batches(config.batch_size, order, state.step, self.min_last), state.step
             ):
-                self.step(batch)
+                self.step(batch, labels)
                 begin, end = processes.shard(batch.shape[0])
                 local_images += end - begin
                 images += batch.shape[0]
@@ -342,6 +345,7 @@ class Trainer:
                 self.config.batch_size,
                 self.config.corruption,
                 self.execution,
+                dataset_size=len(self.train_data),
             )
         val_seconds = time.perf_counter() - started
         (diverged,) = processes.agree(processes.is_main and not math.isfinite(val_terms["loss"]))
@@ -411,6 +415,19 @@ def smallest_batch(model: torch.nn.Module, world_size: int = 1) -> int:
     images is left out of that epoch."""
     has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
     return 2 * world_size if has_batchnorm else 1
+
+
+def _labels_for(model: LatentModel, images: ImageSet) -> np.ndarray | None:
+    """The labels a conditional family trains on (a :class:`ConfigError` for a set without them);
+    None for the others, which never see labels."""
+    if not model.conditional:
+        return None
+    if images.labels is None:
+        raise ConfigError(
+            f"the {model.family} family is conditioned on classes, and these {images.name} images have none; "
+            "train it on a labelled dataset (Fashion-MNIST, or an image folder with classes)"
+        )
+    return images.labels
 
 
 def _silent(message: str) -> None:

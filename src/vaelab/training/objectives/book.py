@@ -1,8 +1,7 @@
-"""Training objectives, each returning its named loss terms.
+"""The book's objectives (book-ae, book-dae, book-vae, book-faces) and the plain β-VAE ELBO.
 
-Every objective maps (model output, clean target) to a dictionary of scalar tensors, each
-**averaged over the images of the batch**. The key ``"loss"`` is the quantity that is minimised;
-the other keys are reported alongside it. Reductions, per term:
+Reductions, per term (every term is averaged over the images of the batch; see the package's
+docstring for the common rules):
 
 ``bce`` (book-ae, the book's ``binary_crossentropy``):
     * ``loss`` — binary cross-entropy averaged over every pixel of every image (the number
@@ -60,28 +59,12 @@ which equals sigmoid + BCE but never takes the log of 0.
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
 
 import torch
-import torch.nn.functional as F
 
-from vaelab.errors import ConfigError
-
-Terms = dict[str, torch.Tensor]
-
-
-class Objective(Protocol):
-    """A training objective: ``terms`` names what ``__call__`` returns, ``"loss"`` first."""
-
-    terms: tuple[str, ...]
-
-    def __call__(self, output: Any, target: torch.Tensor) -> Terms: ...
-
-
-def bce_per_image(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy summed over each image's pixels and channels: shape [batch]."""
-    per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    return per_pixel.flatten(1).sum(dim=1)
+from vaelab.models.base import LatentModel, ModelOutput
+from vaelab.training.batch import Batch
+from vaelab.training.objectives.common import Terms, bce_per_image, check_weight, kl_term
 
 
 class BceObjective:
@@ -89,29 +72,9 @@ class BceObjective:
 
     terms = ("loss", "bce_nats")
 
-    def __call__(self, output: Any, target: torch.Tensor) -> Terms:
-        nats = bce_per_image(output.logits, target).mean()
-        return {"loss": nats / target[0].numel(), "bce_nats": nats}
-
-
-def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """KL(N(mean, exp(log_var)) ‖ N(0, I)) in closed form, summed over latent dims: shape [batch].
-
-    Per dimension 0.5·(exp(log_var) + mean² − 1 − log_var), in nats.
-    """
-    per_dim = 0.5 * (torch.exp(log_var) + mean.square() - 1.0 - log_var)
-    return per_dim.flatten(1).sum(dim=1)
-
-
-def _check_weight(name: str, value: Any) -> float:
-    """``value`` as a float if it is a finite number > 0; a :class:`ConfigError` otherwise."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a positive number, got {value!r}") from None
-    if not 0 < number < math.inf:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}")
-    return number
+    def __call__(self, model: LatentModel, batch: Batch, output: ModelOutput) -> Terms:
+        nats = bce_per_image(output.logits, batch.targets).mean()
+        return {"loss": nats / batch.targets[0].numel(), "bce_nats": nats}
 
 
 class VaeBookObjective:
@@ -120,12 +83,12 @@ class VaeBookObjective:
     terms = ("loss", "reconstruction", "kl", "neg_elbo_nats")
 
     def __init__(self, reconstruction_weight: float = 500.0) -> None:
-        self.reconstruction_weight = _check_weight("reconstruction_weight", reconstruction_weight)
+        self.reconstruction_weight = check_weight("reconstruction_weight", reconstruction_weight)
 
-    def __call__(self, output: Any, target: torch.Tensor) -> Terms:
-        nats = bce_per_image(output.logits, target).mean()
-        kl = kl_to_standard_normal(output.mean, output.log_var).mean()
-        reconstruction = nats / target[0].numel()
+    def __call__(self, model: LatentModel, batch: Batch, output: ModelOutput) -> Terms:
+        nats = bce_per_image(output.logits, batch.targets).mean()
+        kl = kl_term(output).mean()
+        reconstruction = nats / batch.targets[0].numel()
         return {
             "loss": self.reconstruction_weight * reconstruction + kl,
             "reconstruction": reconstruction,
@@ -140,11 +103,11 @@ class BetaVaeObjective:
     terms = ("loss", "reconstruction_nats", "kl", "neg_elbo_nats")
 
     def __init__(self, beta: float = 1.0) -> None:
-        self.beta = _check_weight("beta", beta)
+        self.beta = check_weight("beta", beta)
 
-    def __call__(self, output: Any, target: torch.Tensor) -> Terms:
-        nats = bce_per_image(output.logits, target).mean()
-        kl = kl_to_standard_normal(output.mean, output.log_var).mean()
+    def __call__(self, model: LatentModel, batch: Batch, output: ModelOutput) -> Terms:
+        nats = bce_per_image(output.logits, batch.targets).mean()
+        kl = kl_term(output).mean()
         return {"loss": nats + self.beta * kl, "reconstruction_nats": nats, "kl": kl, "neg_elbo_nats": nats + kl}
 
 
@@ -164,12 +127,13 @@ class VaeMseObjective:
     terms = ("loss", "reconstruction", "kl", "neg_elbo_nats")
 
     def __init__(self, reconstruction_weight: float = 2000.0) -> None:
-        self.reconstruction_weight = _check_weight("reconstruction_weight", reconstruction_weight)
+        self.reconstruction_weight = check_weight("reconstruction_weight", reconstruction_weight)
 
-    def __call__(self, output: Any, target: torch.Tensor) -> Terms:
+    def __call__(self, model: LatentModel, batch: Batch, output: ModelOutput) -> Terms:
+        target = batch.targets
         values = target[0].numel()
         squared_error = squared_error_per_image(torch.sigmoid(output.logits), target).mean()
-        kl = kl_to_standard_normal(output.mean, output.log_var).mean()
+        kl = kl_term(output).mean()
         reconstruction = squared_error / values
         variance = gaussian_decoder_variance(values, self.reconstruction_weight)
         gaussian_nll = squared_error / (2.0 * variance) + 0.5 * values * math.log(2.0 * math.pi * variance)
@@ -179,23 +143,3 @@ class VaeMseObjective:
             "kl": kl,
             "neg_elbo_nats": gaussian_nll + kl,
         }
-
-
-OBJECTIVES: dict[str, type] = {
-    "bce": BceObjective,
-    "vae-book": VaeBookObjective,
-    "beta-vae": BetaVaeObjective,
-    "vae-mse": VaeMseObjective,
-}
-
-
-def make_objective(name: str, params: dict[str, Any] | None = None) -> Objective:
-    """The objective called ``name`` built with ``params``."""
-    try:
-        cls = OBJECTIVES[name]
-    except KeyError:
-        raise ConfigError(f"unknown objective {name!r}; expected one of {', '.join(OBJECTIVES)}") from None
-    try:
-        return cls(**(params or {}))
-    except TypeError as exc:
-        raise ConfigError(f"bad parameters {params!r} for objective {name!r} ({exc})") from None

@@ -1,0 +1,62 @@
+"""The registry of model families: one line per family, the one place that maps a name to a model.
+
+``ModelSpec.kind`` in a run's ``config.json`` names the family; :func:`build_family` builds it on
+the spec's convolutional network (:mod:`vaelab.models.build`). Everything else asks the built model
+its capabilities (:class:`~vaelab.models.base.LatentModel`). Adding a family: a model file (or a
+subclass setting other capabilities), a line here, its name in :data:`vaelab.choices.FAMILIES`, an
+objective, a preset line, and tests (docs/architecture.md, "How to add a model family").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from vaelab.choices import FAMILIES as FAMILY_NAMES
+from vaelab.errors import ConfigError
+from vaelab.models.autoencoder import Autoencoder
+from vaelab.models.base import LatentModel
+from vaelab.models.conv_encoder import GaussianEncoder, PointEncoder
+from vaelab.models.spec import ModelSpec
+from vaelab.models.vae import VariationalAutoencoder
+
+#: What a family's builder receives: the spec, the encoder's convolutional features (flattened)
+#: and the decoder class of the spec's architecture.
+Builder = Callable[[ModelSpec, nn.Module, Callable[[ModelSpec], nn.Module]], LatentModel]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its name, what it is in one line, and how it is built."""
+
+    name: str
+    summary: str
+    build: Builder
+
+
+def _autoencoder(spec: ModelSpec, features: nn.Module, decoder: Callable[[ModelSpec], nn.Module]) -> LatentModel:
+    return Autoencoder(PointEncoder(spec, features), decoder(spec), spec.latent_dim)
+
+
+def _vae(spec: ModelSpec, features: nn.Module, decoder: Callable[[ModelSpec], nn.Module]) -> LatentModel:
+    return VariationalAutoencoder(GaussianEncoder(spec, features), decoder(spec), spec.latent_dim)
+
+
+FAMILIES: dict[str, Family] = {
+    family.name: family
+    for family in (
+        Family("ae", "the plain autoencoder: a deterministic code, no prior", _autoencoder),
+        Family("vae", "the variational autoencoder: Gaussian q(z|x), prior N(0, I)", _vae),
+    )
+}
+assert tuple(FAMILIES) == FAMILY_NAMES, "vaelab.choices.FAMILIES must list the registered families"
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; a :class:`ConfigError` naming the known ones otherwise."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ConfigError(f"unknown model family {name!r}; expected one of {', '.join(FAMILIES)}") from None
