@@ -222,6 +222,12 @@ def test_a_folder_the_system_refuses(tmp_path):
         (["evaluate", "RUN", "--num-samples"], "--num-samples", limits.MAX_METRIC_SAMPLES),
         (["diagnose", "RUN", "--num-samples"], "--num-samples", limits.MAX_METRIC_SAMPLES),
         (["train", "--preset", "book-ae", "--run-dir", "RUN", "--latent-dim"], "--latent-dim", limits.MAX_LATENT_DIM),
+        (["train", "--preset", "iwae", "--run-dir", "RUN", "--k"], "--k", limits.MAX_IWAE_SAMPLES),
+        (
+            ["train", "--preset", "vamp", "--run-dir", "RUN", "--pseudo-inputs"],
+            "--pseudo-inputs",
+            limits.MAX_PSEUDO_INPUTS,
+        ),
         (
             ["train", "--preset", "book-faces", "--run-dir", "RUN", "--image-size"],
             "--image-size",

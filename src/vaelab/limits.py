@@ -47,6 +47,14 @@ MAX_ENCODER_LAYERS = 8
 MAX_CHANNELS = 1024
 #: Classes a conditional model is conditioned on (Fashion-MNIST has 10, CelebA 40 attributes).
 MAX_CONDITIONS = 1024
+#: ``train --k``: z drawn per image by an importance-weighted model (``iwae``). Burda et al. (2016)
+#: train with up to 50; every draw is a decoder pass, so 1,000 draws of a batch of 100 decode
+#: 100,000 images per step, which already takes seconds on a GPU and minutes on a CPU.
+MAX_IWAE_SAMPLES = 1000
+#: ``train --pseudo-inputs``: the VampPrior's learnt pseudo-inputs (``vamp``). Tomczak and Welling
+#: (2018) use 500 or 1,000; every step encodes all of them, so 5,000 cost 50 batches of 100 images
+#: per step, and each is an image's worth of parameters (5,000 × 1,024 for Fashion-MNIST).
+MAX_PSEUDO_INPUTS = 5000
 
 #: Images in one figure: ``reconstruct --count``, ``generate --count``, ``grid --size`` (per
 #: side), ``morph --steps``, ``arithmetic --images`` (rows) and ``--factors`` (columns).

@@ -18,7 +18,16 @@ from vaelab.cli.arguments import (
     positive_float,
     seed_int,
 )
-from vaelab.limits import MAX_BATCH_SIZE, MAX_IMAGE_SIZE, MAX_LATENT_DIM, MAX_NOISE_SIGMA, MAX_THREADS, MIN_LATENT_DIM
+from vaelab.limits import (
+    MAX_BATCH_SIZE,
+    MAX_IMAGE_SIZE,
+    MAX_IWAE_SAMPLES,
+    MAX_LATENT_DIM,
+    MAX_NOISE_SIGMA,
+    MAX_PSEUDO_INPUTS,
+    MAX_THREADS,
+    MIN_LATENT_DIM,
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +74,22 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
             'VAE presets only. book-vae: the book\'s "beta", the weight on the per-pixel reconstruction '
             "term (default 500; larger = sharper images, less regular latent space); beta-vae: β, the weight "
             "on the KL term (default 1); book-vae's weight w equals β = 1024/w"
+        ),
+    )
+    p.add_argument(
+        "--k",
+        type=bounded_int(1, MAX_IWAE_SAMPLES),
+        help=(
+            f"iwae only: draws of z per image in the importance-weighted bound, 1 to {MAX_IWAE_SAMPLES:,} "
+            "(default 5; k = 1 is the ELBO, with the KL estimated at the draw)"
+        ),
+    )
+    p.add_argument(
+        "--pseudo-inputs",
+        type=bounded_int(1, MAX_PSEUDO_INPUTS),
+        help=(
+            f"vamp only: learnt pseudo-inputs u_k of the VampPrior p(z) = (1/K) Σ q(z|u_k), 1 to "
+            f"{MAX_PSEUDO_INPUTS:,} (default 500)"
         ),
     )
     p.add_argument(
@@ -177,6 +202,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         lr=args.lr,
         latent_dim=args.latent_dim,
         beta=args.beta,
+        k=args.k,
+        pseudo_inputs=args.pseudo_inputs,
         seed=args.seed,
         device=args.device,
         data_dir=args.data_dir,

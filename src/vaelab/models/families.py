@@ -19,8 +19,10 @@ from vaelab.errors import ConfigError
 from vaelab.models.autoencoder import Autoencoder
 from vaelab.models.base import LatentModel
 from vaelab.models.conv_encoder import GaussianEncoder, PointEncoder
+from vaelab.models.iwae import build_iwae
 from vaelab.models.spec import ModelSpec
 from vaelab.models.vae import VariationalAutoencoder
+from vaelab.models.vamp import build_vamp
 
 #: What a family's builder receives: the spec, the encoder's convolutional features (flattened)
 #: and the decoder class of the spec's architecture.
@@ -49,6 +51,8 @@ FAMILIES: dict[str, Family] = {
     for family in (
         Family("ae", "the plain autoencoder: a deterministic code, no prior", _autoencoder),
         Family("vae", "the variational autoencoder: Gaussian q(z|x), prior N(0, I)", _vae),
+        Family("iwae", "the importance-weighted autoencoder: a VAE trained on the k-sample bound", build_iwae),
+        Family("vamp", "the VAE with a VampPrior: p(z) a mixture of q(z|u_k) at K learnt pseudo-inputs", build_vamp),
     )
 }
 assert tuple(FAMILIES) == FAMILY_NAMES, "vaelab.choices.FAMILIES must list the registered families"

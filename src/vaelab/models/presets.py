@@ -90,6 +90,29 @@ PRESETS: dict[str, Preset] = {
             batch_size=128,
             lr=5e-4,
         ),
+        Preset(
+            name="iwae",
+            description="book-vae's network trained on the importance-weighted bound with k = 5 draws per image "
+            "(Burda et al., 2016)",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="iwae", latent_dim=2, samples=5),
+            objective="iwae",
+            epochs=5,
+            batch_size=100,
+            lr=5e-4,
+        ),
+        Preset(
+            name="vamp",
+            description="book-vae's network with a VampPrior, a mixture of q(z|u_k) at 500 learnt pseudo-inputs, "
+            "summed BCE + β × KL (Tomczak and Welling, 2018)",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="vamp", latent_dim=2, pseudo_inputs=500),
+            objective="vamp",
+            objective_params={"beta": 1.0},
+            epochs=5,
+            batch_size=100,
+            lr=5e-4,
+        ),
     ]
 }
 

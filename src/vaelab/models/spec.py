@@ -17,7 +17,9 @@ from vaelab.limits import (
     MAX_ENCODER_LAYERS,
     MAX_IMAGE_CHANNELS,
     MAX_IMAGE_SIZE,
+    MAX_IWAE_SAMPLES,
     MAX_LATENT_DIM,
+    MAX_PSEUDO_INPUTS,
     MIN_LATENT_DIM,
 )
 
@@ -52,6 +54,10 @@ class ModelSpec:
         encoder_channels: output channels of the stride-2 convolutions, in order.
         conditions: the number of classes a conditional family is conditioned on (0: none). Left
             out of :meth:`to_dict` when 0, so the configs of earlier versions read back unchanged.
+        samples: the z drawn per image by the training forward pass of a family that scores
+            several (``iwae``: its k, ``train --k``); 1 otherwise, and then left out of :meth:`to_dict`.
+        pseudo_inputs: the number K of learnt pseudo-inputs of a VampPrior (``vamp``,
+            ``train --pseudo-inputs``); 0 otherwise, and then left out of :meth:`to_dict`.
     """
 
     kind: str = "ae"
@@ -61,6 +67,8 @@ class ModelSpec:
     image_size: int = 32
     encoder_channels: tuple[int, ...] = field(default=(32, 64, 128))
     conditions: int = 0
+    samples: int = 1
+    pseudo_inputs: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAMILIES:
@@ -72,6 +80,8 @@ class ModelSpec:
         _check_count("image_channels", self.image_channels, 1, MAX_IMAGE_CHANNELS)
         _check_count("image_size", self.image_size, 1, MAX_IMAGE_SIZE)
         _check_count("conditions", self.conditions, 0, MAX_CONDITIONS)
+        _check_count("samples", self.samples, 1, MAX_IWAE_SAMPLES)
+        _check_count("pseudo_inputs", self.pseudo_inputs, 0, MAX_PSEUDO_INPUTS)
         channels = self.encoder_channels
         if not isinstance(channels, (list, tuple)) or not 1 <= len(channels) <= MAX_ENCODER_LAYERS:
             raise ConfigError(
@@ -98,6 +108,10 @@ class ModelSpec:
         data["encoder_channels"] = list(self.encoder_channels)
         if not self.conditions:
             del data["conditions"]
+        if self.samples == 1:
+            del data["samples"]
+        if not self.pseudo_inputs:
+            del data["pseudo_inputs"]
         return data
 
     @classmethod

@@ -21,7 +21,9 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
 
 
 def presets_table() -> str:
-    """Every preset with its data, latent size, parameter counts and recipe."""
+    """Every preset with its data, latent size, parameter counts and recipe. ``total`` counts every
+    trainable parameter: the encoder's, the decoder's and a family's own (the VampPrior's
+    pseudo-inputs)."""
     rows = []
     for preset in PRESETS.values():
         model = build_model(preset.model)
@@ -33,13 +35,15 @@ def presets_table() -> str:
                 preset.model.latent_dim,
                 f"{count_parameters(model.encoder):,}",
                 f"{count_parameters(model.decoder):,}",
+                f"{count_parameters(model):,}",
                 preset.epochs,
                 preset.batch_size,
                 f"{preset.lr:g}",
                 preset.description,
             ]
         )
-    header = ["preset", "dataset", "kind", "latent", "encoder", "decoder", "epochs", "batch", "lr", "description"]
+    header = ["preset", "dataset", "kind", "latent", "encoder", "decoder", "total", "epochs", "batch", "lr"]
+    header.append("description")
     return format_table(header, rows)
 
 

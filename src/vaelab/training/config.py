@@ -15,7 +15,16 @@ from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
 from vaelab.errors import ConfigError
 from vaelab.json_fields import fields_problem
-from vaelab.limits import MAX_BATCH_SIZE, MAX_DATASET_IMAGES, MAX_EPOCHS, MAX_SEED, MAX_THREADS
+from vaelab.limits import (
+    MAX_BATCH_SIZE,
+    MAX_DATASET_IMAGES,
+    MAX_EPOCHS,
+    MAX_IWAE_SAMPLES,
+    MAX_PSEUDO_INPUTS,
+    MAX_SEED,
+    MAX_THREADS,
+    check_range,
+)
 from vaelab.models import ModelSpec, Recipe, get_preset
 from vaelab.reading import KB, FileProblem, read_json
 from vaelab.training.execution import PRECISIONS
@@ -31,7 +40,20 @@ RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
 
 #: The objective parameter that ``--beta`` sets, per objective. The book's "beta" (vae-book)
 #: weights the reconstruction term; the standard β-VAE's weights the KL term.
-BETA_PARAMS = {"vae-book": "reconstruction_weight", "vae-mse": "reconstruction_weight", "beta-vae": "beta"}
+BETA_PARAMS = {
+    "vae-book": "reconstruction_weight",
+    "vae-mse": "reconstruction_weight",
+    "beta-vae": "beta",
+    "vamp": "beta",
+}
+
+#: Model settings that a ``train`` flag overrides: the option's name → the :class:`ModelSpec` field,
+#: its largest value, and what it is. A flag applies to the presets whose model sets the field (a
+#: value other than the spec's default), and a resume cannot change it.
+MODEL_OPTIONS = {
+    "k": ("samples", MAX_IWAE_SAMPLES, "presets that draw several z per image (iwae)"),
+    "pseudo_inputs": ("pseudo_inputs", MAX_PSEUDO_INPUTS, "presets with a VampPrior (vamp)"),
+}
 
 #: Overrides that become the run's :class:`ImageOptions` (datasets read from image files only).
 IMAGE_OPTION_KEYS = ("image_size", "center_crop", "on_bad_image")
@@ -89,7 +111,9 @@ class RunConfig(Recipe):
         """The preset's recipe with ``overrides`` applied (``None`` values are ignored).
 
         ``latent_dim`` is accepted as an override and goes into the model spec; ``beta`` goes
-        into the objective's parameters (see :data:`BETA_PARAMS`; refused for a plain AE).
+        into the objective's parameters (see :data:`BETA_PARAMS`; refused for a plain AE); ``k``
+        and ``pseudo_inputs`` into the model spec (see :data:`MODEL_OPTIONS`; refused for a preset
+        whose model has no such setting).
         """
         preset = get_preset(name)
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -98,6 +122,7 @@ class RunConfig(Recipe):
         if "latent_dim" in overrides:
             _check_positive("latent_dim", overrides["latent_dim"])
             model = replace(model, latent_dim=overrides.pop("latent_dim"))
+        model = _pop_model_options(name, model, overrides)
         corruption = _pop_corruption(preset.corruption, overrides)
         objective_params = dict(preset.objective_params)
         if "beta" in overrides:
@@ -115,6 +140,12 @@ class RunConfig(Recipe):
         latent_dim = overrides.pop("latent_dim", None)
         if latent_dim is not None and latent_dim != self.model.latent_dim:
             raise ConfigError(f"this run has --latent-dim {self.model.latent_dim}; --resume cannot change it")
+        for option, (spec_field, _, _) in MODEL_OPTIONS.items():
+            value = overrides.pop(option, None)
+            saved_value = getattr(self.model, spec_field)
+            if value is not None and value != saved_value:
+                flag = "--" + option.replace("_", "-")
+                raise ConfigError(f"this run has {flag} {saved_value}; --resume cannot change it")
         beta = overrides.pop("beta", None)
         if beta is not None:
             saved = self.objective_params.get(_beta_param(self.objective))
@@ -255,6 +286,22 @@ def _check_positive(name: str, value: Any, largest: int | None = None) -> None:
         raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
     if largest is not None and value > largest:
         raise ConfigError(f"--{name.replace('_', '-')} must be at most {largest:,}, got {value!r}")
+
+
+def _pop_model_options(preset: str, model: ModelSpec, overrides: dict[str, Any]) -> ModelSpec:
+    """``model`` with the :data:`MODEL_OPTIONS` among ``overrides`` (which it pops) applied; a
+    :class:`ConfigError` for a value out of bounds or an option the preset's model does not take."""
+    default = ModelSpec()
+    for option, (spec_field, largest, what) in MODEL_OPTIONS.items():
+        if option not in overrides:
+            continue
+        value = overrides.pop(option)
+        flag = "--" + option.replace("_", "-")
+        if getattr(model, spec_field) == getattr(default, spec_field):
+            raise ConfigError(f"{flag} only applies to {what}, not to {preset}")
+        check_range(flag, value, 1, largest)
+        model = replace(model, **{spec_field: value})
+    return model
 
 
 def _check_beta(value: Any) -> None:

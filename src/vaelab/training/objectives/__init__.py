@@ -29,6 +29,8 @@ from vaelab.training.objectives.book import (
     squared_error_per_image,
 )
 from vaelab.training.objectives.common import Terms, bce_per_image, check_weight, kl_term
+from vaelab.training.objectives.iwae import IwaeObjective
+from vaelab.training.objectives.vamp import VampObjective
 
 
 class Objective(Protocol):
@@ -44,6 +46,8 @@ OBJECTIVES: dict[str, type] = {
     "vae-book": VaeBookObjective,
     "beta-vae": BetaVaeObjective,
     "vae-mse": VaeMseObjective,
+    "iwae": IwaeObjective,
+    "vamp": VampObjective,
 }
 
 
