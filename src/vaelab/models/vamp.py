@@ -87,7 +87,8 @@ class VampPriorVAE(VariationalAutoencoder):
         components encoded in this same pass."""
         output = super().forward(x, condition, generator)
         prior = self.prior_components()
-        output.log_prior = mixture_log_density(output.z, prior.mean, prior.log_var)
+        # in float32 even under bf16 autocast: a log-sum-exp of K densities needs the precision
+        output.log_prior = mixture_log_density(output.z.float(), prior.mean.float(), prior.log_var.float())
         return output
 
     def prior_log_density(self, z: torch.Tensor) -> torch.Tensor:
