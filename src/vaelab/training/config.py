@@ -32,6 +32,8 @@ RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
 #: The objective parameter that ``--beta`` sets, per objective. The book's "beta" (vae-book)
 #: weights the reconstruction term; the standard β-VAE's weights the KL term.
 BETA_PARAMS = {"vae-book": "reconstruction_weight", "vae-mse": "reconstruction_weight", "beta-vae": "beta"}
+#: The families after the book: each one's main regulariser weight (docs/families.md).
+BETA_PARAMS |= {"rae": "beta", "wae-mmd": "mmd_weight", "info-vae": "lambda_", "beta-tcvae": "beta"}
 
 #: Overrides that become the run's :class:`ImageOptions` (datasets read from image files only).
 IMAGE_OPTION_KEYS = ("image_size", "center_crop", "on_bad_image")
