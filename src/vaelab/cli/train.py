@@ -74,6 +74,7 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
             'VAE presets only. book-vae: the book\'s "beta", the weight on the per-pixel reconstruction '
             "term (default 500; larger = sharper images, less regular latent space); beta-vae: β, the weight "
             "on the KL term (default 1); book-vae's weight w equals β = 1024/w"
+            "; rae: β on ½‖z‖² (0.1); wae-mmd: λ on MMD² (250); info-vae: λ (1000); beta-tcvae: β on TC (6)"
         ),
     )
     p.add_argument(

@@ -18,11 +18,15 @@ from vaelab.choices import FAMILIES as FAMILY_NAMES
 from vaelab.errors import ConfigError
 from vaelab.models.autoencoder import Autoencoder
 from vaelab.models.base import LatentModel
+from vaelab.models.beta_tcvae import build_beta_tcvae
 from vaelab.models.conv_encoder import GaussianEncoder, PointEncoder
+from vaelab.models.info_vae import build_info_vae
 from vaelab.models.iwae import build_iwae
+from vaelab.models.rae import build_rae
 from vaelab.models.spec import ModelSpec
 from vaelab.models.vae import VariationalAutoencoder
 from vaelab.models.vamp import build_vamp
+from vaelab.models.wae import build_wae_mmd
 
 #: What a family's builder receives: the spec, the encoder's convolutional features (flattened)
 #: and the decoder class of the spec's architecture.
@@ -53,6 +57,10 @@ FAMILIES: dict[str, Family] = {
         Family("vae", "the variational autoencoder: Gaussian q(z|x), prior N(0, I)", _vae),
         Family("iwae", "the importance-weighted autoencoder: a VAE trained on the k-sample bound", build_iwae),
         Family("vamp", "the VAE with a VampPrior: p(z) a mixture of q(z|u_k) at K learnt pseudo-inputs", build_vamp),
+        Family("rae", "the regularised autoencoder (RAE-L2): a point code, ½‖z‖² and decoder L2, no prior", build_rae),
+        Family("wae-mmd", "the Wasserstein autoencoder: a point code matched to N(0, I) by MMD", build_wae_mmd),
+        Family("info-vae", "InfoVAE: Gaussian q(z|x), prior N(0, I), KL and MMD to the prior", build_info_vae),
+        Family("beta-tcvae", "β-TCVAE: the VAE with its KL split into MI, TC and dimension-wise KL", build_beta_tcvae),
     )
 }
 assert tuple(FAMILIES) == FAMILY_NAMES, "vaelab.choices.FAMILIES must list the registered families"

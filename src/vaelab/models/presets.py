@@ -113,6 +113,54 @@ PRESETS: dict[str, Preset] = {
             batch_size=100,
             lr=5e-4,
         ),
+        Preset(
+            name="rae",
+            description="regularised autoencoder (RAE-L2, Ghosh et al. 2020) on book-ae's network: summed BCE "
+            "+ β·½‖z‖² (β = 0.1) + λ·‖θ_dec‖² (λ = 1e-4); samples from the ex-post GMM",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="rae", latent_dim=2),
+            objective="rae",
+            objective_params={"beta": 0.1, "decoder_weight": 1e-4},
+            epochs=5,
+            batch_size=100,
+            lr=5e-4,
+        ),
+        Preset(
+            name="wae-mmd",
+            description="Wasserstein autoencoder (Tolstikhin et al. 2018) on book-ae's network: summed BCE "
+            "+ λ·MMD²(q(z), N(0, I)), IMQ kernel, λ = 250",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="wae-mmd", latent_dim=2),
+            objective="wae-mmd",
+            objective_params={"mmd_weight": 250.0},
+            epochs=5,
+            batch_size=100,
+            lr=5e-4,
+        ),
+        Preset(
+            name="info-vae",
+            description="InfoVAE (Zhao et al. 2019) on book-vae's network: summed BCE + (1 − α)·KL "
+            "+ (α + λ − 1)·MMD², α = 0, λ = 1000",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="info-vae", latent_dim=2),
+            objective="info-vae",
+            objective_params={"alpha": 0.0, "lambda_": 1000.0},
+            epochs=5,
+            batch_size=100,
+            lr=5e-4,
+        ),
+        Preset(
+            name="beta-tcvae",
+            description="β-TCVAE (Chen et al. 2018) on book-vae's network: summed BCE + MI + β·TC + "
+            "dimension-wise KL (minibatch-weighted sampling), β = 6",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="beta-tcvae", latent_dim=2),
+            objective="beta-tcvae",
+            objective_params={"alpha": 1.0, "beta": 6.0, "gamma": 1.0},
+            epochs=5,
+            batch_size=100,
+            lr=5e-4,
+        ),
     ]
 }
 

@@ -45,6 +45,10 @@ BETA_PARAMS = {
     "vae-mse": "reconstruction_weight",
     "beta-vae": "beta",
     "vamp": "beta",
+    "rae": "beta",
+    "wae-mmd": "mmd_weight",
+    "info-vae": "lambda_",
+    "beta-tcvae": "beta",
 }
 
 #: Model settings that a ``train`` flag overrides: the option's name → the :class:`ModelSpec` field,

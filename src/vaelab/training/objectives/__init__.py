@@ -20,6 +20,7 @@ from vaelab.errors import ConfigError
 from vaelab.models.base import LatentModel, ModelOutput
 from vaelab.models.distributions import kl_to_standard_normal
 from vaelab.training.batch import Batch
+from vaelab.training.objectives.beta_tcvae import BetaTcVaeObjective
 from vaelab.training.objectives.book import (
     BceObjective,
     BetaVaeObjective,
@@ -29,8 +30,11 @@ from vaelab.training.objectives.book import (
     squared_error_per_image,
 )
 from vaelab.training.objectives.common import Terms, bce_per_image, check_weight, kl_term
+from vaelab.training.objectives.info_vae import InfoVaeObjective
 from vaelab.training.objectives.iwae import IwaeObjective
+from vaelab.training.objectives.rae import RaeObjective
 from vaelab.training.objectives.vamp import VampObjective
+from vaelab.training.objectives.wae_mmd import WaeMmdObjective
 
 
 class Objective(Protocol):
@@ -48,6 +52,10 @@ OBJECTIVES: dict[str, type] = {
     "vae-mse": VaeMseObjective,
     "iwae": IwaeObjective,
     "vamp": VampObjective,
+    "rae": RaeObjective,
+    "wae-mmd": WaeMmdObjective,
+    "info-vae": InfoVaeObjective,
+    "beta-tcvae": BetaTcVaeObjective,
 }
 
 
@@ -68,11 +76,15 @@ def make_objective(name: str, params: dict[str, Any] | None = None) -> Objective
 __all__ = [
     "OBJECTIVES",
     "BceObjective",
+    "BetaTcVaeObjective",
     "BetaVaeObjective",
+    "InfoVaeObjective",
     "Objective",
+    "RaeObjective",
     "Terms",
     "VaeBookObjective",
     "VaeMseObjective",
+    "WaeMmdObjective",
     "bce_per_image",
     "check_weight",
     "gaussian_decoder_variance",
