@@ -9,7 +9,8 @@ loading PyTorch (the owners import it), as :mod:`vaelab.limits` does for bounds.
 from __future__ import annotations
 
 #: The model families, ``ModelSpec.kind`` in a run's ``config.json`` (:data:`vaelab.models.families.FAMILIES`).
-FAMILIES = ("ae", "vae")
+FAMILIES: tuple[str, ...] = ("ae", "vae")
+FAMILIES += ("cvae",)
 
 #: The convolutional networks a family is built on, ``ModelSpec.architecture`` (:mod:`vaelab.models.build`).
 ARCHITECTURES = ("book-conv", "book-faces")

@@ -19,6 +19,7 @@ from vaelab.errors import ConfigError
 from vaelab.models.autoencoder import Autoencoder
 from vaelab.models.base import LatentModel
 from vaelab.models.conv_encoder import GaussianEncoder, PointEncoder
+from vaelab.models.cvae import build_cvae
 from vaelab.models.spec import ModelSpec
 from vaelab.models.vae import VariationalAutoencoder
 
@@ -49,6 +50,7 @@ FAMILIES: dict[str, Family] = {
     for family in (
         Family("ae", "the plain autoencoder: a deterministic code, no prior", _autoencoder),
         Family("vae", "the variational autoencoder: Gaussian q(z|x), prior N(0, I)", _vae),
+        Family("cvae", "the conditional VAE: encoder and decoder see the class, prior N(0, I)", build_cvae),
     )
 }
 assert tuple(FAMILIES) == FAMILY_NAMES, "vaelab.choices.FAMILIES must list the registered families"
