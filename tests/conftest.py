@@ -90,3 +90,14 @@ def private_cache(monkeypatch, image_cache_home):
     monkeypatch.setenv("XDG_CACHE_HOME", str(image_cache_home))
     monkeypatch.delenv("VAELAB_DATA", raising=False)
     return image_cache_home
+
+
+@pytest.fixture(scope="session")
+def cvae_run(tmp_path_factory, train_images, test_images):
+    """A cvae run (conditioned on the synthetic images' 10 classes) trained like ``trained_run``, opened
+    for analysis."""
+    torch.set_num_threads(1)
+    run_dir = tmp_path_factory.mktemp("runs") / "cvae"
+    config = RunConfig.from_preset("cvae", epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu")
+    train(config, run_dir, train_set=train_images, test_set=test_images, progress=False, log=lambda s: None)
+    return load_run(run_dir, "cpu")

@@ -4,6 +4,7 @@ words, and a parser that does not load PyTorch."""
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -210,3 +211,52 @@ def test_check_dataset_reports_what_data_reports(capsys, monkeypatch, tmp_path):
     damaged = folder / "t10k-labels-idx1-ubyte.gz"
     damaged.write_bytes(damaged.read_bytes()[:-5])
     _same_refusal(capsys, ["data"], lambda: check_dataset().raise_problem(), "1 of 4 Fashion-MNIST files")
+
+
+@pytest.mark.parametrize("command", ["generate", "grid"])
+def test_a_class_for_a_model_that_takes_none_is_refused_as_the_api_refuses_it(
+    capsys, monkeypatch, tmp_path, trained_run, command
+):
+    from vaelab.presentation import report
+
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    call = {"generate": report.write_generated, "grid": report.write_grid}[command]
+    _same_refusal(
+        capsys,
+        [command, str(trained_run.dir), "--device", "cpu", "--class", "Coat"],
+        lambda: call(trained_run, trained_run.test_set(), condition="Coat"),
+        "--class chooses the class a conditional model (cvae) decodes under; this run's ae model takes no class",
+    )
+
+
+@pytest.mark.parametrize(
+    "command, value, fragment",
+    [
+        ("generate", "Cot", "--class: unknown class 'Cot'; did you mean Coat?"),
+        ("grid", "10", "--class 10 is out of range: the model has 10 classes (0 to 9)"),
+    ],
+)
+def test_a_class_the_data_do_not_have_is_refused_as_the_api_refuses_it(
+    capsys, monkeypatch, tmp_path, cvae_run, command, value, fragment
+):
+    from vaelab.presentation import report
+
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    call = {"generate": report.write_generated, "grid": report.write_grid}[command]
+    _same_refusal(
+        capsys,
+        [command, str(cvae_run.dir), "--device", "cpu", "--class", value],
+        lambda: call(cvae_run, cvae_run.test_set(), condition=value),
+        fragment,
+    )
+
+
+def test_generate_by_class_on_the_command_line(capsys, monkeypatch, tmp_path, cvae_run):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    argv = ["generate", str(cvae_run.dir), "--device", "cpu", "--class", "Coat", "--count", "4"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    written = [line.rsplit("/", 1)[-1] for line in out.splitlines()]
+    assert written == ["generated.png", "generated.json", "generated.npz"]
+    data = json.loads(cvae_run.dir.figure_path("generated.json").read_text())
+    assert data["classes"] == [4] * 4 and data["class_names"][4] == "Coat"

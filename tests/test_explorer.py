@@ -767,10 +767,10 @@ def test_concurrent_requests_use_the_app_s_few_threads(monkeypatch, client):
     state, app = client.app.state.explorer, client.app
     decode, threads = type(state).decode_plane, set()
 
-    def recording_decode(self, x, y):
+    def recording_decode(self, x, y, *condition):
         threads.add(threading.current_thread().name)
         threading.Event().wait(0.005)  # long enough for the requests to overlap
-        return decode(self, x, y)
+        return decode(self, x, y, *condition)
 
     monkeypatch.setattr(type(state), "decode_plane", recording_decode)
 

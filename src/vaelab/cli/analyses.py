@@ -107,6 +107,13 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "Gaussian mixture fitted to the training set's embeddings (default: uniform-box for an "
         "autoencoder, prior for a VAE, as the book)",
     )
+    p.add_argument(
+        "--class",
+        dest="condition",
+        metavar="CLASS",
+        help="conditional models (cvae) only: decode every sample as this class, by name (Coat) or index (4) "
+        "(default: every class in turn, 6 per class, and figures/generated_classes.png with one row per class)",
+    )
     p.set_defaults(handler=cmd_generate)
 
 
@@ -129,6 +136,13 @@ def _add_grid(sub: argparse._SubParsersAction) -> None:
         choices=choices.GRID_SPANS,
         help="embeddings: the embeddings' min–max (default for an autoencoder); prior: open-interval "
         "N(0, 1) quantiles through the inverse normal CDF (default for a VAE)",
+    )
+    p.add_argument(
+        "--class",
+        dest="condition",
+        metavar="CLASS",
+        help="conditional models (cvae) only: decode the grid as this class, by name (Coat) or index (4), into "
+        "figures/latent_grid_class<INDEX>.png and .npz (default: one such pair per class)",
     )
     p.set_defaults(handler=cmd_grid)
 
@@ -183,14 +197,18 @@ def cmd_generate(args: argparse.Namespace) -> None:
     """``vaelab generate``: :func:`~vaelab.presentation.report.write_generated`."""
     from vaelab.presentation.report import write_generated
 
-    print_paths(write_generated(*_open(args), count=args.count, seed=args.seed, sampler=args.sampler))
+    run, test_set = _open(args)
+    paths = write_generated(
+        run, test_set, count=args.count, seed=args.seed, sampler=args.sampler, condition=args.condition
+    )
+    print_paths(paths)
 
 
 def cmd_grid(args: argparse.Namespace) -> None:
     """``vaelab grid``: :func:`~vaelab.presentation.report.write_grid`."""
     from vaelab.presentation.report import write_grid
 
-    print_paths(write_grid(*_open(args), size=args.size, span=args.span))
+    print_paths(write_grid(*_open(args), size=args.size, span=args.span, condition=args.condition))
 
 
 def cmd_denoise(args: argparse.Namespace) -> None:

@@ -27,6 +27,8 @@ class DatasetInfo:
         fixed_size: the image size of a dataset that does not take options (Fashion-MNIST: 32), and
             only of such a dataset.
         description: one line for help texts.
+        classes: the number of classes every image is labelled with (0: the images have no classes),
+            what a conditional family (``cvae``) is conditioned on.
     """
 
     name: str
@@ -35,6 +37,7 @@ class DatasetInfo:
     image_files: bool
     fixed_size: int | None
     description: str
+    classes: int = 0
 
     def __post_init__(self) -> None:
         if self.image_files != (self.fixed_size is None):
@@ -45,7 +48,13 @@ DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
         DatasetInfo(
-            "fashion-mnist", load_fashion_mnist, 1, False, 32, "Fashion-MNIST, 28×28 grey padded to 32×32, 10 classes"
+            "fashion-mnist",
+            load_fashion_mnist,
+            1,
+            False,
+            32,
+            "Fashion-MNIST, 28×28 grey padded to 32×32, 10 classes",
+            classes=10,
         ),
         DatasetInfo(
             "celeba",

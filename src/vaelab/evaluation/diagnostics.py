@@ -12,6 +12,17 @@ view of the decoded samples:
 * **P3 holes** — the fraction of decoded samples the judge cannot classify with confidence
   (top probability under 0.5), and the fraction of samples farther from every training embedding
   than the 99th percentile of the training set's nearest-neighbour distances.
+
+For a conditional model (``cvae``) the class is not in z but chosen when decoding, and the samples
+are drawn under every class in turn, so the three problems read differently:
+
+* P1 — the sampler cannot crowd out a class (each is asked for equally often); the judge's class
+  shares show whether the decoder honours the class asked for, and so does
+  ``p1_crowding.conditional_accuracy`` (:mod:`vaelab.evaluation.conditional`). The latent region
+  shares measure how much the classes still separate in z (for a cvae they overlap: z holds the
+  style, so its regions say little).
+* P2 — unchanged: the training embeddings (each image encoded with its class) against N(0, I).
+* P3 — unchanged: samples the judge is unsure of, and samples far from every training embedding.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import numpy as np
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
+from vaelab.evaluation.conditional import conditional_accuracy
 from vaelab.evaluation.coverage import class_coverage
 from vaelab.evaluation.judge import Judge, judge_summary
 from vaelab.evaluation.sampling import SampleSet
@@ -78,7 +90,7 @@ def diagnose(samples: SampleSet, train_set: ImageSet, judge: Judge, region_sampl
     labels = train_set.labels
     unconfident = probabilities.max(axis=1) < CONFIDENCE
     far, threshold, distances = far_from_data(samples.train_z, samples.points, HOLE_PERCENTILE)
-    summary = {
+    summary: dict[str, Any] = {
         "judge": judge_summary(judge),
         "sampler": samples.sampler,
         "samples": len(samples.points),
@@ -103,4 +115,8 @@ def diagnose(samples: SampleSet, train_set: ImageSet, judge: Judge, region_sampl
             "median_sample_distance": float(np.median(distances)),
         },
     }
+    if samples.labels is not None:  # a conditional model: were the classes asked for drawn?
+        summary["p1_crowding"]["conditional_accuracy"] = conditional_accuracy(
+            probabilities, samples.labels, train_set.class_names
+        )
     return Diagnosis(summary, unconfident, far)

@@ -7,7 +7,10 @@
   images (the FID recipe, but in a Fashion-MNIST classifier's 128-d feature space rather than
   Inception's, so its values are not comparable with published FIDs);
 * precision and recall with k-nearest-neighbour manifolds in the same space;
-* the judge's class coverage of the generated images.
+* the judge's class coverage of the generated images;
+* for a conditional model (``cvae``), whose samples are drawn under every class in turn, the judge's
+  conditional accuracy: per class, the share of the samples of class c that it assigns to c
+  (:mod:`vaelab.evaluation.conditional`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
+from vaelab.evaluation.conditional import conditional_accuracy
 from vaelab.evaluation.coverage import class_coverage
 from vaelab.evaluation.frechet import frechet_distance
 from vaelab.evaluation.judge import Judge, judge_summary
@@ -105,7 +109,8 @@ def evaluate(
     result["precision"] = precision
     result["recall"] = recall
     result["neighbours"] = neighbours
-    result["class_coverage"] = class_coverage(
-        judge.predict_proba(samples.images), class_names=test_set.class_names
-    ).to_dict()
+    probabilities = judge.predict_proba(samples.images)
+    result["class_coverage"] = class_coverage(probabilities, class_names=test_set.class_names).to_dict()
+    if samples.labels is not None:
+        result["conditional_accuracy"] = conditional_accuracy(probabilities, samples.labels, test_set.class_names)
     return result

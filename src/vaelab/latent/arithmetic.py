@@ -92,17 +92,27 @@ class Arithmetic:
     images: np.ndarray
 
 
-def add_vector(model: LatentModel, images: np.ndarray, vector: np.ndarray, factors: tuple[float, ...]) -> Arithmetic:
-    """Decode z + f·``vector`` for each uint8 image [n, C, H, W] and each factor f."""
+def add_vector(
+    model: LatentModel,
+    images: np.ndarray,
+    vector: np.ndarray,
+    factors: tuple[float, ...],
+    labels: np.ndarray | None = None,
+) -> Arithmetic:
+    """Decode z + f·``vector`` for each uint8 image [n, C, H, W] and each factor f. A conditional
+    model takes each image's class in ``labels`` (:func:`~vaelab.latent.codec.conditions_of`): the
+    image is encoded and every point of its row decoded under it, so the vector moves the style
+    that z holds, never the class."""
     vector = np.asarray(vector, dtype=np.float32)
     if vector.shape != (model.latent_dim,):
         raise ConfigError(
             f"the attribute vector has {vector.shape[0]} dimensions but the model's latent space {model.latent_dim}"
         )
     factors_array = np.asarray(factors, dtype=np.float32)
-    z = encode_images(model, images)
+    z = encode_images(model, images, labels=labels)
     points = z[:, None, :] + factors_array[None, :, None] * vector[None, None, :]
-    decoded = decode_points(model, points.reshape(-1, z.shape[1]))
+    row_labels = None if labels is None else np.repeat(np.asarray(labels, np.int64), len(factors_array))
+    decoded = decode_points(model, points.reshape(-1, z.shape[1]), labels=row_labels)
     originals = images.astype(np.float32) / 255.0
     return Arithmetic(
         originals, factors_array, vector, points, decoded.reshape(len(images), len(factors), *decoded.shape[1:])

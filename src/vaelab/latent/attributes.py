@@ -27,7 +27,7 @@ import numpy as np
 from vaelab.data.attributes import unknown_name_message
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
-from vaelab.latent.codec import encode_images
+from vaelab.latent.codec import conditions_of, encode_images
 from vaelab.models.base import LatentModel
 
 #: Images scanned when no count is given.
@@ -139,7 +139,8 @@ def attribute_vector(
     count: int | None = DEFAULT_COUNT,
 ) -> AttributeVector:
     """The unit attribute vector of ``attribute`` over the first ``count`` images (all when None),
-    from the encoder means of ``model``, with its convergence."""
+    from the encoder means of ``model`` (a conditional model's, each image encoded with its class), with
+    its convergence."""
     if against is not None and against == attribute:
         raise ConfigError(f"--against must differ from --attribute (both {attribute!r})")
     subset = images.head(count)
@@ -150,7 +151,7 @@ def attribute_vector(
                 f"none of the first {len(subset):,} images of {images.name} is in the group {what!r}; "
                 "pass a larger --count, or another attribute"
             )
-    z = encode_images(model, subset.images).astype(np.float64)
+    z = encode_images(model, subset.images, labels=conditions_of(model, subset)).astype(np.float64)
     convergence = _convergence(z, groups.has, groups.comparison)
     difference = z[groups.has].mean(axis=0) - z[groups.comparison].mean(axis=0)
     norm = np.linalg.norm(difference)

@@ -15,6 +15,7 @@ from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.errors import ConfigError, RunDirError
 from vaelab.models.base import LatentModel, Posterior, has_gaussian_posterior
+from vaelab.models.cvae import condition_labels
 
 BATCH_SIZE = 500
 
@@ -33,12 +34,9 @@ def device_batches(images: np.ndarray, device: torch.device, batch_size: int) ->
 
 def conditions_of(model: LatentModel, images: ImageSet) -> np.ndarray | None:
     """The classes ``model`` is conditioned on for ``images``: their labels for a conditional family
-    (a :class:`ConfigError` for images without), None for every other family."""
-    if not model.conditional:
-        return None
-    if images.labels is None:
-        raise ConfigError(f"the {model.family} model needs the classes of the {images.name} images, which have none")
-    return images.labels
+    (a :class:`ConfigError` for images without, or with another number of classes), None for every
+    other family (:func:`vaelab.models.cvae.condition_labels`)."""
+    return condition_labels(model, images)
 
 
 def labelled_device_batches(

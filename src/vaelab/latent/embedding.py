@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
-from vaelab.latent.codec import encode_images
+from vaelab.latent.codec import conditions_of, encode_images
 from vaelab.latent.projection import Projection, fit_projection, tsne_plane
 from vaelab.models.base import LatentModel
 
@@ -60,8 +60,8 @@ def embed(
     """Encode the first ``count`` images (the book embeds the first 5,000 test images).
 
     A VAE's embeddings are its encoder means unless ``sampled`` (see
-    :func:`~vaelab.latent.codec.encode_images`).
+    :func:`~vaelab.latent.codec.encode_images`); a conditional model encodes each image with its class.
     """
     subset = images.head(count)
-    z = encode_images(model, subset.images, sampled=sampled, seed=seed)
+    z = encode_images(model, subset.images, sampled=sampled, seed=seed, labels=conditions_of(model, subset))
     return Embedding(z, subset.labels, subset.class_names)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from vaelab.latent.codec import decode_points
+from vaelab.latent.conditions import sample_classes
 from vaelab.latent.embedding import Embedding
 from vaelab.latent.samplers import make_sampler
 from vaelab.models.base import LatentModel
@@ -15,17 +16,25 @@ from vaelab.models.base import LatentModel
 
 @dataclass
 class Generated:
-    """Sampled latent points [n, d], their decoded images [n, C, H, W] and how they were drawn."""
+    """Sampled latent points [n, d], their decoded images [n, C, H, W] and how they were drawn;
+    for a conditional model, the class of each sample (``labels``, int64 [n]) and the class names."""
 
     points: np.ndarray
     images: np.ndarray
     sampler: str
     seed: int
     sampler_details: dict[str, Any] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+    class_names: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description (points as lists)."""
-        return {**self.sampler_details, "sampler": self.sampler, "seed": self.seed, "points": self.points.tolist()}
+        """JSON-ready description (points as lists; a conditional model's classes as indices, with
+        the class names)."""
+        data = {**self.sampler_details, "sampler": self.sampler, "seed": self.seed, "points": self.points.tolist()}
+        if self.labels is not None:
+            data["classes"] = self.labels.tolist()
+            data["class_names"] = list(self.class_names)
+        return data
 
 
 def generate(
@@ -35,10 +44,15 @@ def generate(
     seed: int = 0,
     sampler: str = "uniform-box",
     fit_to: np.ndarray | None = None,
+    condition: int | None = None,
 ) -> Generated:
     """Decode ``count`` points drawn by ``sampler`` fitted to ``fit_to`` (default: the
     embeddings). See :mod:`vaelab.latent.samplers`; the book uses ``uniform-box`` for its AE and
-    ``prior`` for its VAE."""
+    ``prior`` for its VAE. A conditional model decodes them all under class ``condition``, or under
+    every class in turn when it is None (:func:`~vaelab.latent.conditions.sample_classes`)."""
     fitted = make_sampler(sampler, model).fit(embedding.z if fit_to is None else fit_to)
     points = fitted.sample(count, seed)
-    return Generated(points, decode_points(model, points), fitted.name, seed, fitted.describe())
+    labels = sample_classes(model, count, condition)
+    images = decode_points(model, points, labels=labels)
+    names = embedding.class_names if labels is not None else ()
+    return Generated(points, images, fitted.name, seed, fitted.describe(), labels, names)

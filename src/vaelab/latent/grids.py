@@ -8,6 +8,8 @@ Two grids, both ``size``×``size`` and both returned as a :class:`LatentGrid`:
   the first two latent axes, mapped through the inverse normal CDF (other dimensions at 0, the
   prior's mode). The book feeds it the quantiles 0 and 1, i.e. ±∞; vaelab uses the open-interval
   midpoints (i + ½)/size, so every point is finite (±1.83 at the edges for size 15).
+
+A conditional model (``cvae``) decodes every point of a grid under one class, ``condition``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class LatentGrid:
 
     ``images[r, c]`` is decoded from ``latent_points[r * cols + c]``, which sits at plane
     coordinates (``xs[c]``, ``ys[r]``) of the figure's axes (named by ``axis_labels``). Rows run
-    from the largest y (top) to the smallest, so the mosaic reads like a plot.
+    from the largest y (top) to the smallest, so the mosaic reads like a plot. ``condition`` is the
+    class every point was decoded under (a conditional model's), None otherwise.
     """
 
     xs: np.ndarray
@@ -37,6 +40,7 @@ class LatentGrid:
     images: np.ndarray
     latent_points: np.ndarray
     axis_labels: tuple[str, str]
+    condition: int | None = None
 
     @property
     def points(self) -> np.ndarray:
@@ -56,22 +60,29 @@ def _check_size(size: int) -> None:
 
 
 def _decoded(
-    model: LatentModel, xs: np.ndarray, ys: np.ndarray, latent: np.ndarray, labels: tuple[str, str]
+    model: LatentModel,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    latent: np.ndarray,
+    labels: tuple[str, str],
+    condition: int | None = None,
 ) -> LatentGrid:
-    images = decode_points(model, latent)
-    return LatentGrid(xs, ys, images.reshape(len(ys), len(xs), *images.shape[1:]), latent, labels)
+    classes = None if condition is None else np.full(len(latent), condition, np.int64)
+    images = decode_points(model, latent, labels=classes)
+    return LatentGrid(xs, ys, images.reshape(len(ys), len(xs), *images.shape[1:]), latent, labels, condition)
 
 
-def decode_grid(model: LatentModel, embedding: Embedding, size: int = 15) -> LatentGrid:
+def decode_grid(model: LatentModel, embedding: Embedding, size: int = 15, condition: int | None = None) -> LatentGrid:
     """A ``size``×``size`` grid spanning the embeddings' min–max on each axis of their plane
-    (the latent axes themselves for a 2-D space), decoded."""
+    (the latent axes themselves for a 2-D space), decoded (under class ``condition``, for a
+    conditional model)."""
     _check_size(size)
     plane = embedding.plane
     low, high = plane.min(axis=0), plane.max(axis=0)
     xs = np.linspace(low[0], high[0], size, dtype=np.float32)
     ys = np.linspace(high[1], low[1], size, dtype=np.float32)
     latent = embedding.projection.lift(plane_points(xs, ys))
-    return _decoded(model, xs, ys, latent, embedding.projection.axis_labels())
+    return _decoded(model, xs, ys, latent, embedding.projection.axis_labels(), condition)
 
 
 def open_quantiles(size: int) -> np.ndarray:
@@ -79,8 +90,11 @@ def open_quantiles(size: int) -> np.ndarray:
     return ((np.arange(size) + 0.5) / size).astype(np.float32)
 
 
-def decode_quantile_grid(model: LatentModel, latent_dim: int, size: int = 15) -> LatentGrid:
-    """The VAE grid: open-interval quantiles of N(0, 1) on z[0] and z[1], others at 0, decoded.
+def decode_quantile_grid(
+    model: LatentModel, latent_dim: int, size: int = 15, condition: int | None = None
+) -> LatentGrid:
+    """The VAE grid: open-interval quantiles of N(0, 1) on z[0] and z[1], others at 0, decoded
+    (under class ``condition``, for a conditional model).
 
     The plane coordinates are the probabilities Φ(z[0]), Φ(z[1]), so the figure's axes run over
     (0, 1) like the book's.
@@ -93,4 +107,4 @@ def decode_quantile_grid(model: LatentModel, latent_dim: int, size: int = 15) ->
     plane = plane_points(xs, ys)
     latent = np.zeros((len(plane), latent_dim), np.float32)
     latent[:, :2] = normal_quantile(plane)
-    return _decoded(model, xs, ys, latent, ("Φ(z[0])", "Φ(z[1])"))
+    return _decoded(model, xs, ys, latent, ("Φ(z[0])", "Φ(z[1])"), condition)

@@ -9,7 +9,10 @@ Both endpoints are encoded to their encoder means z0 and z1, and ``steps`` point
   through the middle, where a high-dimensional Gaussian prior has little mass (White, 2016).
   Falls back to linear when z0 and z1 are (nearly) parallel.
 
-The first and last images are therefore the endpoints' reconstructions.
+The first and last images are therefore the endpoints' reconstructions. A conditional model
+(``cvae``) encodes each endpoint with its own class and decodes each point of the path under the
+class of the nearer endpoint (f < ½: the first image's, else the last's), so a path between two
+classes switches class half-way while z, the style, moves smoothly.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from vaelab.choices import MORPH_METHODS as METHODS
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
-from vaelab.latent.codec import decode_points, encode_images
+from vaelab.latent.codec import conditions_of, decode_points, encode_images
 from vaelab.models.base import LatentModel
 
 #: Below this sin Ω the endpoints are treated as parallel and slerp falls back to linear.
@@ -78,7 +81,10 @@ def morph(model: LatentModel, images: ImageSet, start: int, end: int, steps: int
     check_index(start, images, "--from")
     check_index(end, images, "--to")
     pair = images.images[[start, end]]
-    z = encode_images(model, pair)
+    classes = conditions_of(model, images)
+    pair_labels = None if classes is None else classes[[start, end]]
+    z = encode_images(model, pair, labels=pair_labels)
     fractions, points = interpolate(z[0], z[1], steps, method)
-    decoded = decode_points(model, points)
+    path_labels = None if pair_labels is None else np.where(fractions < 0.5, pair_labels[0], pair_labels[1])
+    decoded = decode_points(model, points, labels=path_labels)
     return Morph(start, end, method, fractions.astype(np.float32), points, decoded, pair.astype(np.float32) / 255.0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
-from vaelab.latent.codec import decode_points, encode_images
+from vaelab.latent.codec import conditions_of, decode_points, encode_images
 from vaelab.models.base import LatentModel
 
 
@@ -26,8 +26,10 @@ class Reconstructions:
 
 
 def reconstruct(model: LatentModel, images: ImageSet, count: int = 10) -> Reconstructions:
-    """Encode and decode the first ``count`` images (the book shows the first 10 test images)."""
+    """Encode and decode the first ``count`` images (the book shows the first 10 test images); a
+    conditional model encodes and decodes each image under its own class."""
     subset = images.head(count)
-    decoded = decode_points(model, encode_images(model, subset.images))
+    labels = conditions_of(model, subset)
+    decoded = decode_points(model, encode_images(model, subset.images, labels=labels), labels=labels)
     originals = subset.images.astype(np.float32) / 255.0
     return Reconstructions(originals, decoded, subset.labels, subset.class_names)

@@ -20,6 +20,7 @@ from vaelab.models.autoencoder import Autoencoder
 from vaelab.models.base import LatentModel
 from vaelab.models.beta_tcvae import build_beta_tcvae
 from vaelab.models.conv_encoder import GaussianEncoder, PointEncoder
+from vaelab.models.cvae import build_cvae
 from vaelab.models.info_vae import build_info_vae
 from vaelab.models.iwae import build_iwae
 from vaelab.models.rae import build_rae
@@ -55,6 +56,7 @@ FAMILIES: dict[str, Family] = {
     for family in (
         Family("ae", "the plain autoencoder: a deterministic code, no prior", _autoencoder),
         Family("vae", "the variational autoencoder: Gaussian q(z|x), prior N(0, I)", _vae),
+        Family("cvae", "the conditional VAE: encoder and decoder see the class, prior N(0, I)", build_cvae),
         Family("iwae", "the importance-weighted autoencoder: a VAE trained on the k-sample bound", build_iwae),
         Family("vamp", "the VAE with a VampPrior: p(z) a mixture of q(z|u_k) at K learnt pseudo-inputs", build_vamp),
         Family("rae", "the regularised autoencoder (RAE-L2): a point code, ½‖z‖² and decoder L2, no prior", build_rae),

@@ -54,6 +54,7 @@ from vaelab.latent.attributes import (
     attribute_groups,
     attribute_vector,
 )
+from vaelab.latent.codec import conditions_of
 from vaelab.latent.morph import morph
 from vaelab.limits import MAX_ARITHMETIC_CELLS, MAX_ARITHMETIC_IMAGES, MAX_MORPH_STEPS, check_range
 from vaelab.presentation.arithmetic_grid import plot_arithmetic
@@ -350,17 +351,22 @@ def pick_images(test_set: ImageSet, count: int | None, pick: str, attribute: str
     """The uint8 images to move: the first ``count`` (``first``), or the first ``count`` of the
     comparison group, those lacking the attribute (``lacking``). ``None`` takes the book's 5 (or
     all when fewer); a larger ``count`` than there are such images is a :class:`ConfigError`."""
+    return test_set.images[pick_indices(test_set, count, pick, attribute, against)]
+
+
+def pick_indices(test_set: ImageSet, count: int | None, pick: str, attribute: str, against: str | None) -> np.ndarray:
+    """The test-set indices of the images :func:`pick_images` picks."""
     if pick not in PICKS:
         raise ConfigError(f"unknown --pick {pick!r}; use one of: {', '.join(PICKS)}")
     if pick == "first":
         count = requested_count(count, ARITHMETIC_IMAGES, len(test_set), "--images", "test images")
-        return test_set.images[:count]
+        return np.arange(count)
     candidates = np.flatnonzero(attribute_groups(test_set, attribute, against).comparison)
     if len(candidates) == 0:
         raise ConfigError(f"no image of {test_set.name} lacks {attribute}; use --pick first")
     what = f"test images lacking {attribute}" if against is None else f"test images of {against}"
     count = requested_count(count, ARITHMETIC_IMAGES, len(candidates), "--images", what)
-    return test_set.images[candidates[:count]]
+    return candidates[:count]
 
 
 def write_arithmetic(
@@ -378,18 +384,21 @@ def write_arithmetic(
     """``images`` test images moved along the attribute vector at each factor (the book: 5 images,
     factors −4…4). The vector is the saved one when it matches, else computed over the first
     ``count`` images of ``train_set`` (default: the run's training set, read from ``data_dir``
-    or where the run found it) and saved."""
+    or where the run found it) and saved. A conditional model moves each image under its own class
+    (:func:`vaelab.latent.arithmetic.add_vector`)."""
     factors = parse_factors(factors) if isinstance(factors, str) else check_factors(tuple(factors))
     check_range("--images", images, 1, MAX_ARITHMETIC_IMAGES)
     attribute_groups(test_set, attribute, against)  # an unknown name fails here, before any encoding
-    chosen = pick_images(test_set, images, pick, attribute, against)
+    picked = pick_indices(test_set, images, pick, attribute, against)
+    chosen = test_set.images[picked]
+    classes = conditions_of(run.model, test_set)
     _check_figure_size(len(chosen), len(factors))
     written: list[Path] = []
     vector = saved_attribute_vector(run, attribute, against)
     if vector is None:
         images_for_vector = train_set if train_set is not None else attribute_training_set(run, data_dir, count)
         vector, written = write_attribute(run, images_for_vector, attribute, against, count)
-    result = add_vector(run.model, chosen, vector.vector, factors)
+    result = add_vector(run.model, chosen, vector.vector, factors, None if classes is None else classes[picked])
     slug = attribute_slug(attribute, against)
     data = run.dir.figure_path(f"arithmetic-{slug}.npz")
     remove_data_file(data)  # the data goes first and comes last: present, it is its figure's

@@ -17,15 +17,17 @@ from vaelab.data.image_set import ImageSet
 from vaelab.data.selection import requested_count
 from vaelab.errors import ConfigError
 from vaelab.latent import decode_grid, embed, generate, reconstruct
-from vaelab.latent.codec import encode_images
+from vaelab.latent.codec import conditions_of, encode_images
+from vaelab.latent.conditions import resolve_class
 from vaelab.latent.denoising import denoise, denoising_corruption
+from vaelab.latent.embedding import Embedding
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
 from vaelab.latent.samplers import check_sampler_applies, default_sampler, sampler_fits_training_set
 from vaelab.limits import MAX_EMBEDDED_POINTS, MAX_GENERATED, MAX_GRID_SIZE, MAX_RECONSTRUCTIONS, MAX_SEED, check_range
 from vaelab.models.base import has_gaussian_posterior
 from vaelab.presentation.denoising import plot_denoising
-from vaelab.presentation.generated import plot_generated
+from vaelab.presentation.generated import plot_generated, plot_generated_by_class
 from vaelab.presentation.images import save_figure
 from vaelab.presentation.latent_cdf import plot_latent_cdf
 from vaelab.presentation.latent_grid import plot_latent_grid
@@ -124,54 +126,101 @@ def write_generated(
     seed: int = 0,
     sampler: str | None = None,
     train_set: ImageSet | None = None,
+    condition: str | int | None = None,
 ) -> list[Path]:
     """``count`` points drawn by ``sampler`` (default: the book's for this kind of model),
     decoded: the figure, ``generated.json`` (points, sampler) and ``generated.npz`` (images).
     ``count`` defaults to the book's grid for the run's dataset (:func:`sample_grid`).
 
     A sampler fitted after training (``gmm``) is fitted to the embeddings of ``train_set``
-    (default: the run's training set); the others to the embedded test images."""
+    (default: the run's training set); the others to the embedded test images.
+
+    A conditional model (``cvae``) decodes every sample under class ``condition`` (a name of
+    ``test_set.class_names`` or an index; refused for other models), or, when it is None, under
+    every class in turn: then ``count`` defaults to a row of the book's grid per class (6 × 10 for
+    Fashion-MNIST) and ``generated_classes.png`` shows the samples one row per class. The classes
+    go into ``generated.json`` (``classes``, ``class_names``) and ``generated.npz`` (``labels``)."""
     sampler = sampler or default_sampler(run.model)
     check_sampler_applies(sampler, run.model)
     check_range("--count", count, 1, MAX_GENERATED)
     check_range("--seed", seed, 0, MAX_SEED)
+    chosen = resolve_class(run.model, test_set.class_names, condition)
+    cycling = run.model.conditional and chosen is None
+    if cycling and count is None:
+        _, columns = sample_grid(run.config.dataset)
+        count = min(columns * run.model.condition_dim, MAX_GENERATED)
     count, columns = sample_grid(run.config.dataset, count)
     embedding = embed(run.model, test_set, EMBED_COUNT)
     fit_to = None
     if sampler_fits_training_set(sampler):
-        fit_to = encode_images(run.model, (train_set or run.train_set()).images)
-    generated = generate(run.model, embedding, count, seed, sampler, fit_to)
+        fit_set = train_set or run.train_set()
+        fit_to = encode_images(run.model, fit_set.images, labels=conditions_of(run.model, fit_set))
+    generated = generate(run.model, embedding, count, seed, sampler, fit_to, chosen)
     json_path, npz_path = run.dir.figure_path("generated.json"), run.dir.figure_path("generated.npz")
-    remove_data_file(json_path, npz_path)
+    by_class_path = run.dir.figure_path("generated_classes.png")
+    remove_data_file(json_path, npz_path, by_class_path)
     figure = save_figure(plot_generated(embedding, generated, columns), run.dir.figure_path("generated.png"))
-    images = save_npz(npz_path, points=generated.points, images=generated.images)
+    figures = [figure]
+    if cycling:
+        title = f"{run.config.preset}: samples ({generated.sampler}) decoded under each class, one row per class"
+        figures.append(save_figure(plot_generated_by_class(generated, title), by_class_path))
+    arrays = {"points": generated.points, "images": generated.images}
+    if generated.labels is not None:
+        arrays["labels"] = generated.labels
+    images = save_npz(npz_path, **arrays)
     data = save_json(json_path, generated.to_dict())
-    return [figure, data, images]
+    return [*figures, data, images]
 
 
-def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = None) -> list[Path]:
+def write_grid(
+    run: Run, test_set: ImageSet, size: int = 15, span: str | None = None, condition: str | int | None = None
+) -> list[Path]:
     """A ``size``×``size`` grid decoded, beside the scatter: ``latent_grid.png`` and ``.npz``.
 
     ``span="embeddings"`` (the default for an autoencoder) spans the embeddings' min–max;
     ``span="prior"`` (the default for a VAE) takes open-interval quantiles of N(0, 1) through the
     inverse normal CDF, and the figure's axes are Φ(z).
+
+    A conditional model (``cvae``) decodes the grid under one class: ``condition`` (a name of
+    ``test_set.class_names`` or an index; refused for other models), or every class in turn when it
+    is None. Each class k gets its own pair, ``latent_grid_class{k}.png`` and ``.npz`` (which
+    records ``condition`` and ``class_name``), so the same z can be compared across classes.
     """
     check_range("--size", size, 2, MAX_GRID_SIZE)
     span = span or ("prior" if run.model.has_prior and run.model.standard_normal_prior else "embeddings")
     if span not in GRID_SPANS:
         raise ConfigError(f"unknown grid span {span!r}; use one of: {', '.join(GRID_SPANS)}")
+    chosen = resolve_class(run.model, test_set.class_names, condition)
     embedding = embed(run.model, test_set, EMBED_COUNT)
+    if not run.model.conditional:
+        return _write_one_grid(run, embedding, size, span, None, "latent_grid")
+    classes = range(run.model.condition_dim) if chosen is None else [chosen]
+    written: list[Path] = []
+    for k in classes:
+        written += _write_one_grid(run, embedding, size, span, k, f"latent_grid_class{k}")
+    return written
+
+
+def _write_one_grid(
+    run: Run, embedding: Embedding, size: int, span: str, condition: int | None, name: str
+) -> list[Path]:
+    """One decoded grid (under class ``condition`` for a conditional model): ``{name}.png`` and ``.npz``."""
     if span == "prior":
-        grid = decode_quantile_grid(run.model, run.config.model.latent_dim, size)
+        grid = decode_quantile_grid(run.model, run.config.model.latent_dim, size, condition)
         plane = normal_cdf(embedding.z[:, :2])
         title = "decoded grid: N(0, 1) quantiles through Φ⁻¹"
     else:
-        grid = decode_grid(run.model, embedding, size)
+        grid = decode_grid(run.model, embedding, size, condition)
         plane = embedding.plane
         title = "decoded grid over the embeddings' range"
-    remove_data_file(data_path := run.dir.figure_path("latent_grid.npz"))
+    extra: dict[str, np.ndarray] = {}
+    if condition is not None:
+        class_name = embedding.class_names[condition]
+        title += f", decoded as {class_name}"
+        extra = {"condition": np.array(condition), "class_name": np.array(class_name)}
+    remove_data_file(data_path := run.dir.figure_path(f"{name}.npz"))
     plot = plot_latent_grid(plane, embedding.labels, embedding.class_names, grid, title)
-    figure = save_figure(plot, run.dir.figure_path("latent_grid.png"))
+    figure = save_figure(plot, run.dir.figure_path(f"{name}.png"))
     data = save_npz(
         data_path,
         xs=grid.xs,
@@ -179,6 +228,7 @@ def write_grid(run: Run, test_set: ImageSet, size: int = 15, span: str | None = 
         latent_points=grid.latent_points,
         images=grid.images,
         span=np.array(span),
+        **extra,
     )
     return [figure, data]
 

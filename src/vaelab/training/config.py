@@ -283,6 +283,12 @@ def _check_data_fits_model(dataset: str, model: ModelSpec, options: ImageOptions
         raise ConfigError(
             f"the model takes {model.image_size}×{model.image_size} images but the data are {size}×{size}"
         )
+    if model.conditions and model.conditions != info.classes:
+        having = f"images labelled with {info.classes} classes" if info.classes else "images without classes"
+        raise ConfigError(
+            f"the {model.kind} model is conditioned on {model.conditions} classes but {dataset} has {having} "
+            "(conditioning on CelebA attributes is not supported yet); train it on fashion-mnist"
+        )
 
 
 def _check_positive(name: str, value: Any, largest: int | None = None) -> None:

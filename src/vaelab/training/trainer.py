@@ -30,6 +30,7 @@ from vaelab.data.selection import AtMost
 from vaelab.errors import ConfigError, RunDirError, TrainingDivergedError, VaelabError, WriteError
 from vaelab.limits import MAX_EPOCHS
 from vaelab.models import LatentModel, ModelOutput, build_model
+from vaelab.models.cvae import condition_labels
 from vaelab.models.spec import check_trainable_latent_dim
 from vaelab.progress import progress_bar
 from vaelab.safetensors_io import tensors_digest
@@ -418,16 +419,9 @@ def smallest_batch(model: torch.nn.Module, world_size: int = 1) -> int:
 
 
 def _labels_for(model: LatentModel, images: ImageSet) -> np.ndarray | None:
-    """The labels a conditional family trains on (a :class:`ConfigError` for a set without them);
-    None for the others, which never see labels."""
-    if not model.conditional:
-        return None
-    if images.labels is None:
-        raise ConfigError(
-            f"the {model.family} family is conditioned on classes, and these {images.name} images have none; "
-            "train it on a labelled dataset (Fashion-MNIST, or an image folder with classes)"
-        )
-    return images.labels
+    """The labels a conditional family trains on (a :class:`ConfigError` for a set without them, or
+    with another number of classes); None for the others, which never see labels."""
+    return condition_labels(model, images)
 
 
 def _silent(message: str) -> None:

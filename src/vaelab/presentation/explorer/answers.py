@@ -34,6 +34,10 @@ class RunFacts(BaseModel):
     name: str = Field(description="the run directory's name")
     preset: str
     kind: str = Field(description="the model family, e.g. `ae` or `vae`")
+    conditional: bool = Field(
+        description="whether the model decodes under a class (`cvae`): then /api/decode needs `class`, an index of "
+        "`class_names` of /api/points"
+    )
     dataset: str
     latent_dim: int = Field(ge=1)
     image_shape: list[int] = Field(min_length=3, max_length=3, description="channels, height, width")

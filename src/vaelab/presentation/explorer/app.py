@@ -21,11 +21,16 @@ offline, as OpenAPI at ``/openapi.json``: each route's statuses, all with :class
 every parameter's bounds. The answers are built on :data:`WORKERS` threads of the app's own
 (:mod:`.workers`), however many requests come at once; the run's files are read on
 :data:`READERS` others, so a file that blocks never holds up decoding.
+
+For a conditional model (``cvae``; ``conditional`` in ``/api/run``) ``/api/decode`` needs ``class``,
+the index of the class to decode under (in the schema with its bounds); for every other model the
+parameter is not in the schema and is refused (422) when given. Reconstructions and morphs decode
+each test image under its own class.
 """
 
 # No ``from __future__ import annotations``: the routes' parameter types are built per app (an index's
 # maximum is its number of embedded images), and FastAPI must see them as objects, not strings.
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -178,6 +183,10 @@ def coordinate(description: str) -> Any:
     )
 
 
+PlaneX = Annotated[float, coordinate("first coordinate of the plane"), PLAIN_FLOAT]
+PlaneY = Annotated[float, coordinate("second coordinate of the plane"), PLAIN_FLOAT]
+
+
 def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
     """Bounds of a test-image index: at least 0 (checked as the schema says) and at most the last
     embedded image (in the schema as ``maximum``, checked by the route, whose one line says how to
@@ -219,20 +228,47 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
         (the embeddings' range plus 5% on each side) and `axis_labels`."""
         return Response(points_answer, media_type=JSON)  # validated and encoded once, at start-up
 
-    @app.get(
+    decode_route = app.get(
         "/api/decode",
         tags=["explorer"],
         response_class=Response,
         responses=documented_answers("the decoded image", 422),
     )
-    async def decode(
-        x: Annotated[float, coordinate("first coordinate of the plane"), PLAIN_FLOAT],
-        y: Annotated[float, coordinate("second coordinate of the plane"), PLAIN_FLOAT],
-        scale: Scale = 1,
-    ) -> Response:
-        """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
-        point of the PCA plane, z = mean + x·PC1 + y·PC2."""
-        return await _png(workers, lambda: _checked(lambda: state.decode_plane(x, y), 422), scale)
+
+    def decoded(x: float, y: float, condition: int | None, scale: int) -> Awaitable[Response]:
+        return _png(workers, lambda: _checked(lambda: state.decode_plane(x, y, condition), 422), scale)
+
+    if state.conditional:
+        last = state.run.model.condition_dim - 1
+        names = state.embedding.class_names
+        listed = ", ".join(f"{k} {name}" for k, name in enumerate(names[:12])) + (", …" if len(names) > 12 else "")
+        described = f"the class to decode under, 0 to {last}: an index of `class_names` of /api/points ({listed})"
+
+        @decode_route
+        async def decode_under_class(
+            x: PlaneX,
+            y: PlaneY,
+            condition: Annotated[int, Query(alias="class", ge=0, le=last, description=described), PLAIN_INT],
+            scale: Scale = 1,
+        ) -> Response:
+            """The image decoded at plane point (x, y) under `class`, this conditional model's class
+            (`conditional` of /api/run): in a 2-D latent space z = (x, y); above 2-D the point of the
+            PCA plane, z = mean + x·PC1 + y·PC2."""
+            return await decoded(x, y, condition, scale)
+
+    else:
+
+        @decode_route
+        async def decode(
+            x: PlaneX,
+            y: PlaneY,
+            condition: Annotated[int | None, Query(alias="class", include_in_schema=False), PLAIN_INT] = None,
+            scale: Scale = 1,
+        ) -> Response:
+            """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
+            point of the PCA plane, z = mean + x·PC1 + y·PC2. (This model takes no class: `class` is
+            refused.)"""
+            return await decoded(x, y, condition, scale)
 
     @app.get(
         "/api/image/{index}",

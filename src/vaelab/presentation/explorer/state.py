@@ -32,7 +32,8 @@ from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError, DataError, RunDirError
-from vaelab.latent.codec import decode_points
+from vaelab.latent.codec import conditions_of, decode_points
+from vaelab.latent.conditions import check_class_applies
 from vaelab.latent.embedding import Embedding, embed
 from vaelab.latent.morph import METHODS, Morph, morph
 from vaelab.reading import FileProblem, check_regular_file
@@ -144,11 +145,33 @@ class ExplorerState:
                 )
         return self.embedding.projection.lift(np.array([[x, y]], np.float64))
 
-    def decode_plane(self, x: float, y: float) -> np.ndarray:
-        """The image [C, H, W] in [0, 1] decoded at plane point (x, y)."""
+    @property
+    def conditional(self) -> bool:
+        """Whether the run's model decodes under a class (``cvae``): ``/api/decode`` then takes one."""
+        return self.run.model.conditional
+
+    def check_class(self, condition: int | None) -> np.ndarray | None:
+        """The class to decode a plane point under, as labels [1] (None for a model that takes none);
+        a :class:`ConfigError` when a conditional model gets no class or one out of range, or another
+        model gets one."""
+        model = self.run.model
+        check_class_applies(model, condition, "class")
+        if not model.conditional:
+            return None
+        last = model.condition_dim - 1
+        if condition is None:
+            raise ConfigError(f"the {model.family} model decodes under a class: give class, from 0 to {last}")
+        if not 0 <= condition <= last:
+            raise ConfigError(f"class must be from 0 to {last} (the model's classes), got {condition}")
+        return np.array([condition], np.int64)
+
+    def decode_plane(self, x: float, y: float, condition: int | None = None) -> np.ndarray:
+        """The image [C, H, W] in [0, 1] decoded at plane point (x, y) (under class ``condition``,
+        which a conditional model needs and every other model refuses)."""
+        labels = self.check_class(condition)
         z = self.latent_point(x, y)
         with self._model_lock:
-            return decode_points(self.run.model, z)[0]
+            return decode_points(self.run.model, z, labels=labels)[0]
 
     def original(self, index: int) -> np.ndarray:
         """Test image ``index`` as float32 [C, H, W] in [0, 1]."""
@@ -156,10 +179,13 @@ class ExplorerState:
         return self.images.images[index].astype(np.float32) / 255.0
 
     def reconstruction(self, index: int) -> np.ndarray:
-        """The decoding of test image ``index``'s embedding (its encoder mean for a VAE)."""
+        """The decoding of test image ``index``'s embedding (its encoder mean for a VAE; under its own
+        class for a conditional model)."""
         self.check_index(index)
+        classes = conditions_of(self.run.model, self.images)
+        labels = None if classes is None else classes[index : index + 1]
         with self._model_lock:
-            return decode_points(self.run.model, self.embedding.z[index : index + 1])[0]
+            return decode_points(self.run.model, self.embedding.z[index : index + 1], labels=labels)[0]
 
     def morph(self, start: int, end: int, steps: int, method: str = "linear") -> Morph:
         """The ``method`` morph from test image ``start`` to ``end`` (see :func:`vaelab.latent.morph.morph`)."""
@@ -293,10 +319,10 @@ def run_facts(
     rows: list[dict[str, Any]],
     on_disk: WeightsOnDisk,
 ) -> dict[str, Any]:
-    """What the explorer's facts panel shows: preset, model kind, dataset, latent size, image
-    shape, the epoch of the weights served (of those configured) and that epoch's validation loss
-    terms from ``rows`` (None when that row is missing), whether the weights on disk changed since
-    (``on_disk``), the number of embedded points and the plane's projection."""
+    """What the explorer's facts panel shows: preset, model kind (and whether it is conditional),
+    dataset, latent size, image shape, the epoch of the weights served (of those configured) and that
+    epoch's validation loss terms from ``rows`` (None when that row is missing), whether the weights on
+    disk changed since (``on_disk``), the number of embedded points and the plane's projection."""
     config = run.config
     row = next((row for row in rows if row["epoch"] == served.epoch), None) if served.epoch is not None else None
     projection = embedding.projection
@@ -305,6 +331,7 @@ def run_facts(
         "name": run.dir.path.resolve().name,
         "preset": config.preset,
         "kind": config.model.kind,
+        "conditional": run.model.conditional,
         "dataset": config.dataset,
         "latent_dim": config.model.latent_dim,
         "image_shape": list(run_image_shape(run)),

@@ -1,6 +1,7 @@
 // vaelab latent-space explorer: draws the scatter from /api/points and asks the server for images
 // (/api/decode, /api/image/{i}, /api/morph). Plain JavaScript, no libraries, nothing from the network
-// but this server.
+// but this server. A conditional model (`conditional` of /api/run) decodes the cursor's point under the
+// class chosen in the "decode as" selector (/api/decode?class=K).
 "use strict";
 
 (() => {
@@ -8,6 +9,7 @@
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const UNLABELLED = "#1f77b4";
+  const MODEL_NAMES = { ae: "autoencoder", vae: "variational autoencoder", cvae: "conditional VAE" };
   const PICK_RADIUS = 8;           // CSS pixels around a point that a click still picks it
   const MARGIN = { left: 52, right: 12, top: 12, bottom: 32 };
 
@@ -244,7 +246,18 @@
 
   // ---- decoding under the mouse: at most one request in flight, always the latest point ---------
 
-  const decoder = { inFlight: false, next: null };
+  const decoder = { inFlight: false, next: null, last: null };
+
+  // `&class=K` for a conditional model (the selector's class), nothing otherwise.
+  function classQuery() {
+    return state.facts && state.facts.conditional ? `&class=${encodeURIComponent($("decode-class").value)}` : "";
+  }
+
+  function classCaption() {
+    if (!state.facts || !state.facts.conditional) return "";
+    const select = $("decode-class");
+    return ` as ${select.options[select.selectedIndex].text}`;
+  }
 
   function requestDecode(x, y) {
     decoder.next = [x, y];
@@ -255,10 +268,11 @@
     if (!decoder.next) return;
     const [x, y] = decoder.next;
     decoder.next = null;
+    decoder.last = [x, y];
     decoder.inFlight = true;
     try {
-      await showPNG($("decoded"), `/api/decode?x=${x}&y=${y}`);
-      $("cursor-coords").textContent = `(${formatNumber(x, 3)}, ${formatNumber(y, 3)})`;
+      await showPNG($("decoded"), `/api/decode?x=${x}&y=${y}${classQuery()}`);
+      $("cursor-coords").textContent = `(${formatNumber(x, 3)}, ${formatNumber(y, 3)})${classCaption()}`;
     } catch (error) {
       $("cursor-coords").textContent = error.message;
     } finally {
@@ -352,7 +366,7 @@
     document.title = `vaelab explorer: ${f.name}`;
     const rows = [
       ["preset", f.preset],
-      ["model", f.kind === "vae" ? "variational autoencoder" : "autoencoder"],
+      ["model", MODEL_NAMES[f.kind] || f.kind],
       ["dataset", f.dataset],
       ["latent dimensions", f.latent_dim],
       ["image", f.image_shape.join(" × ")],
@@ -403,6 +417,7 @@
     showFacts(state.facts);
     $("axis-labels").textContent = `horizontal: ${state.points.axis_labels[0]} · vertical: ${state.points.axis_labels[1]}`;
     drawLegend();
+    setUpClassChoice();
     layout();
     const overlay = $("overlay");
     overlay.addEventListener("mousemove", onMove);
@@ -413,6 +428,15 @@
     $("ink").addEventListener("change", () => showFacts(state.facts));
     window.addEventListener("resize", layout);
     applyLink(new URLSearchParams(window.location.search));
+  }
+
+  // A conditional model: the selector of the class the cursor's point is decoded under.
+  function setUpClassChoice() {
+    if (!state.facts.conditional) return;
+    const select = $("decode-class");
+    state.points.class_names.forEach((name, k) => select.append(new Option(`${k} ${name}`, String(k))));
+    $("class-choice").hidden = false;
+    select.addEventListener("change", () => { if (decoder.last) requestDecode(decoder.last[0], decoder.last[1]); });
   }
 
   // ---- links: ?a=TEST_INDEX&b=TEST_INDEX&x=X&y=Y reopens a view ---------------------------------
