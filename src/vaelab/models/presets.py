@@ -61,18 +61,6 @@ PRESETS: dict[str, Preset] = {
             lr=5e-4,
         ),
         Preset(
-            name="cvae",
-            description="conditional VAE: book-vae's network with the class (one-hot) fed to encoder and decoder, "
-            "summed BCE + KL (the conditional ELBO), prior N(0, I)",
-            dataset="fashion-mnist",
-            model=ModelSpec(kind="cvae", latent_dim=2, conditions=10),
-            objective="beta-vae",
-            objective_params={"beta": 1.0},
-            epochs=5,
-            batch_size=100,
-            lr=5e-4,
-        ),
-        Preset(
             name="book-dae",
             description="denoising autoencoder: book-ae trained to restore images under Gaussian noise σ=0.3",
             dataset="fashion-mnist",
@@ -100,6 +88,18 @@ PRESETS: dict[str, Preset] = {
             objective_params={"reconstruction_weight": 2000.0},
             epochs=10,
             batch_size=128,
+            lr=5e-4,
+        ),
+        Preset(
+            name="cvae",
+            description="conditional VAE: book-vae's network with the class (one-hot) fed to encoder and decoder, "
+            "summed BCE + KL (the conditional ELBO), prior N(0, I)",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="cvae", latent_dim=2, conditions=10),
+            objective="beta-vae",
+            objective_params={"beta": 1.0},
+            epochs=5,
+            batch_size=100,
             lr=5e-4,
         ),
         Preset(
