@@ -163,3 +163,28 @@ def test_explorer_memory_benchmark_finds_the_server_on_its_few_threads(tmp_path,
     for row in result["rounds"] + [result["idle_after"]]:
         assert row["threads"] <= before["threads"] + WORKERS * (os.cpu_count() or 1) + 2, row
     assert "round 2: 60 requests" in done.stdout
+
+
+def test_family_speed_times_every_family_it_is_given_against_the_baseline(tmp_path):
+    """benchmarks/family_speed.py end to end on two presets (one conditional): every row is
+    measured, the ratios divide by the baseline's own medians, the baseline's ratio is 1."""
+    out = tmp_path / "families.json"
+    script = SCRIPT.parent / "family_speed.py"
+    command = [sys.executable, str(script), "--presets", "book-vae,cvae", "--steps", "2", "--warmup", "1"]
+    command += ["--repeats", "1", "--images", "300", "--threads", "1", "--output", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert [row["preset"] for row in result["measurements"]] == ["book-vae", "cvae"]
+    base, cvae = result["summary"]
+    assert base["time_ratio"] == pytest.approx(1.0) and base["cpu_time_ratio"] == pytest.approx(1.0)
+    assert cvae["time_ratio"] == pytest.approx(base["images_per_second"] / cvae["images_per_second"])
+    assert "| cvae |" in done.stdout
+
+
+def test_family_speed_refuses_a_baseline_it_does_not_measure():
+    script = SCRIPT.parent / "family_speed.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--presets", "cvae", "--baseline", "book-vae"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "--baseline book-vae must be one of --presets" in done.stderr
