@@ -217,7 +217,7 @@ def test_beta_override_sets_each_presets_own_weight():
     assert RunConfig.from_preset("book-vae", beta=100).objective_params == {"reconstruction_weight": 100.0}
     assert RunConfig.from_preset("beta-vae", beta=4).objective_params == {"beta": 4.0}
     assert RunConfig.from_preset("book-vae").objective_params == {"reconstruction_weight": 500.0}
-    with pytest.raises(ConfigError, match="--beta only applies to VAE presets"):
+    with pytest.raises(ConfigError, match="--beta does not apply to this preset"):
         RunConfig.from_preset("book-ae", beta=2.0)
     with pytest.raises(ConfigError, match="--beta"):
         RunConfig.from_preset("beta-vae", beta=-1.0)
@@ -225,7 +225,7 @@ def test_beta_override_sets_each_presets_own_weight():
 
 def test_beta_on_book_ae_is_a_one_line_cli_error(capsys, tmp_path):
     code, _, err = run_cli(capsys, "train", "--preset", "book-ae", "--run-dir", str(tmp_path / "r"), "--beta", "2")
-    assert_one_line_error(code, err, 1, "--beta only applies to VAE presets")
+    assert_one_line_error(code, err, 1, "--beta does not apply to this preset")
     assert not (tmp_path / "r").exists()
 
 

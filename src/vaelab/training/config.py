@@ -28,7 +28,7 @@ from vaelab.limits import (
 from vaelab.models import ModelSpec, Recipe, get_preset
 from vaelab.reading import KB, FileProblem, read_json
 from vaelab.training.execution import PRECISIONS
-from vaelab.training.objectives import make_objective
+from vaelab.training.objectives import OBJECTIVES, make_objective
 
 #: The largest config.json read back (vaelab writes about 700 bytes).
 MAX_CONFIG_BYTES = 64 * KB
@@ -37,19 +37,6 @@ MAX_CONFIG_BYTES = 64 * KB
 RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
     {"precision", "compile", "threads", "cuda_graphs"}  # execution settings (vaelab.training.execution)
 )
-
-#: The objective parameter that ``--beta`` sets, per objective. The book's "beta" (vae-book)
-#: weights the reconstruction term; the standard β-VAE's weights the KL term.
-BETA_PARAMS = {
-    "vae-book": "reconstruction_weight",
-    "vae-mse": "reconstruction_weight",
-    "beta-vae": "beta",
-    "vamp": "beta",
-    "rae": "beta",
-    "wae-mmd": "mmd_weight",
-    "info-vae": "lambda_",
-    "beta-tcvae": "beta",
-}
 
 #: Model settings that a ``train`` flag overrides: the option's name → the :class:`ModelSpec` field,
 #: its largest value, and what it is. A flag applies to the presets whose model sets the field (a
@@ -115,7 +102,7 @@ class RunConfig(Recipe):
         """The preset's recipe with ``overrides`` applied (``None`` values are ignored).
 
         ``latent_dim`` is accepted as an override and goes into the model spec; ``beta`` goes
-        into the objective's parameters (see :data:`BETA_PARAMS`; refused for a plain AE); ``k``
+        into the objective's parameters (the objective's ``beta_param``; refused for a plain AE); ``k``
         and ``pseudo_inputs`` into the model spec (see :data:`MODEL_OPTIONS`; refused for a preset
         whose model has no such setting).
         """
@@ -321,12 +308,12 @@ def _check_beta(value: Any) -> None:
 
 def _beta_param(objective: str) -> str:
     """The objective parameter that ``--beta`` sets; a :class:`ConfigError` for non-VAE objectives."""
-    try:
-        return BETA_PARAMS[objective]
-    except KeyError:
+    param = getattr(OBJECTIVES.get(objective), "beta_param", None)
+    if param is None:
         raise ConfigError(
-            f"--beta only applies to VAE presets (this one trains with the {objective!r} objective)"
-        ) from None
+            f"--beta does not apply to this preset: its {objective!r} objective has no weight that --beta sets"
+        )
+    return param
 
 
 def _reject_unknown(overrides: dict[str, Any]) -> None:

@@ -38,7 +38,9 @@ from vaelab.training.objectives.wae_mmd import WaeMmdObjective
 
 
 class Objective(Protocol):
-    """A training objective: ``terms`` names what ``__call__`` returns, ``"loss"`` first."""
+    """A training objective: ``terms`` names what ``__call__`` returns, ``"loss"`` first. An
+    objective with a main weight says which constructor parameter ``train --beta`` sets in a class
+    attribute ``beta_param`` (none: ``--beta`` is refused for its presets)."""
 
     terms: tuple[str, ...]
 

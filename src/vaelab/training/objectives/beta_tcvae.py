@@ -47,6 +47,8 @@ class BetaTcVaeObjective:
     """BCE + α·MI + β·TC + γ·DWKL by minibatch-weighted sampling (see the module docstring)."""
 
     terms = ("loss", "reconstruction_nats", "mi", "tc", "dwkl", "kl", "neg_elbo_nats")
+    #: The parameter ``train --beta`` sets.
+    beta_param = "beta"
 
     def __init__(self, alpha: float = 1.0, beta: float = 6.0, gamma: float = 1.0) -> None:
         self.alpha = check_weight("alpha", alpha, allow_zero=True)

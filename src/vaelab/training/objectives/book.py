@@ -81,6 +81,8 @@ class VaeBookObjective:
     """The book's VAE loss: weight × per-pixel mean BCE + KL (see the module docstring)."""
 
     terms = ("loss", "reconstruction", "kl", "neg_elbo_nats")
+    #: The parameter ``train --beta`` sets.
+    beta_param = "reconstruction_weight"
 
     def __init__(self, reconstruction_weight: float = 500.0) -> None:
         self.reconstruction_weight = check_weight("reconstruction_weight", reconstruction_weight)
@@ -101,6 +103,8 @@ class BetaVaeObjective:
     """The standard β-VAE loss: summed BCE + β × KL (see the module docstring)."""
 
     terms = ("loss", "reconstruction_nats", "kl", "neg_elbo_nats")
+    #: The parameter ``train --beta`` sets.
+    beta_param = "beta"
 
     def __init__(self, beta: float = 1.0) -> None:
         self.beta = check_weight("beta", beta)
@@ -125,6 +129,8 @@ class VaeMseObjective:
     """The book's faces loss: weight × per-pixel-channel MSE + KL (see the module docstring)."""
 
     terms = ("loss", "reconstruction", "kl", "neg_elbo_nats")
+    #: The parameter ``train --beta`` sets.
+    beta_param = "reconstruction_weight"
 
     def __init__(self, reconstruction_weight: float = 2000.0) -> None:
         self.reconstruction_weight = check_weight("reconstruction_weight", reconstruction_weight)

@@ -43,6 +43,8 @@ class InfoVaeObjective:
     """BCE + (1 − α)·KL + (α + λ − 1)·MMD² (see the module docstring)."""
 
     terms = ("loss", "reconstruction_nats", "kl", "mmd", "neg_elbo_nats")
+    #: The parameter ``train --beta`` sets.
+    beta_param = "lambda_"
 
     def __init__(self, alpha: float = 0.0, lambda_: float = 1000.0) -> None:
         try:

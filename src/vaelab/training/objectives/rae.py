@@ -39,6 +39,8 @@ class RaeObjective:
     """BCE + β·½‖z‖² + λ·‖θ_dec‖² (see the module docstring); β, λ ≥ 0 (0 turns a term off)."""
 
     terms = ("loss", "reconstruction_nats", "z_l2", "decoder_l2")
+    #: The parameter ``train --beta`` sets.
+    beta_param = "beta"
 
     def __init__(self, beta: float = 0.1, decoder_weight: float = 1e-4) -> None:
         self.beta = check_weight("beta", beta, allow_zero=True)

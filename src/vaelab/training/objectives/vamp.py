@@ -46,6 +46,8 @@ class VampObjective:
     by β (see the module docstring)."""
 
     terms = ("loss", "reconstruction_nats", "kl", "neg_elbo_nats")
+    #: The parameter ``train --beta`` sets.
+    beta_param = "beta"
 
     def __init__(self, beta: float = 1.0) -> None:
         self.beta = check_weight("beta", beta)

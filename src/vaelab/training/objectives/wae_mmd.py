@@ -57,6 +57,8 @@ class WaeMmdObjective:
     """BCE + λ · MMD²(q(z), p(z)) (see the module docstring); λ ≥ 0."""
 
     terms = ("loss", "reconstruction_nats", "mmd")
+    #: The parameter ``train --beta`` sets.
+    beta_param = "mmd_weight"
 
     def __init__(self, mmd_weight: float = 250.0) -> None:
         self.mmd_weight = check_weight("mmd_weight", mmd_weight, allow_zero=True)
