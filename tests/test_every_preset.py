@@ -489,6 +489,10 @@ def test_a_run_written_by_vaelab_0_5_loads_analyses_and_resumes_exactly(lab, pre
     config = prepare_config(run_dir, None, True, epochs=EPOCHS)
     logged: list[str] = []
     train(config, old, resume=True, train_set=train_set, test_set=test_set, progress=False, log=logged.append)
+    assert logged[0] == (
+        f"wrote {old / 'model.safetensors'} again from the checkpoint of epoch 1 (its header does not record the "
+        "epoch it holds, as in runs of vaelab before 0.6)"
+    )
     assert (old / "model.safetensors").read_bytes() == (trained.straight / "model.safetensors").read_bytes()
     rows, expected = ([_without_timings(r) for r in RunDir(d).read_metrics()] for d in (old, trained.straight))
     assert rows == expected
@@ -537,11 +541,15 @@ def test_two_processes_train_every_preset(two_processes, lab, preset):
         for name in ("straight", "resumed")
         for rank in (0, 1)
     }
-    for (name, rank), tensors in weights.items():
-        reference = weights[("straight", 0)]
-        assert all(torch.equal(tensors[k], reference[k]) for k in reference), f"{name}, rank {rank} differs"
-    assert_same_run(folder / "resumed", folder / "straight")  # a resume under torchrun is exact
     single = lab[preset]
+    # The processes hold the same parameters; BatchNorm's running statistics are each process's own on
+    # the CPU (no SyncBatchNorm there; rank 0's are the ones written: see vaelab.training.distributed).
+    parameters = [name for name, _ in single.run.model.named_parameters()]
+    for (name, rank), tensors in weights.items():
+        same_rank_straight = weights[("straight", rank)]
+        assert all(torch.equal(tensors[k], same_rank_straight[k]) for k in tensors), f"{name}, rank {rank}"
+        assert all(torch.equal(tensors[k], weights[("straight", 0)][k]) for k in parameters), f"{name}, rank {rank}"
+    assert_same_run(folder / "resumed", folder / "straight")  # a resume under torchrun is exact
     if single.family in DETERMINISTIC_FAMILIES and PRESETS[preset].corruption is None:
         for name, tensor in single.run.model.state_dict().items():
             torch.testing.assert_close(weights[("straight", 0)][name], tensor, rtol=0, atol=2e-3)
