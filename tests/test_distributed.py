@@ -70,7 +70,8 @@ def test_scaled_shard_steps_average_to_the_global_batch_step(count, train_images
         torch.testing.assert_close((first + second) / 2, full, rtol=1e-4, atol=1e-7)
 
 
-def _torchrun(*args, timeout=180):
+def torchrun(*args, timeout=180, worker=WORKER):
+    """Run ``worker`` with ``args`` in 2 processes under torchrun (gloo, CPU); the finished process."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
     command = [
         sys.executable,
@@ -79,7 +80,7 @@ def _torchrun(*args, timeout=180):
         "--standalone",
         "--nproc-per-node",
         "2",
-        str(WORKER),
+        str(worker),
         *map(str, args),
     ]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
@@ -89,7 +90,7 @@ def _torchrun(*args, timeout=180):
 def two_process_run(tmp_path_factory):
     """book-ae, 2 epochs of 12 global batches of 20, trained by 2 gloo processes."""
     root = tmp_path_factory.mktemp("ddp")
-    done = _torchrun(root / "run", root / "weights")
+    done = torchrun(root / "run", root / "weights")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return root
 
@@ -124,13 +125,13 @@ def test_all_processes_stop_together_and_resume_exactly(two_process_run, tmp_pat
     run, weights = tmp_path / "run", tmp_path / "weights"
     # Only rank 1 "presses Ctrl-C", at its 4th look at the flag (checks at batches 4 and 8 of epoch 1, the
     # end of epoch 1, then epoch 2, batch 4); both must stop there.
-    cut = _torchrun(run, weights, "--check-every", 4, "--stop-rank", 1, "--stop-after", 4)
+    cut = torchrun(run, weights, "--check-every", 4, "--stop-rank", 1, "--stop-after", 4)
     assert cut.returncode != 0
     assert "interrupted at epoch 2, batch 4; checkpoint saved" in cut.stdout, cut.stdout[-2000:] + cut.stderr[-2000:]
     assert "rank 1: interrupted at epoch 2, batch 4" in cut.stdout
     assert len(RunDir(run).read_metrics()) == 1
 
-    resumed = _torchrun(run, weights, "--resume", "--check-every", 4)
+    resumed = torchrun(run, weights, "--resume", "--check-every", 4)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     strip = lambda rows: [{k: r[k] for k in ("epoch", "train", "val")} for r in rows]  # noqa: E731
     assert strip(RunDir(run).read_metrics()) == strip(RunDir(straight / "run").read_metrics())
@@ -146,12 +147,12 @@ def test_all_processes_stop_together_and_resume_exactly(two_process_run, tmp_pat
 def test_a_stop_at_an_epochs_end_stops_every_process_there_and_resumes_exactly(two_process_run, tmp_path):
     run, weights = tmp_path / "run", tmp_path / "weights"
     # Rank 1's 3rd look at the flag is the end of epoch 1 (after checks at batches 4 and 8).
-    cut = _torchrun(run, weights, "--check-every", 4, "--stop-rank", 1, "--stop-after", 3)
+    cut = torchrun(run, weights, "--check-every", 4, "--stop-rank", 1, "--stop-after", 3)
     assert cut.returncode != 0
     for rank in (0, 1):
         assert f"rank {rank}: interrupted at the end of epoch 1; checkpoint saved" in cut.stdout, cut.stdout[-2000:]
     assert len(RunDir(run).read_metrics()) == 1 and RunDir(run).weights_record().epoch == 1
-    resumed = _torchrun(run, weights, "--resume", "--check-every", 4)
+    resumed = torchrun(run, weights, "--resume", "--check-every", 4)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     for rank in (0, 1):
         mine = load_file(str(weights / f"rank{rank}.safetensors"))

@@ -16,7 +16,8 @@ Semantics, chosen so that N processes train *the same run* as one process:
   deterministic model (book-ae) therefore gets the weights of a single-process run up to the order
   of float additions (tested). Random draws during training (a VAE's ε, a denoiser's noise) come
   from each process's own stream (rank r > 0 reseeds from (seed, r)): statistically the same
-  training, not the same numbers.
+  training, not the same numbers. A loss term measured across a batch's images (wae-mmd's and
+  info-vae's MMD², β-TCVAE's minibatch estimate of q(z)) is measured on each process's slice.
 * Batch normalisation: on CUDA the model's BatchNorm layers become ``SyncBatchNorm``, so the batch
   statistics are those of the global batch, as in one process. PyTorch's SyncBatchNorm does not
   run on the CPU, so there (gloo) each process normalises with its own slice's statistics, and the

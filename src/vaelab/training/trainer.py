@@ -207,6 +207,8 @@ class Trainer:
         A checkpoint written at the end of an epoch holds exactly that epoch's weights, so those are
         written when the weights file does not carry the checkpoint's record. A mid-epoch checkpoint
         holds later weights; then a stale weights file is reported and replaced when the epoch ends.
+        A run of vaelab before 0.6 has records in neither file: its weights are written again too
+        (the same weights, now with their record), and the log says why.
         """
         if not self.processes.is_main:
             return
@@ -220,11 +222,14 @@ class Trainer:
         if state.step == 0:
             expected = WeightsRecord(state.epoch, tensors_digest(weights_of(self.model)))
             if current != expected:
-                state.weights = run_dir.save_weights(self.model, self.config, state.epoch).to_dict()
-                self.log(
-                    f"wrote {run_dir.model} again from the checkpoint of epoch {state.epoch} (the last run "
-                    f"stopped before finishing it)"
+                unrecorded = current is None and not state.weights and run_dir.model.is_file()
+                why = (
+                    "its header does not record the epoch it holds, as in runs of vaelab before 0.6"
+                    if unrecorded
+                    else "the last run stopped before finishing it"
                 )
+                state.weights = run_dir.save_weights(self.model, self.config, state.epoch).to_dict()
+                self.log(f"wrote {run_dir.model} again from the checkpoint of epoch {state.epoch} ({why})")
         elif state.weights and current != WeightsRecord(**state.weights):
             self.log(
                 f"warning: {run_dir.model} does not hold epoch {state.epoch}'s weights; they are written again "
