@@ -104,7 +104,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "--sampler",
         choices=choices.SAMPLERS,
         help="uniform-box: uniform in the embeddings' bounding box; prior: N(0, I); gmm: a 10-component "
-        "Gaussian mixture fitted to the training set's embeddings (default: uniform-box for an "
+        "Gaussian mixture fitted to the training set's embeddings; two-stage: a second small VAE fitted to "
+        "them, decoding its N(0, I) draws (default: uniform-box for an "
         "autoencoder, prior for a VAE, as the book)",
     )
     p.add_argument(

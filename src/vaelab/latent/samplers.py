@@ -9,6 +9,8 @@ A sampler is fitted to embeddings (training or test images encoded) and then dra
 * ``gmm`` — a Gaussian mixture (10 full-covariance components by default) fitted, after
   training, to the embeddings of the training set: an "ex-post" density that follows where the
   data actually went, for any model.
+* ``two-stage`` — a second, small VAE fitted, after training, to the embeddings of the training set;
+  samples decode u ~ N(0, I) through its decoder (Dai & Wipf, 2019; :mod:`vaelab.latent.two_stage`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from vaelab.errors import ConfigError
+from vaelab.latent.two_stage import TwoStageSampler, check_two_stage_size
 from vaelab.models.base import LatentModel
 
 
@@ -147,10 +150,13 @@ def check_fit_size(name: str | None, count: int) -> None:
         check_sampler(name)
     if name == "gmm":
         _check_mixture_size(GmmSampler().components, count)
+    if name == TwoStageSampler.name:
+        check_two_stage_size(count)
 
 
 #: The samplers by name (:data:`vaelab.choices.SAMPLERS` lists the same names, for the command line).
 SAMPLERS: dict[str, type] = {sampler.name: sampler for sampler in (UniformBoxSampler, PriorSampler, GmmSampler)}
+SAMPLERS[TwoStageSampler.name] = TwoStageSampler
 
 
 def check_sampler(name: str) -> None:
@@ -178,6 +184,8 @@ def check_sampler_applies(name: str, model: LatentModel) -> None:
 def sampler_fits_training_set(name: str) -> bool:
     """Whether sampler ``name`` is fitted to training-set embeddings (the ex-post ones) rather
     than to the embeddings being shown."""
+    if name == TwoStageSampler.name:
+        return True
     return name == "gmm"
 
 

@@ -132,7 +132,7 @@ def write_generated(
     decoded: the figure, ``generated.json`` (points, sampler) and ``generated.npz`` (images).
     ``count`` defaults to the book's grid for the run's dataset (:func:`sample_grid`).
 
-    A sampler fitted after training (``gmm``) is fitted to the embeddings of ``train_set``
+    A sampler fitted after training (``gmm``, ``two-stage``) is fitted to the embeddings of ``train_set``
     (default: the run's training set); the others to the embedded test images.
 
     A conditional model (``cvae``) decodes every sample under class ``condition`` (a name of
