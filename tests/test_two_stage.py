@@ -151,15 +151,16 @@ def test_gamma_started_at_one_collapses_which_is_why_it_starts_at_a_tenth():
 def test_the_standardisation_is_undone():
     rng = np.random.default_rng(3)
     z = np.stack([100 + 30 * rng.standard_normal(1000), -50 + 0.01 * rng.standard_normal(1000)], axis=1)
-    sampler = _fit(z, SMALL)
+    sampler = _fit(z, TwoStageSettings(width=32, depth=2, steps=600, batch_size=128, lr=3e-3))
     described = sampler.describe()
     assert np.allclose(described["standardise_mean"], z.mean(axis=0)) and np.allclose(
         described["standardise_std"], z.std(axis=0)
     )
     points = sampler.sample(4000, seed=2)
     assert points.dtype == np.float32 and points.shape == (4000, 2)
-    assert np.all(np.abs(points.mean(axis=0) - z.mean(axis=0)) < 0.1 * z.std(axis=0))
-    assert np.all(np.abs(points.std(axis=0) / z.std(axis=0) - 1) < 0.3)
+    # left standardised, the points would sit near 0 with a spread near 1: 3 and 5,000 σ off, 30 and 0.01 times
+    assert np.all(np.abs(points.mean(axis=0) - z.mean(axis=0)) < 0.2 * z.std(axis=0))
+    assert np.all(np.abs(points.std(axis=0) / z.std(axis=0) - 1) < 0.25)
 
 
 def test_a_constant_dimension_is_kept_constant():
@@ -180,6 +181,14 @@ def test_determinism():
     state = torch.random.get_rng_state()
     _fit(z)
     assert torch.equal(state, torch.random.get_rng_state())  # the global RNG is left as it was
+
+
+def test_the_fit_does_not_depend_on_the_thread_count():
+    z, _ = _two_modes(100)
+    one = _fit(z).sample(50, seed=4)
+    torch.set_num_threads(2)  # the autouse fixture restores it
+    assert np.array_equal(_fit(z).sample(50, seed=4), one)
+    assert torch.get_num_threads() == 2  # restored after the fit's own thread count
 
 
 def test_describe_records_the_fit():
@@ -352,9 +361,8 @@ def test_diagnose_evaluate_and_compare(tiny_default, run_copy, train_images, tes
     evaluated = json.loads(evaluation.read_text())["samplers"]["two-stage"]
     assert evaluated["sampler"]["final_loss"] == diagnosed["sampler"]["final_loss"]  # the same fit
     assert 0 <= evaluated["precision"] <= 1 and evaluated["frechet_distance_judge"] >= 0
-    write_diagnostics(run_copy, train_images, judge, "gmm", num_samples=60, progress=False)
     rows = collect_rows([run_copy.dir.path])
-    assert [row["sampler"] for row in rows] == ["two-stage", "gmm"]
+    assert [row["sampler"] for row in rows] == ["two-stage"]
     assert rows[0]["weights"] == "epoch 2" and rows[0]["precision"] == evaluated["precision"]
 
 

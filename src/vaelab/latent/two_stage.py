@@ -41,9 +41,12 @@ the γ noise.
 * 2,000 Adam steps of 256 points drawn at random (learning rate 1e-3, cosine-annealed to 0): far
   fewer steps than the paper's, at a larger rate (docs/families.md gives the time it takes).
 
-The fit always runs on the CPU in float32, seeded by its own fit seed (the network's initialisation,
-the minibatches and the ε of the reparameterisation), so a fit is the same on any machine with the
-same thread count; ``sample(count, seed)`` then draws u from numpy's generator for ``seed``.
+The fit always runs on the CPU in float32, in one thread (:data:`THREADS`), seeded by its own fit seed
+(the network's initialisation, the minibatches and the ε of the reparameterisation), so a fit does not
+depend on the machine's thread count; ``sample(count, seed)`` then draws u from numpy's generator for
+``seed``. One thread, because the network is small: its matrix products are too short to share
+between threads, and on a busy 2-core machine two threads made the fit several times slower, most of
+the extra time spent waiting for each other (docs/families.md gives the measured times).
 
 The fitting loop is this module's own and tiny (:meth:`TwoStageSampler.fit`): vaelab's trainer trains
 image models from a run configuration, with checkpoints and validation, none of which a density fit
@@ -66,6 +69,7 @@ from vaelab.errors import ConfigError, TrainingDivergedError
 from vaelab.models.base import GaussianPosterior, clamp_log_var
 from vaelab.models.distributions import gaussian_log_density
 from vaelab.progress import progress_bar
+from vaelab.training.execution import thread_count
 from vaelab.training.optimizer import make_adam
 
 #: The fewest embeddings the second VAE is fitted to: below that it can only memorise points.
@@ -76,6 +80,8 @@ LOSS_WINDOW = 100
 REPORT_EVERY = 50
 #: The smallest standard deviation a dimension is divided by (a dimension the embeddings never use).
 MIN_SCALE = 1e-8
+#: PyTorch threads the fit and the sampling run in (the module docstring says why one).
+THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -189,8 +195,9 @@ class TwoStageSampler:
         self.mean = points.mean(axis=0)
         self.scale = np.maximum(points.std(axis=0), MIN_SCALE)
         data = torch.from_numpy((points - self.mean) / self.scale).float()
-        self.network = self._new_network(data.shape[1])
-        self.reconstruction, self.kl = self._train(data)
+        with thread_count(THREADS):
+            self.network = self._new_network(data.shape[1])
+            self.reconstruction, self.kl = self._train(data)
         return self
 
     def _new_network(self, dim: int) -> SecondStageVae:
@@ -235,7 +242,8 @@ class TwoStageSampler:
         """``count`` points: u ~ N(0, I) from numpy's generator for ``seed``, decoded to the mean
         x̂(u) (no γ noise, as the paper) and un-standardised: [count, d] float32."""
         u = np.random.default_rng(seed).standard_normal((count, len(self.mean))).astype(np.float32)
-        x_hat = self.network.decoder(torch.from_numpy(u)).double().numpy()
+        with thread_count(THREADS):
+            x_hat = self.network.decoder(torch.from_numpy(u)).double().numpy()
         return (x_hat * self.scale + self.mean).astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
