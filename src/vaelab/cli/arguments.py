@@ -117,7 +117,7 @@ def add_seed(parser: argparse.ArgumentParser, what: str) -> None:
 
 SAMPLER_HELP = (
     "how latent points are drawn: uniform-box, uniform in the embeddings' bounding box; prior, the model's prior "
-    "(N(0, I), vamp's mixture, N(0, I) for a family without a prior); gmm, a 10-component Gaussian mixture fitted to "
+    "(N(0, I); vamp's is a mixture; N(0, I) for a family without one); gmm, a 10-component Gaussian mixture fitted to "
     "the training set's embeddings; two-stage, a second small VAE fitted to them (Dai and Wipf, 2019), its N(0, I) "
     "draws decoded to latent points (default: the model's own: uniform-box for the plain autoencoder, as the book; "
     "gmm for rae; prior for every other family)"
