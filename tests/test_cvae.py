@@ -58,6 +58,7 @@ def test_capabilities_and_parameter_counts():
         "has_prior": True,
         "default_sampler": "prior",
         "conditional": True,
+        "continuous_codes": True,
     }
     assert model.standard_normal_prior and model.condition_dim == 10
     # book-vae's encoder 100,868 + the one-hot's 10 inputs to each 2-wide head; decoder 246,273 + 10 × 2,048

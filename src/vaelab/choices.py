@@ -30,7 +30,7 @@ BAD_IMAGE_POLICIES = ("fail", "skip")
 CORRUPTIONS = ("gaussian", "salt-pepper", "mask")
 
 #: ``generate``/``diagnose``/``evaluate --sampler`` (:data:`vaelab.latent.samplers.SAMPLERS`).
-SAMPLERS = ("uniform-box", "prior", "gmm")
+SAMPLERS = ("uniform-box", "prior", "gmm", "two-stage")
 
 #: ``morph --method`` and the explorer's morphs (:func:`vaelab.latent.morph.interpolate`).
 MORPH_METHODS = ("linear", "slerp")

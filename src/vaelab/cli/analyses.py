@@ -13,6 +13,7 @@ from vaelab import choices
 from vaelab.cli.arguments import (
     IMAGES_RANGE,
     add_run_options,
+    add_sampler,
     add_seed,
     bounded_int,
     count_up_to,
@@ -100,13 +101,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_seed(p, "sampling seed")
-    p.add_argument(
-        "--sampler",
-        choices=choices.SAMPLERS,
-        help="uniform-box: uniform in the embeddings' bounding box; prior: N(0, I); gmm: a 10-component "
-        "Gaussian mixture fitted to the training set's embeddings (default: uniform-box for an "
-        "autoencoder, prior for a VAE, as the book)",
-    )
+    add_sampler(p)
     p.add_argument(
         "--class",
         dest="condition",
@@ -114,6 +109,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         help="conditional models (cvae) only: decode every sample as this class, by name (Coat) or index (4) "
         "(default: every class in turn, 6 per class, and figures/generated_classes.png with one row per class)",
     )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (the two-stage sampler's fit)")
     p.set_defaults(handler=cmd_generate)
 
 
@@ -199,7 +195,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
     run, test_set = _open(args)
     paths = write_generated(
-        run, test_set, count=args.count, seed=args.seed, sampler=args.sampler, condition=args.condition
+        run,
+        test_set,
+        count=args.count,
+        seed=args.seed,
+        sampler=args.sampler,
+        condition=args.condition,
+        progress=not args.no_progress,
     )
     print_paths(paths)
 

@@ -115,6 +115,20 @@ def add_seed(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--seed", type=seed_int, default=0, help=f"{what}, {SEED_RANGE} (default: 0)")
 
 
+SAMPLER_HELP = (
+    "how latent points are drawn: uniform-box, uniform in the embeddings' bounding box; prior, the model's prior "
+    "(N(0, I); vamp's is a mixture; N(0, I) for a family without one); gmm, a 10-component Gaussian mixture fitted to "
+    "the training set's embeddings; two-stage, a second small VAE fitted to them (Dai and Wipf, 2019), its N(0, I) "
+    "draws decoded to latent points (default: the model's own: uniform-box for the plain autoencoder, as the book; "
+    "gmm for rae; prior for every other family)"
+)
+
+
+def add_sampler(parser: argparse.ArgumentParser) -> None:
+    """``--sampler``, one of :data:`vaelab.choices.SAMPLERS` (default None: the model's own)."""
+    parser.add_argument("--sampler", choices=choices.SAMPLERS, help=SAMPLER_HELP)
+
+
 def print_paths(paths: Sequence[Path]) -> None:
     """One line per file written."""
     for path in paths:

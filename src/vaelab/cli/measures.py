@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 
-from vaelab import choices
 from vaelab.cli.arguments import (
     EPOCHS_RANGE,
     IMAGES_RANGE,
     Parser,
     add_device,
     add_run_options,
+    add_sampler,
     add_seed,
     bounded_int,
     epochs_int,
@@ -24,8 +24,6 @@ from vaelab.cli.arguments import (
     print_paths,
 )
 from vaelab.limits import MAX_DATASET_IMAGES, MAX_IMPORTANCE_SAMPLES, MAX_METRIC_SAMPLES
-
-SAMPLER_HELP = "default: uniform-box for an autoencoder, prior for a VAE"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +44,7 @@ def _add_diagnose(sub: argparse._SubParsersAction) -> None:
         "diagnostics-<sampler>.png. Needs the judge (`vaelab judge train`).",
     )
     add_run_options(p)
-    p.add_argument("--sampler", choices=choices.SAMPLERS, help=SAMPLER_HELP)
+    add_sampler(p)
     p.add_argument(
         "--num-samples",
         type=bounded_int(1, MAX_METRIC_SAMPLES),
@@ -62,6 +60,7 @@ def _add_diagnose(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_seed(p, "sampling seed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (the two-stage sampler's fit)")
     p.set_defaults(handler=cmd_diagnose)
 
 
@@ -77,7 +76,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "(per sampler). Needs the judge (`vaelab judge train`).",
     )
     add_run_options(p)
-    p.add_argument("--sampler", choices=choices.SAMPLERS, help=SAMPLER_HELP)
+    add_sampler(p)
     p.add_argument(
         "--num-samples",
         type=bounded_int(1, MAX_METRIC_SAMPLES),
@@ -169,6 +168,7 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
         sampler=args.sampler,
         num_samples=args.num_samples,
         seed=args.seed,
+        progress=not args.no_progress,
         data_dir=args.data_dir,
         limit_train=args.limit_train,
     )

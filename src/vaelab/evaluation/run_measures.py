@@ -52,6 +52,7 @@ def diagnose_run(
     sampler: str | None = None,
     num_samples: int = 10000,
     seed: int = 0,
+    progress: bool = True,
     *,
     data_dir: str | None = None,
     limit_train: int | None = None,
@@ -61,10 +62,11 @@ def diagnose_run(
     sampler's name in ``figures/diagnostics.json``.
 
     ``train_set`` defaults to the run's training set (from ``data_dir`` or where the run found it,
-    its first ``limit_train`` images); ``judge`` to the cached judge. A one-line error, before any
-    encoding, when the run is not a Fashion-MNIST run, the latent space cannot be drawn in a plane,
-    there are fewer than 2 training images, the sampler is unknown or cannot be fitted, or there is
-    no judge.
+    its first ``limit_train`` images); ``judge`` to the cached judge; ``progress`` shows the bar of a
+    sampler fitted by training (``two-stage``). A one-line error, before any encoding, when the run is
+    not a Fashion-MNIST run, the latent space cannot be drawn in a plane, there are fewer than 2
+    training images, the sampler is unknown, does not apply to the model or cannot be fitted, or there
+    is no judge.
     """
     check_judge_applies(run.config.dataset)
     weights = run.weights
@@ -76,7 +78,7 @@ def diagnose_run(
     check_diagnosis_request(run.config.model.latent_dim, len(train_set))
     check_fit_size(sampler, len(train_set))
     judge = judge if judge is not None else load_judge(str(run.device))
-    samples = draw_samples(run.model, train_set, sampler, num_samples, seed)
+    samples = draw_samples(run.model, train_set, sampler, num_samples, seed, progress)
     diagnosis = diagnose(samples, train_set, judge)
     path = merge_results(run.dir.figure_path(DIAGNOSTICS), sampler, diagnosis.summary, weights)
     return RunDiagnosis(sampler, num_samples, diagnosis, samples, train_set, path)
@@ -104,7 +106,8 @@ def write_evaluation(
     ``train_set`` (the samplers' fit) and ``test_set`` default to the run's splits (from
     ``data_dir`` or where the run found them, their first ``limit_train``/``limit_test`` images);
     ``judge`` to the cached judge; ``likelihood_images`` to all test images on a GPU and 2,000 on a
-    CPU. A one-line error, before any encoding, for what :func:`check_evaluation_request` and
+    CPU; ``progress`` shows the bars of the likelihood bounds and of a sampler fitted by training
+    (``two-stage``). A one-line error, before any encoding, for what :func:`check_evaluation_request` and
     :func:`diagnose_run` refuse.
     """
     check_judge_applies(run.config.dataset)
@@ -120,7 +123,7 @@ def write_evaluation(
     check_evaluation_request(run.model, num_samples, len(test_set), importance_samples, likelihood_images)
     check_fit_size(sampler, len(train_set))
     judge = judge if judge is not None else load_judge(str(run.device))
-    samples = draw_samples(run.model, train_set, sampler, num_samples, seed)
+    samples = draw_samples(run.model, train_set, sampler, num_samples, seed, progress)
     if likelihood_images is None:
         likelihood_images = default_likelihood_images(run.device)
     result = evaluate(run.model, samples, test_set, judge, importance_samples, likelihood_images, progress=progress)

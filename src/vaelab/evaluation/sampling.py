@@ -29,12 +29,15 @@ class SampleSet:
     labels: np.ndarray | None = None
 
 
-def draw_samples(model: LatentModel, train_set: ImageSet, sampler: str, count: int, seed: int = 0) -> SampleSet:
+def draw_samples(
+    model: LatentModel, train_set: ImageSet, sampler: str, count: int, seed: int = 0, progress: bool = True
+) -> SampleSet:
     """Embed the training set (a conditional model: each image with its class), fit ``sampler`` to
     it (for ``uniform-box``, its bounding box; ``prior`` ignores it), draw ``count`` points and decode
-    them (a conditional model: under every class in turn, :func:`~vaelab.latent.conditions.sample_classes`)."""
+    them (a conditional model: under every class in turn, :func:`~vaelab.latent.conditions.sample_classes`).
+    ``progress`` shows the bar of a sampler that is fitted by training (``two-stage``)."""
     train_z = encode_images(model, train_set.images, labels=conditions_of(model, train_set))
-    fitted = make_sampler(sampler, model).fit(train_z)
+    fitted = make_sampler(sampler, model, progress).fit(train_z)
     points = fitted.sample(count, seed)
     labels = sample_classes(model, count)
     images = decode_points(model, points, labels=labels)

@@ -45,12 +45,14 @@ def generate(
     sampler: str = "uniform-box",
     fit_to: np.ndarray | None = None,
     condition: int | None = None,
+    progress: bool = True,
 ) -> Generated:
     """Decode ``count`` points drawn by ``sampler`` fitted to ``fit_to`` (default: the
     embeddings). See :mod:`vaelab.latent.samplers`; the book uses ``uniform-box`` for its AE and
     ``prior`` for its VAE. A conditional model decodes them all under class ``condition``, or under
-    every class in turn when it is None (:func:`~vaelab.latent.conditions.sample_classes`)."""
-    fitted = make_sampler(sampler, model).fit(embedding.z if fit_to is None else fit_to)
+    every class in turn when it is None (:func:`~vaelab.latent.conditions.sample_classes`).
+    ``progress`` shows the bar of a sampler that is fitted by training (``two-stage``)."""
+    fitted = make_sampler(sampler, model, progress).fit(embedding.z if fit_to is None else fit_to)
     points = fitted.sample(count, seed)
     labels = sample_classes(model, count, condition)
     images = decode_points(model, points, labels=labels)

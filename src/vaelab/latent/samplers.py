@@ -9,16 +9,27 @@ A sampler is fitted to embeddings (training or test images encoded) and then dra
 * ``gmm`` — a Gaussian mixture (10 full-covariance components by default) fitted, after
   training, to the embeddings of the training set: an "ex-post" density that follows where the
   data actually went, for any model.
+* ``two-stage`` — a second, small VAE fitted, after training, to the embeddings of the training set;
+  samples decode u ~ N(0, I) through its decoder (Dai & Wipf, 2019; :mod:`vaelab.latent.two_stage`).
+
+Each sampler class says what it needs of a model as class attributes, and the rest of vaelab asks
+those and the model's capabilities (:func:`check_sampler_applies`), never a family's name:
+``fits_training_set`` (fitted after training to the training set's embeddings, rather than to the
+embeddings being shown) and ``continuous_only`` (draws points of a continuous latent space, so it
+cannot draw the codes of a family with discrete ones, :attr:`~vaelab.models.base.LatentModel.continuous_codes`).
+A conditional model's sampler is fitted to the embeddings of every class (each image encoded with its
+class) and its points are decoded under the classes :mod:`vaelab.latent.conditions` chooses.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
 
 from vaelab.errors import ConfigError
+from vaelab.latent.two_stage import TwoStageSampler, check_two_stage_size
 from vaelab.models.base import LatentModel
 
 
@@ -26,6 +37,8 @@ class Sampler(Protocol):
     """Fitted to latent points, draws new ones."""
 
     name: str
+    fits_training_set: ClassVar[bool]
+    continuous_only: ClassVar[bool]
 
     def fit(self, z: np.ndarray) -> Sampler: ...
 
@@ -45,6 +58,8 @@ class UniformBoxSampler:
     """Uniform in the bounding box of the points it was fitted to."""
 
     name = "uniform-box"
+    fits_training_set: ClassVar[bool] = False
+    continuous_only: ClassVar[bool] = True
 
     def fit(self, z: np.ndarray) -> UniformBoxSampler:
         self.low, self.high = z.min(axis=0), z.max(axis=0)
@@ -62,6 +77,9 @@ class PriorSampler:
     :meth:`~vaelab.models.base.LatentModel.sample_prior` for a prior that is not standard normal."""
 
     name = "prior"
+    fits_training_set: ClassVar[bool] = False
+    #: A family with discrete codes and a prior draws them from that prior (its ``sample_prior``).
+    continuous_only: ClassVar[bool] = False
 
     def __init__(self, model: LatentModel | None = None) -> None:
         self.model = model
@@ -99,6 +117,8 @@ class GmmSampler:
     """A Gaussian mixture fitted to the embeddings (scikit-learn, EM, k-means initialisation)."""
 
     name = "gmm"
+    fits_training_set: ClassVar[bool] = True
+    continuous_only: ClassVar[bool] = True
 
     def __init__(self, components: int = 10, seed: int = 0) -> None:
         self.components = components
@@ -145,12 +165,16 @@ def check_fit_size(name: str | None, count: int) -> None:
     one, which needs no minimum) is unknown or cannot be fitted to ``count`` training embeddings."""
     if name is not None:
         check_sampler(name)
-    if name == "gmm":
+    if name == GmmSampler.name:
         _check_mixture_size(GmmSampler().components, count)
+    if name == TwoStageSampler.name:
+        check_two_stage_size(count)
 
 
 #: The samplers by name (:data:`vaelab.choices.SAMPLERS` lists the same names, for the command line).
-SAMPLERS: dict[str, type] = {sampler.name: sampler for sampler in (UniformBoxSampler, PriorSampler, GmmSampler)}
+SAMPLERS: dict[str, type[Sampler]] = {
+    sampler.name: sampler for sampler in (UniformBoxSampler, PriorSampler, GmmSampler, TwoStageSampler)
+}
 
 
 def check_sampler(name: str) -> None:
@@ -159,29 +183,43 @@ def check_sampler(name: str) -> None:
         raise ConfigError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
 
 
-def make_sampler(name: str, model: LatentModel | None = None) -> Sampler:
+def make_sampler(name: str, model: LatentModel | None = None, progress: bool = True) -> Sampler:
     """A new, unfitted sampler called ``name`` (``prior`` draws ``model``'s prior, N(0, I) for a family
-    without one)."""
+    without one; ``two-stage`` fits with its default settings, showing a progress bar when ``progress``)."""
     check_sampler(name)
-    if name == "prior":
+    if name == PriorSampler.name:
         return PriorSampler(model)
+    if name == TwoStageSampler.name:
+        return TwoStageSampler(progress=progress)
     sampler: Sampler = SAMPLERS[name]()
     return sampler
 
 
 def check_sampler_applies(name: str, model: LatentModel) -> None:
-    """A :class:`ConfigError` unless sampler ``name`` exists and can draw for ``model``. (``prior``
-    draws N(0, I) for a family without a prior: the reference the book's VAE is trained to match.)"""
+    """A :class:`ConfigError` unless sampler ``name`` exists and can draw for ``model``: a sampler of
+    continuous points needs a family with continuous codes, and ``prior`` a family that has a prior
+    or continuous codes (it draws N(0, I) for a family without a prior: the reference the book's VAE
+    is trained to match)."""
     check_sampler(name)
+    if model.continuous_codes:
+        return
+    if SAMPLERS[name].continuous_only or not model.has_prior:
+        fix = "use --sampler prior, which draws its codes from its prior" if model.has_prior else "none of them applies"
+        raise ConfigError(
+            f"the {name} sampler draws points of a continuous latent space, and the {model.family} family's "
+            f"codes are discrete; {fix}"
+        )
 
 
 def sampler_fits_training_set(name: str) -> bool:
     """Whether sampler ``name`` is fitted to training-set embeddings (the ex-post ones) rather
     than to the embeddings being shown."""
-    return name == "gmm"
+    check_sampler(name)
+    return SAMPLERS[name].fits_training_set
 
 
 def default_sampler(model: LatentModel) -> str:
     """The sampler ``model``'s family draws with unless told otherwise (the book's choice for its two
-    families: the bounding box for the plain autoencoder, the prior for the VAE)."""
+    families: the bounding box for the plain autoencoder, the prior for the VAE; ``rae`` the ex-post
+    ``gmm``)."""
     return model.default_sampler

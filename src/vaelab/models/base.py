@@ -14,7 +14,10 @@ The rest of vaelab asks a model's *capabilities* — class attributes of its fam
   likelihood bounds apply;
 * :attr:`~LatentModel.default_sampler` — how ``generate``, ``diagnose`` and ``evaluate`` draw
   points unless told otherwise;
-* :attr:`~LatentModel.conditional` — whether encode and decode take a class.
+* :attr:`~LatentModel.conditional` — whether encode and decode take a class;
+* :attr:`~LatentModel.continuous_codes` — whether z is a point of R^d (every family so far), so that
+  the samplers of continuous points (``uniform-box``, ``gmm``, ``two-stage``) apply; a family with
+  discrete codes (a VQ-VAE's codebook indices) sets it False and draws from its own prior.
 
 The training forward pass (:meth:`LatentModel.forward`) returns a :class:`ModelOutput`. Every
 computation through the model's parameters happens there (DistributedDataParallel only sees what a
@@ -130,6 +133,8 @@ class LatentModel(nn.Module):
     standard_normal_prior: ClassVar[bool] = True
     default_sampler: ClassVar[str] = "uniform-box"
     conditional: ClassVar[bool] = False
+    #: Whether the codes are points of R^d (not indices into a codebook).
+    continuous_codes: ClassVar[bool] = True
 
     encoder: nn.Module
     decoder: nn.Module
@@ -183,6 +188,7 @@ class LatentModel(nn.Module):
             "has_prior": self.has_prior,
             "default_sampler": self.default_sampler,
             "conditional": self.conditional,
+            "continuous_codes": self.continuous_codes,
         }
 
 

@@ -23,6 +23,7 @@ def write_diagnostics(
     sampler: str | None = None,
     num_samples: int = 10000,
     seed: int = 0,
+    progress: bool = True,
     *,
     data_dir: str | None = None,
     limit_train: int | None = None,
@@ -30,7 +31,9 @@ def write_diagnostics(
     """The three problems' numbers (``diagnostics.json``) and ``diagnostics-<sampler>.png``; the
     arguments, their defaults and what is refused are those of
     :func:`~vaelab.evaluation.run_measures.diagnose_run`."""
-    result = diagnose_run(run, train_set, judge, sampler, num_samples, seed, data_dir=data_dir, limit_train=limit_train)
+    result = diagnose_run(
+        run, train_set, judge, sampler, num_samples, seed, progress, data_dir=data_dir, limit_train=limit_train
+    )
     summary, samples, images = result.diagnosis.summary, result.samples, result.train_set
     title = (
         f"{run.config.preset}, sampler {result.sampler}: the three problems of the latent space "

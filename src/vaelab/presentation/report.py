@@ -23,7 +23,12 @@ from vaelab.latent.denoising import denoise, denoising_corruption
 from vaelab.latent.embedding import Embedding
 from vaelab.latent.grids import decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
-from vaelab.latent.samplers import check_sampler_applies, default_sampler, sampler_fits_training_set
+from vaelab.latent.samplers import (
+    check_fit_size,
+    check_sampler_applies,
+    default_sampler,
+    sampler_fits_training_set,
+)
 from vaelab.limits import MAX_EMBEDDED_POINTS, MAX_GENERATED, MAX_GRID_SIZE, MAX_RECONSTRUCTIONS, MAX_SEED, check_range
 from vaelab.models.base import has_gaussian_posterior
 from vaelab.presentation.denoising import plot_denoising
@@ -127,13 +132,15 @@ def write_generated(
     sampler: str | None = None,
     train_set: ImageSet | None = None,
     condition: str | int | None = None,
+    progress: bool = True,
 ) -> list[Path]:
-    """``count`` points drawn by ``sampler`` (default: the book's for this kind of model),
+    """``count`` points drawn by ``sampler`` (default: the model's own, ``model.default_sampler``),
     decoded: the figure, ``generated.json`` (points, sampler) and ``generated.npz`` (images).
     ``count`` defaults to the book's grid for the run's dataset (:func:`sample_grid`).
 
-    A sampler fitted after training (``gmm``) is fitted to the embeddings of ``train_set``
-    (default: the run's training set); the others to the embedded test images.
+    A sampler fitted after training (``gmm``, ``two-stage``) is fitted to the embeddings of ``train_set``
+    (default: the run's training set; refused in one line, before any encoding, when too small); the
+    others to the embedded test images. ``progress`` shows the bar of a sampler fitted by training.
 
     A conditional model (``cvae``) decodes every sample under class ``condition`` (a name of
     ``test_set.class_names`` or an index; refused for other models), or, when it is None, under
@@ -150,12 +157,15 @@ def write_generated(
         _, columns = sample_grid(run.config.dataset)
         count = min(columns * run.model.condition_dim, MAX_GENERATED)
     count, columns = sample_grid(run.config.dataset, count)
-    embedding = embed(run.model, test_set, EMBED_COUNT)
-    fit_to = None
+    fit_set = None
     if sampler_fits_training_set(sampler):
         fit_set = train_set or run.train_set()
+        check_fit_size(sampler, len(fit_set))
+    embedding = embed(run.model, test_set, EMBED_COUNT)
+    fit_to = None
+    if fit_set is not None:
         fit_to = encode_images(run.model, fit_set.images, labels=conditions_of(run.model, fit_set))
-    generated = generate(run.model, embedding, count, seed, sampler, fit_to, chosen)
+    generated = generate(run.model, embedding, count, seed, sampler, fit_to, chosen, progress)
     json_path, npz_path = run.dir.figure_path("generated.json"), run.dir.figure_path("generated.npz")
     by_class_path = run.dir.figure_path("generated_classes.png")
     remove_data_file(json_path, npz_path, by_class_path)
