@@ -183,7 +183,7 @@ def test_k_lands_in_the_model_spec_and_is_bounded():
             RunConfig.from_preset("iwae", k=bad)
     with pytest.raises(ConfigError, match="--k only applies to presets that draw several z per image"):
         RunConfig.from_preset("beta-vae", k=5)
-    with pytest.raises(ConfigError, match="--beta only applies"):
+    with pytest.raises(ConfigError, match="--beta does not apply to this preset"):
         RunConfig.from_preset("iwae", beta=2.0)
 
 

@@ -59,16 +59,23 @@ def tiny_default(monkeypatch):
 
 @pytest.fixture
 def run_copy(tmp_path, trained_run):
-    """A copy of the session's book-ae run, so results files written here stay here."""
-    return load_run(shutil.copytree(trained_run.dir.path, tmp_path / "run"), "cpu")
+    """A copy of the session's book-ae run without the results other tests wrote into it, so
+    results files written here stay here and are the only ones."""
+    copy = shutil.copytree(trained_run.dir.path, tmp_path / "run")
+    shutil.rmtree(copy / "figures", ignore_errors=True)
+    return load_run(copy, "cpu")
 
 
 @pytest.fixture(scope="module")
 def judge(tmp_path_factory, train_images, test_images):
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    result = train_judge(
-        train_images, test_images, epochs=1, batch_size=24, seed=0, device="cpu", progress=False, log=lambda s: None
-    )
+    try:
+        result = train_judge(
+            train_images, test_images, epochs=1, batch_size=24, seed=0, device="cpu", progress=False, log=lambda s: None
+        )
+    finally:
+        torch.set_num_threads(threads)
     return save_judge(result.model, result.accuracy, folder=tmp_path_factory.mktemp("judge"))
 
 
