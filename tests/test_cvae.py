@@ -365,6 +365,10 @@ def test_evaluate_reports_the_conditional_accuracy(cvae_run, train_images, test_
     assert accuracy["samples_per_class"] == dict.fromkeys(test_images.class_names, 5)
     assert (accuracy["worst_class"], accuracy["worst"], accuracy["mean"]) == ("shape-4", 0.0, pytest.approx(0.9))
     assert result["likelihood"]["images"] == 20 and np.isfinite(result["likelihood"]["neg_elbo_nats"])
+    from vaelab.presentation.compare import collect_rows
+
+    (row,) = collect_rows([cvae_run.dir.path])
+    assert (row["cond. acc. mean"], row["cond. acc. worst"]) == (pytest.approx(0.9), 0.0)
 
 
 def test_diagnose_runs_on_a_cvae(cvae_run, train_images, coat_blind_judge):

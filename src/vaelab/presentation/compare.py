@@ -62,6 +62,8 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any], str]] = [
     ("precision", "evaluation", _get("precision"), ".3f"),
     ("recall", "evaluation", _get("recall"), ".3f"),
     ("class coverage", "evaluation", _get("class_coverage", "coverage"), ".2f"),
+    ("cond. acc. mean", "evaluation", _get("conditional_accuracy", "mean"), ".3f"),
+    ("cond. acc. worst", "evaluation", _get("conditional_accuracy", "worst"), ".3f"),
     ("P1 KL(uniform)", "diagnostics", _get("p1_crowding", "kl_from_uniform"), ".3f"),
     ("P1 max class share", "diagnostics", _get("p1_crowding", "max_class_share"), ".3f"),
     ("P1 min class share", "diagnostics", _get("p1_crowding", "min_class_share"), ".3f"),
