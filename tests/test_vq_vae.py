@@ -157,9 +157,19 @@ def test_capabilities_shapes_and_gradients():
     assert model.decode(z).shape == x.shape
 
 
+def test_decoding_snaps_a_point_to_the_nearest_codes():
+    torch.manual_seed(0)
+    model = build_model(SPEC).eval()
+    model.quantizer.codebook.copy_(torch.arange(15.0).view(5, 3))  # code k = (3k, 3k + 1, 3k + 2)
+    codes = torch.randint(5, (2, 8, 8))
+    z = model.codes_to_points(codes)
+    assert torch.equal(model.snap(z), codes) and torch.equal(model.snap(z + 0.4), codes)
+    assert torch.equal(model.decode_logits(z + 0.4), model.decoder(model.quantizer.lookup(codes)))
+
+
 @pytest.mark.parametrize("sampler", SAMPLERS)
 def test_no_sampler_applies_until_a_prior_exists(sampler):
-    with pytest.raises(ConfigError, match="vq-vae family's codes are discrete") as refused:
+    with pytest.raises(ConfigError, match="the vq-vae family's codes are discrete") as refused:
         check_sampler_applies(sampler, build_model(SPEC))
     assert "\n" not in str(refused.value)
 

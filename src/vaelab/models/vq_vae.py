@@ -12,7 +12,8 @@ layer), then the book's transposed convolutions — draws the image from that gr
 (:class:`~vaelab.models.base.LatentModel`) its z is that grid's code vectors, flattened
 channel-first: [N, D·H·W] (1,024 numbers for 8 × 8 codes of D = 16), so that encoding, decoding and
 reconstruction work as for every family; :meth:`VectorQuantisedAutoencoder.encode_codes` and
-:meth:`~VectorQuantisedAutoencoder.codes_to_points` go between the indices and z. The codes are
+:meth:`~VectorQuantisedAutoencoder.codes_to_points` go between the indices and z, and decoding snaps
+any other point to its nearest codes (:meth:`~VectorQuantisedAutoencoder.decode_logits`). The codes are
 discrete (``continuous_codes`` False): the samplers of continuous points refuse it, and its samples
 come from a prior learnt over the code grids after training (a PixelCNN, issue 14's part 2); until
 it has one, ``has_prior`` is False and no sampler applies.
@@ -106,9 +107,17 @@ class VectorQuantisedAutoencoder(LatentModel):
         check_condition(self, condition)
         return PointPosterior(self.codes_to_points(self.encode_codes(x)))
 
+    def snap(self, z: torch.Tensor) -> torch.Tensor:
+        """The code grids nearest to points ``z`` [N, D·H·W], position by position: int64 [N, H, W]."""
+        flat = z.view(z.shape[0], *self.code_shape).permute(0, 2, 3, 1).reshape(-1, self.quantizer.dim)
+        return self.quantizer.nearest(flat.float()).view(z.shape[0], *self.grid)
+
     def decode_logits(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of the images whose code vectors, flattened, are ``z`` [N, D·H·W]."""
-        return self.decoder(z.view(z.shape[0], *self.code_shape))
+        """Logits of the images whose code vectors, flattened, are ``z`` [N, D·H·W]. A point that is
+        not a grid of code vectors (a morph's midpoint, the explorer's cursor) is first snapped to the
+        nearest code at each position (:meth:`snap`), so every decoded image is one that a grid of
+        codes gives; the points :meth:`encode` gives are unchanged by it."""
+        return self.decoder(self.quantizer.lookup(self.snap(z)))
 
     def forward(
         self, x: torch.Tensor, condition: torch.Tensor | None = None, generator: torch.Generator | None = None
