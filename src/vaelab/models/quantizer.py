@@ -46,7 +46,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 from vaelab.errors import ConfigError
@@ -132,7 +131,7 @@ class EmaQuantizer(nn.Module):
     @torch.no_grad()
     def update(self, flat: torch.Tensor, codes: torch.Tensor) -> None:
         """One EMA step from encodings ``flat`` [M, D] and their codes [M], then the restarts."""
-        one_hot = F.one_hot(codes, self.codes).to(flat.dtype)  # [M, K]: a matmul, not atomics
+        one_hot = indicator(codes, self.codes, flat.dtype)  # [M, K]: counts by a matmul, not atomics
         counts, sums = one_hot.sum(dim=0), one_hot.t() @ flat
         counts, sums = _summed_over_processes(counts, sums)
         gamma = self.decay
@@ -164,9 +163,15 @@ def _summed_over_processes(counts: torch.Tensor, sums: torch.Tensor) -> tuple[to
     return counts, sums
 
 
+def indicator(codes: torch.Tensor, size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """One-hot rows [M, size] of ``codes`` [M], by comparison with 0…size−1. (``F.one_hot`` checks
+    the indices' range on the host, which waits for the GPU and cannot run in a CUDA graph.)"""
+    return (codes.unsqueeze(1) == torch.arange(size, device=codes.device)).to(dtype)
+
+
 def code_histogram(codes: torch.Tensor, size: int) -> torch.Tensor:
     """How many times each of ``size`` codes occurs in ``codes`` (any shape): float [size]."""
-    return F.one_hot(codes.reshape(-1), size).sum(dim=0).float()
+    return indicator(codes.reshape(-1), size).sum(dim=0)
 
 
 def perplexity(histogram: torch.Tensor) -> torch.Tensor:
