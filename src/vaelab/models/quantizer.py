@@ -36,8 +36,9 @@ The codebook, the counts N and the sums m are buffers: saved with the weights an
 untouched by the optimiser, updated only in training mode. Every computation keeps static shapes
 (no boolean indexing, no ``bincount``), so a training step can be captured as a CUDA graph. Under
 torchrun the counts and sums of a step are summed over the processes before the update, so every
-process moves the codebook by the whole batch; the random restarts of rank 0 are the ones kept
-(DistributedDataParallel broadcasts rank 0's buffers at each forward pass).
+process moves the codebook by the whole batch, and after the restarts every process takes rank 0's
+codebook, counts and sums (each process drew its restarts from its own slice of the batch), so the
+processes always hold the same codebook.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class EmaQuantizer(nn.Module):
         smoothed = (self.cluster_size + self.epsilon) / (total + self.codes * self.epsilon) * total
         self.codebook.copy_(self.code_sum / smoothed.unsqueeze(1))
         self.restart_dead(flat)
+        _agree_with_rank_0(self.codebook, self.code_sum, self.cluster_size)
 
     @torch.no_grad()
     def restart_dead(self, flat: torch.Tensor) -> None:
@@ -154,9 +156,26 @@ class EmaQuantizer(nn.Module):
         self.cluster_size.copy_(torch.where(dead.squeeze(1), torch.ones_like(self.cluster_size), self.cluster_size))
 
 
+def _distributed() -> bool:
+    """Whether this process is one of several of a torchrun job."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _agree_with_rank_0(codebook: torch.Tensor, code_sum: torch.Tensor, cluster_size: torch.Tensor) -> None:
+    """In a torchrun job, every process takes rank 0's codebook, sums and counts (the restarts drew
+    from each process's own slice of the batch); nothing in one process."""
+    if _distributed():
+        packed = torch.cat([codebook, code_sum, cluster_size.unsqueeze(1)], dim=1)
+        dist.broadcast(packed, src=0)
+        dim = codebook.shape[1]
+        codebook.copy_(packed[:, :dim])
+        code_sum.copy_(packed[:, dim : 2 * dim])
+        cluster_size.copy_(packed[:, 2 * dim])
+
+
 def _summed_over_processes(counts: torch.Tensor, sums: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``counts`` and ``sums`` summed over the processes of a torchrun job (unchanged in one process)."""
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+    if _distributed():
         packed = torch.cat([counts.unsqueeze(1), sums], dim=1)
         dist.all_reduce(packed)
         return packed[:, 0], packed[:, 1:]
