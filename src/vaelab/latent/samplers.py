@@ -217,7 +217,8 @@ def check_sampler_applies(name: str, model: LatentModel) -> None:
     if not model.has_prior:
         raise ConfigError(
             f"the {name} sampler draws from the model's prior, and the {model.family} family's codes are discrete, "
-            "their prior learnt after training, which this run has not done yet; none of them applies until it has"
+            f"their prior learnt after training, which this run has not done yet; none of them applies until it has "
+            f"one: {model.missing_prior_hint}"
         )
 
 

@@ -140,7 +140,9 @@ class LatentModel(nn.Module):
 
     family: ClassVar[str]
     posterior_kind: ClassVar[str] = "point"
-    has_prior: ClassVar[bool] = False
+    #: A class attribute for every family but one whose prior is learnt after training (``vq-vae``),
+    #: where it is the instance's: True once a prior is attached.
+    has_prior: bool = False
     #: Whether p(z) is N(0, I), so that KL(q(z|x) ‖ p(z)) has a closed form (not the VampPrior's).
     standard_normal_prior: ClassVar[bool] = True
     default_sampler: ClassVar[str] = "uniform-box"
@@ -149,6 +151,9 @@ class LatentModel(nn.Module):
     continuous_codes: ClassVar[bool] = True
     #: The number K of code vectors of a family with discrete codes (0 for continuous codes).
     codebook_size: int = 0
+    #: For a family whose prior is learnt after training, what gives this model one while it has none
+    #: (the sampler's refusal ends with it); set when a run is loaded.
+    missing_prior_hint: str = "train one with `vaelab prior train RUN_DIR`"
 
     encoder: nn.Module
     decoder: nn.Module

@@ -34,8 +34,12 @@ from torch import nn
 from vaelab.errors import ConfigError
 from vaelab.models.base import LatentModel, ModelOutput, PointPosterior, check_condition
 from vaelab.models.conv_decoder import upsampling
+from vaelab.models.pixelcnn import GatedPixelCNN
 from vaelab.models.quantizer import EmaQuantizer
 from vaelab.models.spec import ModelSpec
+
+#: Code grids drawn together from the prior: each needs H·W passes of the PixelCNN.
+SAMPLE_BATCH = 500
 
 
 class GridEncoder(nn.Module):
@@ -86,6 +90,42 @@ class VectorQuantisedAutoencoder(LatentModel):
         self.grid = grid
         self.codebook_size = quantizer.codes
         self.latent_dim = quantizer.dim * grid[0] * grid[1]
+        self._prior: GatedPixelCNN | None = None
+
+    @property
+    def prior(self) -> GatedPixelCNN | None:
+        """The prior over code grids, once :meth:`attach_prior` gave one; None before."""
+        return self._prior
+
+    def attach_prior(self, prior: GatedPixelCNN) -> None:
+        """Sample from ``prior`` (a trained PixelCNN over this model's code grids) from now on: it goes
+        to the model's device in evaluation mode, and ``has_prior`` becomes True. It is held outside
+        the model's modules, so the model's weights, state dict and checkpoints stay the VQ-VAE's."""
+        if prior.codes != self.codebook_size or prior.grid != self.grid:
+            raise ConfigError(
+                f"a prior over {prior.grid[0]}×{prior.grid[1]} grids of {prior.codes} codes does not fit a vq-vae "
+                f"of {self.grid[0]}×{self.grid[1]} grids of {self.codebook_size} codes"
+            )
+        device = self.quantizer.codebook.device
+        object.__setattr__(self, "_prior", prior.to(device).eval())
+        self.has_prior = True
+
+    def sample_prior(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``count`` code grids drawn from the attached prior, position by position (in batches of
+        :data:`SAMPLE_BATCH`), as latent points [count, D·H·W]; a class-conditional prior draws them
+        under each class in turn (sample k under class k mod classes). A ValueError without a prior."""
+        prior = self._prior
+        if prior is None:
+            raise ValueError("the vq-vae run has no prior over its codes yet")
+        device = self.quantizer.codebook.device
+        points = []
+        for begin in range(0, count, SAMPLE_BATCH):
+            size = min(SAMPLE_BATCH, count - begin)
+            labels = None
+            if prior.classes:
+                labels = torch.arange(begin, begin + size, device=device) % prior.classes
+            points.append(self.codes_to_points(prior.sample(size, labels, generator)))
+        return torch.cat(points) if points else torch.zeros((0, self.latent_dim), device=device)
 
     @property
     def code_shape(self) -> tuple[int, int, int]:
