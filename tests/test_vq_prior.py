@@ -111,7 +111,7 @@ def test_resume_at_an_epochs_end_and_mid_epoch_is_the_prior_never_stopped(
 
 def test_refusals_are_one_line(run_copy, train_images, test_images, trained_run):
     with pytest.raises(ConfigError, match="codes are continuous"):
-        prepare_prior_config(trained_run)  # book-ae
+        prepare_prior_config(trained_run)  # book-ae, a Run
     run = load_run(run_copy, "cpu")
     with pytest.raises(RunDirError, match="no checkpoint to resume"):
         prepare_prior_config(run, resume=True)
@@ -131,3 +131,16 @@ def test_a_prior_of_other_weights_is_not_attached_and_the_hint_says_so(run_copy,
     run = load_run(run_copy, "cpu")  # the vq-vae has moved on: the prior models other codes
     assert not run.model.has_prior
     assert run.model.missing_prior_hint.startswith(f"delete {PriorDir(run_copy)} and train a new one")
+
+
+def test_the_command_refuses_in_one_line_before_reading_data(run_copy, trained_run, capsys):
+    from vaelab.cli.app import main
+
+    assert main(["prior", "train", str(trained_run.dir), "--device", "cpu"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("vaelab prior train: error: a PixelCNN prior models grids of discrete codes")
+    assert error.count("\n") == 1
+    assert main(["prior", "train", str(run_copy), "--resume", "--device", "cpu"]) == 1
+    assert "has no checkpoint to resume" in capsys.readouterr().err
+    assert main(["prior", "train", str(run_copy), "--kernel", "4", "--device", "cpu"]) == 1
+    assert capsys.readouterr().err == "vaelab prior train: error: prior kernel must be odd, got 4\n"

@@ -40,7 +40,7 @@ from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoi
 from vaelab.training.interrupts import StopRequest
 from vaelab.training.optimizer import make_adam
 from vaelab.training.prior_dir import PriorConfig, PriorDir, prior_state_tensors
-from vaelab.training.run import Run
+from vaelab.training.run import Run, load_run
 from vaelab.training.run_dir import WeightsRecord
 from vaelab.training.trainer import TrainingInterrupted
 
@@ -263,3 +263,24 @@ def train_prior(
         trained = True
     discrete_model(run.model).attach_prior(trainer.prior)
     return PriorResult(trainer.dir, config, trainer.prior, trainer.state.history, trained)
+
+
+def run_prior_training(
+    run_dir: str,
+    *,
+    resume: bool = False,
+    epochs: int | None = None,
+    device: str = "auto",
+    data_dir: str | None = None,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+    log: Callable[[str], None] = print,
+    **settings: Any,
+) -> PriorResult:
+    """What ``vaelab prior train RUN_DIR`` does: load the run, check the request
+    (:func:`prepare_prior_config`, before any data is read), load its splits (``data_dir`` overrides
+    where the run found them; the first ``limit_train``/``limit_test`` images) and train the prior."""
+    run = load_run(run_dir, device)
+    config = prepare_prior_config(run, resume, epochs, **settings)
+    train_set, test_set = run.train_set(data_dir, limit_train), run.test_set(data_dir, limit_test)
+    return train_prior(run, config, resume=resume, train_set=train_set, test_set=test_set, log=log)
