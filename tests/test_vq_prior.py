@@ -144,3 +144,11 @@ def test_the_command_refuses_in_one_line_before_reading_data(run_copy, trained_r
     assert "has no checkpoint to resume" in capsys.readouterr().err
     assert main(["prior", "train", str(run_copy), "--kernel", "4", "--device", "cpu"]) == 1
     assert capsys.readouterr().err == "vaelab prior train: error: prior kernel must be odd, got 4\n"
+
+
+def test_a_prior_stopped_before_its_first_epoch_ended_trains_again_with_the_same_command(run_copy):
+    folder = PriorDir(run_copy)
+    folder.path.mkdir()
+    folder.config.write_text("{}")  # all that a first epoch cut short leaves
+    config = prepare_prior_config(load_run(run_copy, "cpu"), **SMALL)
+    assert (config.channels, config.layers) == (8, 2)

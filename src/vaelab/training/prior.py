@@ -88,7 +88,7 @@ def prepare_prior_config(run: Run, resume: bool = False, epochs: int | None = No
                 f"{folder} has no checkpoint to resume; train a prior with `vaelab prior train {run.dir}`"
             )
         return folder.read_config().resumed_with(epochs)
-    if folder.path.exists() and any(folder.path.iterdir()):
+    if folder.checkpoint.exists() or folder.model.exists():  # a config alone: stopped before its first epoch
         raise RunDirError(
             f"{folder} already holds a prior; continue it with `vaelab prior train {run.dir} --resume`, "
             f"or delete {folder} to train a new one"
@@ -159,6 +159,12 @@ class PriorTrainer:
         with StopRequest() as stop:
             while self.state.epoch < self.config.epochs:
                 self._finish_epoch(*self._train_epoch(stop))
+                if stop and self.state.epoch < self.config.epochs:  # asked during the epoch's last batch
+                    raise TrainingInterrupted(
+                        f"{stop.describe()} at the end of prior epoch {self.state.epoch}; checkpoint saved; "
+                        f"continue with `vaelab prior train {self.run.dir} --resume`",
+                        exit_code=stop.exit_code,
+                    )
 
     def _train_epoch(self, stop: StopRequest) -> tuple[float, float]:
         state, config = self.state, self.config
