@@ -181,6 +181,10 @@ def test_bad_settings_are_one_line_errors():
         build_model(ModelSpec(kind="vq-vae", architecture="book-faces", latent_dim=3, codebook_size=4))
     with pytest.raises(ConfigError, match="codebook_size must be an integer"):
         ModelSpec(kind="vq-vae", codebook_size=10**6)
+    config = RunConfig.from_preset("vq-vae", codebook_size=64, latent_dim=8)  # train --codebook-size, --latent-dim
+    assert (config.model.codebook_size, config.model.latent_dim) == (64, 8)
+    with pytest.raises(ConfigError, match="--codebook-size only applies to presets with a codebook"):
+        RunConfig.from_preset("book-ae", codebook_size=64)
 
 
 # ---------------------------------------------------------------- training: metrics and exact resume
