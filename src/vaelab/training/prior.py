@@ -98,7 +98,7 @@ def prepare_prior_config(run: Run, resume: bool = False, epochs: int | None = No
     return PriorConfig(**given)
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference mode: the grids are then training data of the PixelCNN
 def encode_code_grids(model: VectorQuantisedAutoencoder, images: ImageSet) -> torch.Tensor:
     """The code grids of ``images``, on the model's device: int64 [N, H, W]."""
     model.eval()
