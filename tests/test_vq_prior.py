@@ -152,3 +152,20 @@ def test_a_prior_stopped_before_its_first_epoch_ended_trains_again_with_the_same
     folder.config.write_text("{}")  # all that a first epoch cut short leaves
     config = prepare_prior_config(load_run(run_copy, "cpu"), **SMALL)
     assert (config.channels, config.layers) == (8, 2)
+
+
+def test_a_damaged_prior_is_not_attached_and_the_hint_says_what_to_run(run_copy, train_images, test_images):
+    _prior(run_copy, train_images, test_images, epochs=1)
+    weights = PriorDir(run_copy).model
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one bit of the tensor data: its SHA-256 no longer matches
+    weights.write_bytes(bytes(data))
+    run = load_run(run_copy, "cpu")  # the VQ-VAE itself still loads
+    assert not run.model.has_prior
+    assert run.model.missing_prior_hint == f"train it with `vaelab prior train {run_copy} --resume`"
+    logged: list[str] = []
+    config = prepare_prior_config(run, resume=True)
+    data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
+    assert not train_prior(run, config, resume=True, log=logged.append, **data).trained
+    assert logged[0] == f"wrote {weights} again from the checkpoint of prior epoch 1"
+    assert load_run(run_copy, "cpu").model.has_prior  # as the hint said

@@ -154,6 +154,16 @@ class PriorTrainer:
         self.state, rng = load_checkpoint(self.dir.checkpoint, self.prior, self.optimizer, self.config.settings())
         restore_rng(rng, self.shuffle, self.dir.checkpoint)
 
+    def repair_exports(self) -> None:
+        """After :meth:`restore`: write ``metrics.jsonl`` again from the checkpoint, and the weights file
+        too when the checkpoint was written at an epoch's end and the file does not carry its record
+        (a write cut short, a damaged file), as ``train --resume`` does."""
+        state = self.state
+        self.dir.write_metrics(state.history)
+        if state.epoch and state.step == 0 and self.dir.weights_record() != WeightsRecord(**state.weights):
+            self.dir.save_weights(self.prior, state.epoch)
+            self.log(f"wrote {self.dir.model} again from the checkpoint of prior epoch {state.epoch}")
+
     def fit(self) -> None:
         """Train epochs until ``config.epochs``."""
         with StopRequest() as stop:
@@ -260,6 +270,7 @@ def train_prior(
     trainer = PriorTrainer(run, config, train_set, test_set, log)
     if resume:
         trainer.restore()
+        trainer.repair_exports()
     trainer.dir.write_config(config)
     if resume and trainer.state.epoch >= config.epochs:
         log(f"{trainer.dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue")

@@ -34,7 +34,7 @@ from vaelab.models.vq_vae import VectorQuantisedAutoencoder
 from vaelab.reading import FileProblem, read_json
 from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, read_safetensors_metadata, write_safetensors
 from vaelab.training.checkpoint import read_training_state
-from vaelab.training.run_dir import WeightsRecord, metrics_text
+from vaelab.training.run_dir import WeightsRecord, metrics_text, weights_file_cap
 
 #: The ``format`` recorded in a prior's weights file.
 PRIOR_FORMAT = "vaelab-prior-1"
@@ -143,6 +143,17 @@ class PriorDir:
         metadata = {"format": PRIOR_FORMAT, "epoch": str(epoch)}
         return WeightsRecord(epoch, write_safetensors(self.model, prior_state_tensors(prior), metadata))
 
+    def weights_record(self) -> WeightsRecord | None:
+        """The record ``model.safetensors`` carries, read with the whole file so that its data are
+        checked against it (a prior's weights are small); None when missing, damaged or unreadable."""
+        try:
+            _, metadata = read_safetensors(self.model)
+        except RunDirError:
+            return None
+        epoch = _int(metadata.get("epoch"))
+        digest = metadata.get(DIGEST_KEY)
+        return WeightsRecord(epoch, digest) if epoch is not None and digest is not None else None
+
     def load(self, codes: int, grid: tuple[int, int], vq_weights: WeightsRecord | None) -> GatedPixelCNN:
         """The prior's PixelCNN with its weights, checked: intact, committed by the checkpoint, and
         trained on ``vq_weights`` (the run's). Each problem is one :class:`RunDirError` line."""
@@ -154,11 +165,14 @@ class PriorDir:
             )
         if not self.model.exists():
             raise RunDirError(f"{self} has no model.safetensors yet; {self.train_hint()}")
-        tensors, metadata = read_safetensors(self.model, RunDirError, self.train_hint())
+        prior = config.build(codes, grid)
+        cap = weights_file_cap(prior)
+        tensors, metadata = read_safetensors(self.model, RunDirError, self.train_hint(), max_bytes=cap)
+        if any(t.is_floating_point() and not torch.isfinite(t).all() for t in tensors.values()):
+            raise RunDirError(f"{self.model} holds non-finite weights (NaN or infinity); {self.train_hint()}")
         committed = read_training_state(self.checkpoint, read_safetensors_metadata(self.checkpoint)).weights
         if committed != {"epoch": _int(metadata.get("epoch")), "sha256": metadata.get(DIGEST_KEY)}:
             raise RunDirError(f"{self.model} is not the checkpoint's last epoch; {self.train_hint()}")
-        prior = config.build(codes, grid)
         try:
             prior.load_state_dict(tensors)
         except RuntimeError:
