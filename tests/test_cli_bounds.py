@@ -229,6 +229,11 @@ def test_a_folder_the_system_refuses(tmp_path):
             limits.MAX_PSEUDO_INPUTS,
         ),
         (
+            ["train", "--preset", "vq-vae", "--run-dir", "RUN", "--codebook-size"],
+            "--codebook-size",
+            limits.MAX_CODEBOOK_SIZE,
+        ),
+        (
             ["train", "--preset", "book-faces", "--run-dir", "RUN", "--image-size"],
             "--image-size",
             limits.MAX_IMAGE_SIZE,

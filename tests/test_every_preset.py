@@ -11,8 +11,9 @@ images, ``book-faces`` on synthetic faces in CelebA's layout read through ``data
   ``config.json``, the same checkpoint (weights, Adam, RNG states) and metrics, timings aside;
 * every analysis runs and writes its files: reconstruct, embed, generate (the default sampler and
   ``gmm``), grid, diagnose and evaluate (with a tiny judge; refused in one line for a dataset the
-  judge cannot score), the explorer (FastAPI's TestClient: facts, points, decode, with ``class``
-  for a conditional model, reconstruction, morph), and, at the end, ``compare`` across all runs;
+  judge cannot score; for a family with discrete codes, the grid always and the samplers until the run
+  has a prior over its codes: :func:`refusal`), the explorer (FastAPI's TestClient: facts, points,
+  decode, with ``class`` for a conditional model, reconstruction, morph), and, at the end, ``compare`` across all runs;
 * (slow) 2 processes under ``torchrun`` (gloo, CPU) train it: the processes agree, a resume under
   torchrun is exact, and a deterministic family gets the single-process weights.
 
@@ -39,13 +40,13 @@ from threadpoolctl import threadpool_limits
 
 from synthetic import synthetic_images
 from vaelab.data.image_set import ImageSet
-from vaelab.errors import JudgeError, RunDirError
+from vaelab.errors import ConfigError, JudgeError, RunDirError
 from vaelab.evaluation import save_judge, train_judge
 from vaelab.evaluation.judge import Judge
 from vaelab.evaluation.metrics import has_likelihood
 from vaelab.evaluation.run_measures import write_evaluation
 from vaelab.latent.samplers import default_sampler
-from vaelab.models import PRESETS
+from vaelab.models import PRESETS, build_model
 from vaelab.models.families import FAMILIES
 from vaelab.presentation import report
 from vaelab.presentation.compare import collect_rows, write_comparison
@@ -100,6 +101,39 @@ def training_sets(preset: str) -> tuple[ImageSet | None, ImageSet | None]:
 def tiny_likelihood(run: Run) -> dict[str, int]:
     """``evaluate``'s likelihood bounds at tiny limits, for a model that has them."""
     return {"importance_samples": 3, "likelihood_images": 10} if has_likelihood(run.model) else {}
+
+
+def refusal(run: Run, analysis: str) -> str | None:
+    """Why ``analysis`` (``grid``, or ``sample``: generate, diagnose, evaluate) does not apply to the
+    run's model, as a pattern of its one-line refusal; None where it applies. A family with discrete
+    codes (``vq-vae``) has no plane to span with a grid, and no sampler until a prior over its codes
+    has been learnt (a separate step after training)."""
+    model = run.model
+    if model.continuous_codes:
+        return None
+    if analysis == "grid":
+        return "a latent grid decodes evenly spaced points of a continuous latent space"
+    return None if model.has_prior else "codes are discrete"
+
+
+def measurable(preset: str) -> bool:
+    """Whether ``diagnose`` and ``evaluate`` can measure the preset here: a Fashion-MNIST run (what the
+    judge scores) whose default sampler applies."""
+    return PRESETS[preset].dataset == "fashion-mnist" and refusal_of_preset(preset, "sample") is None
+
+
+def refusal_of_preset(preset: str, analysis: str) -> str | None:
+    """:func:`refusal` for a freshly built model of ``preset`` (capabilities do not depend on training)."""
+    from types import SimpleNamespace
+
+    return refusal(SimpleNamespace(model=build_model(PRESETS[preset].model)), analysis)  # type: ignore[arg-type]
+
+
+def assert_refused(call: Callable[[], object], pattern: str) -> None:
+    """``call`` raises a one-line :class:`ConfigError` matching ``pattern``."""
+    with pytest.raises(ConfigError, match=pattern) as refused:
+        call()
+    assert "\n" not in str(refused.value)
 
 
 def _finite(values: dict[str, float]) -> bool:
@@ -281,7 +315,8 @@ def test_reconstruct_and_embed(lab, preset):
     for png in written[:-1]:
         _png(png)
     with np.load(written[-1]) as saved:
-        assert saved["z"].shape == (30, run.config.model.latent_dim) and np.all(np.isfinite(saved["z"]))
+        # z is the model's latent point: for discrete codes, the grid of code vectors, flattened
+        assert saved["z"].shape == (30, run.model.latent_dim) and np.all(np.isfinite(saved["z"]))
 
 
 @pytest.mark.parametrize("sampler", ["default", "gmm"])
@@ -290,6 +325,9 @@ def test_generate(lab, preset, sampler):
     trained = lab[preset]
     run = trained.run
     chosen = None if sampler == "default" else sampler
+    if (why := refusal(run, "sample")) is not None:
+        assert_refused(lambda: report.write_generated(run, trained.test_set, 10, sampler=chosen), why)
+        return
     written = report.write_generated(run, trained.test_set, 10, seed=1, sampler=chosen, train_set=trained.train_set)
     names = [p.name for p in written]
     by_class = ["generated_classes.png"] if run.model.conditional else []
@@ -310,6 +348,9 @@ def test_generate(lab, preset, sampler):
 def test_grid(lab, preset):
     trained = lab[preset]
     run = trained.run
+    if (why := refusal(run, "grid")) is not None:
+        assert_refused(lambda: report.write_grid(run, trained.test_set, size=4), why)
+        return
     written = report.write_grid(run, trained.test_set, size=4)
     grids = run.model.condition_dim if run.model.conditional else 1  # one grid per class
     assert len(written) == 2 * grids
@@ -330,6 +371,11 @@ def test_diagnose_and_evaluate(lab, preset):
             with pytest.raises(JudgeError, match="measure Fashion-MNIST runs only") as refused:
                 measure(run, trained.train_set)
             assert "\n" not in str(refused.value)
+        return
+    if (why := refusal(run, "sample")) is not None:
+        for sampler in (None, "gmm"):  # refused before a judge is needed
+            assert_refused(lambda s=sampler: write_diagnostics(run, trained.train_set, None, s), why)
+        assert_refused(lambda: write_evaluation(run, trained.train_set, trained.test_set, None), why)
         return
     written = lab.measure(preset)
     names = [p.name for p in written]
@@ -389,7 +435,7 @@ def test_the_explorer(lab, preset, client_class):
 
 
 def test_compare_every_run(lab, tmp_path):
-    measured = [p for p in PRESET_NAMES if PRESETS[p].dataset == "fashion-mnist"]
+    measured = [p for p in PRESET_NAMES if measurable(p)]
     runs = [lab[p].straight for p in measured]
     for preset in measured:
         lab.measure(preset)

@@ -253,14 +253,18 @@ def test_a_diverging_fit_is_a_one_line_error():
 # ---------------------------------------------------------------- families: continuous codes
 
 
-def test_every_family_has_continuous_codes_and_takes_the_sampler():
+def test_every_family_with_continuous_codes_takes_the_sampler_and_vq_vae_refuses_it():
     seen = set()
     for name in PRESETS:
         model = build_model(RunConfig.from_preset(name).model)
-        assert model.continuous_codes and model.facts()["continuous_codes"]
-        check_sampler_applies("two-stage", model)
+        assert model.continuous_codes == model.facts()["continuous_codes"] == (model.family != "vq-vae")
+        if model.continuous_codes:
+            check_sampler_applies("two-stage", model)
+        else:
+            with pytest.raises(ConfigError, match="codes are discrete"):
+                check_sampler_applies("two-stage", model)
         seen.add(model.family)
-    assert seen >= {"ae", "vae", "cvae", "iwae", "vamp", "rae", "wae-mmd", "info-vae", "beta-tcvae"}
+    assert seen >= {"ae", "vae", "cvae", "iwae", "vamp", "rae", "wae-mmd", "info-vae", "beta-tcvae", "vq-vae"}
 
 
 class _Discrete(LatentModel):

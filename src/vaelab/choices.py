@@ -9,7 +9,7 @@ loading PyTorch (the owners import it), as :mod:`vaelab.limits` does for bounds.
 from __future__ import annotations
 
 #: The model families, ``ModelSpec.kind`` in a run's ``config.json`` (:data:`vaelab.models.families.FAMILIES`).
-FAMILIES = ("ae", "vae", "cvae", "iwae", "vamp", "rae", "wae-mmd", "info-vae", "beta-tcvae")
+FAMILIES = ("ae", "vae", "cvae", "iwae", "vamp", "rae", "wae-mmd", "info-vae", "beta-tcvae", "vq-vae")
 
 #: The convolutional networks a family is built on, ``ModelSpec.architecture`` (:mod:`vaelab.models.build`).
 ARCHITECTURES = ("book-conv", "book-faces")

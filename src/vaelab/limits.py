@@ -55,6 +55,9 @@ MAX_IWAE_SAMPLES = 1000
 #: (2018) use 500 or 1,000; every step encodes all of them, so 5,000 cost 50 batches of 100 images
 #: per step, and each is an image's worth of parameters (5,000 × 1,024 for Fashion-MNIST).
 MAX_PSEUDO_INPUTS = 5000
+#: Codes in a VQ-VAE's codebook (``vq-vae``): van den Oord et al. (2017) use 512; the codebook is
+#: K × D numbers and every step measures each code's distance to every position of the batch.
+MAX_CODEBOOK_SIZE = 8192
 
 #: Images in one figure: ``reconstruct --count``, ``generate --count``, ``grid --size`` (per
 #: side), ``morph --steps``, ``arithmetic --images`` (rows) and ``--factors`` (columns).

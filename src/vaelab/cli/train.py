@@ -20,6 +20,7 @@ from vaelab.cli.arguments import (
 )
 from vaelab.limits import (
     MAX_BATCH_SIZE,
+    MAX_CODEBOOK_SIZE,
     MAX_IMAGE_SIZE,
     MAX_IWAE_SAMPLES,
     MAX_LATENT_DIM,
@@ -92,6 +93,11 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
             f"vamp only: learnt pseudo-inputs u_k of the VampPrior p(z) = (1/K) Σ q(z|u_k), 1 to "
             f"{MAX_PSEUDO_INPUTS:,} (default 500)"
         ),
+    )
+    p.add_argument(
+        "--codebook-size",
+        type=bounded_int(2, MAX_CODEBOOK_SIZE),
+        help=f"vq-vae only: code vectors K in the codebook, 2 to {MAX_CODEBOOK_SIZE:,} (default 256)",
     )
     p.add_argument(
         "--seed", type=seed_int, help=f"random seed for initialisation and shuffling, {SEED_RANGE} (default: 0)"
@@ -205,6 +211,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         beta=args.beta,
         k=args.k,
         pseudo_inputs=args.pseudo_inputs,
+        codebook_size=args.codebook_size,
         seed=args.seed,
         device=args.device,
         data_dir=args.data_dir,

@@ -72,10 +72,21 @@ def _decoded(
     return LatentGrid(xs, ys, images.reshape(len(ys), len(xs), *images.shape[1:]), latent, labels, condition)
 
 
+def check_grid_applies(model: LatentModel) -> None:
+    """A :class:`ConfigError` for a family with discrete codes (``vq-vae``): a grid spans a plane of a
+    continuous latent space, and most of its points are no grid of codes at all."""
+    if not model.continuous_codes:
+        raise ConfigError(
+            f"a latent grid decodes evenly spaced points of a continuous latent space, and the {model.family} "
+            "family's codes are discrete; see its reconstructions (`vaelab reconstruct`) instead"
+        )
+
+
 def decode_grid(model: LatentModel, embedding: Embedding, size: int = 15, condition: int | None = None) -> LatentGrid:
     """A ``size``×``size`` grid spanning the embeddings' min–max on each axis of their plane
     (the latent axes themselves for a 2-D space), decoded (under class ``condition``, for a
-    conditional model)."""
+    conditional model). Refused for discrete codes (:func:`check_grid_applies`)."""
+    check_grid_applies(model)
     _check_size(size)
     plane = embedding.plane
     low, high = plane.min(axis=0), plane.max(axis=0)
@@ -97,8 +108,9 @@ def decode_quantile_grid(
     (under class ``condition``, for a conditional model).
 
     The plane coordinates are the probabilities Φ(z[0]), Φ(z[1]), so the figure's axes run over
-    (0, 1) like the book's.
+    (0, 1) like the book's. Refused for discrete codes (:func:`check_grid_applies`).
     """
+    check_grid_applies(model)
     _check_size(size)
     if latent_dim < 2:
         raise ConfigError("a latent grid needs at least 2 latent dimensions")

@@ -199,15 +199,26 @@ def check_sampler_applies(name: str, model: LatentModel) -> None:
     """A :class:`ConfigError` unless sampler ``name`` exists and can draw for ``model``: a sampler of
     continuous points needs a family with continuous codes, and ``prior`` a family that has a prior
     or continuous codes (it draws N(0, I) for a family without a prior: the reference the book's VAE
-    is trained to match)."""
+    is trained to match). A family with discrete codes whose prior is learnt after training
+    (``vq-vae``) has no sampler until that prior exists."""
     check_sampler(name)
     if model.continuous_codes:
         return
-    if SAMPLERS[name].continuous_only or not model.has_prior:
-        fix = "use --sampler prior, which draws its codes from its prior" if model.has_prior else "none of them applies"
+    if SAMPLERS[name].continuous_only:
+        fix = (
+            "use --sampler prior, which draws its codes from its prior"
+            if model.has_prior
+            else "none of them applies until the run has a prior over its codes"
+        )
         raise ConfigError(
             f"the {name} sampler draws points of a continuous latent space, and the {model.family} family's "
             f"codes are discrete; {fix}"
+        )
+    if not model.has_prior:
+        raise ConfigError(
+            f"the {name} sampler draws from the model's prior, and the {model.family} family's codes are discrete, "
+            f"their prior learnt after training, which this run has not done yet; none of them applies until it has "
+            f"one: {model.missing_prior_hint}"
         )
 
 

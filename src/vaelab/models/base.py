@@ -18,6 +18,11 @@ The rest of vaelab asks a model's *capabilities* — class attributes of its fam
 * :attr:`~LatentModel.continuous_codes` — whether z is a point of R^d (every family so far), so that
   the samplers of continuous points (``uniform-box``, ``gmm``, ``two-stage``) apply; a family with
   discrete codes (a VQ-VAE's codebook indices) sets it False and draws from its own prior.
+  Such a family states its number of codes in :attr:`~LatentModel.codebook_size`; its z is the grid
+  of chosen code vectors, flattened, so that encode, decode and reconstruction work as for any
+  family. Its prior is learnt after training, over the code grids: ``has_prior`` is then a property
+  of the model (True once a prior is attached), its ``default_sampler`` is ``prior`` and
+  ``standard_normal_prior`` False, so ``--sampler prior`` draws codes through its ``sample_prior``.
 
 The training forward pass (:meth:`LatentModel.forward`) returns a :class:`ModelOutput`. Every
 computation through the model's parameters happens there (DistributedDataParallel only sees what a
@@ -107,6 +112,11 @@ class ModelOutput:
         prior_z: draws from p(z), one per image, for families that compare the code distribution
             with the prior by MMD (WAE, InfoVAE); None otherwise.
         penalty: a family's own regulariser of its parameters (RAE's decoder L2); None otherwise.
+        codes: the codebook indices chosen for each image, int64 [N, H, W], for a family with
+            discrete codes (VQ-VAE); None otherwise.
+        commitment: per image, the squared distance between the encoder's output and the code
+            vectors chosen for it, summed over positions and dimensions ([N]), for a family with
+            discrete codes; None otherwise.
     """
 
     logits: torch.Tensor
@@ -115,6 +125,8 @@ class ModelOutput:
     log_prior: torch.Tensor | None = None
     prior_z: torch.Tensor | None = None
     penalty: torch.Tensor | None = None
+    codes: torch.Tensor | None = None
+    commitment: torch.Tensor | None = None
 
 
 class LatentModel(nn.Module):
@@ -128,13 +140,20 @@ class LatentModel(nn.Module):
 
     family: ClassVar[str]
     posterior_kind: ClassVar[str] = "point"
-    has_prior: ClassVar[bool] = False
+    #: A class attribute for every family but one whose prior is learnt after training (``vq-vae``),
+    #: where it is the instance's: True once a prior is attached.
+    has_prior: bool = False
     #: Whether p(z) is N(0, I), so that KL(q(z|x) ‖ p(z)) has a closed form (not the VampPrior's).
     standard_normal_prior: ClassVar[bool] = True
     default_sampler: ClassVar[str] = "uniform-box"
     conditional: ClassVar[bool] = False
     #: Whether the codes are points of R^d (not indices into a codebook).
     continuous_codes: ClassVar[bool] = True
+    #: The number K of code vectors of a family with discrete codes (0 for continuous codes).
+    codebook_size: int = 0
+    #: For a family whose prior is learnt after training, what gives this model one while it has none
+    #: (the sampler's refusal ends with it); set when a run is loaded.
+    missing_prior_hint: str = "train one with `vaelab prior train RUN_DIR`"
 
     encoder: nn.Module
     decoder: nn.Module

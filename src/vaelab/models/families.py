@@ -27,6 +27,7 @@ from vaelab.models.rae import build_rae
 from vaelab.models.spec import ModelSpec
 from vaelab.models.vae import VariationalAutoencoder
 from vaelab.models.vamp import build_vamp
+from vaelab.models.vq_vae import build_vq_vae
 from vaelab.models.wae import build_wae_mmd
 
 #: What a family's builder receives: the spec, the encoder's convolutional features (flattened)
@@ -63,6 +64,11 @@ FAMILIES: dict[str, Family] = {
         Family("wae-mmd", "the Wasserstein autoencoder: a point code matched to N(0, I) by MMD", build_wae_mmd),
         Family("info-vae", "InfoVAE: Gaussian q(z|x), prior N(0, I), KL and MMD to the prior", build_info_vae),
         Family("beta-tcvae", "β-TCVAE: the VAE with its KL split into MI, TC and dimension-wise KL", build_beta_tcvae),
+        Family(
+            "vq-vae",
+            "VQ-VAE: a grid of discrete codes from an EMA-learnt codebook, its prior learnt after",
+            build_vq_vae,
+        ),
     )
 }
 assert tuple(FAMILIES) == FAMILY_NAMES, "vaelab.choices.FAMILIES must list the registered families"

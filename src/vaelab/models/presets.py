@@ -173,6 +173,18 @@ PRESETS: dict[str, Preset] = {
             batch_size=100,
             lr=5e-4,
         ),
+        Preset(
+            name="vq-vae",
+            description="VQ-VAE (van den Oord et al. 2017) on book-ae's convolutions without the dense layer: "
+            "8×8 codes from K = 256 vectors of D = 16 learnt by EMA, summed BCE + β·commitment, β = 0.25",
+            dataset="fashion-mnist",
+            model=ModelSpec(kind="vq-vae", latent_dim=16, encoder_channels=(32, 64), codebook_size=256),
+            objective="vq-vae",
+            objective_params={"beta": 0.25},
+            epochs=5,
+            batch_size=100,
+            lr=5e-4,
+        ),
     ]
 }
 

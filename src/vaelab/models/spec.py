@@ -13,6 +13,7 @@ from vaelab.choices import ARCHITECTURES, FAMILIES
 from vaelab.errors import ConfigError
 from vaelab.limits import (
     MAX_CHANNELS,
+    MAX_CODEBOOK_SIZE,
     MAX_CONDITIONS,
     MAX_ENCODER_LAYERS,
     MAX_IMAGE_CHANNELS,
@@ -58,6 +59,9 @@ class ModelSpec:
             several (``iwae``: its k, ``train --k``); 1 otherwise, and then left out of :meth:`to_dict`.
         pseudo_inputs: the number K of learnt pseudo-inputs of a VampPrior (``vamp``,
             ``train --pseudo-inputs``); 0 otherwise, and then left out of :meth:`to_dict`.
+        codebook_size: the number K of code vectors of a family with discrete codes (``vq-vae``,
+            whose ``latent_dim`` is then the dimension D of each code vector); 0 otherwise, and
+            then left out of :meth:`to_dict`.
     """
 
     kind: str = "ae"
@@ -69,6 +73,7 @@ class ModelSpec:
     conditions: int = 0
     samples: int = 1
     pseudo_inputs: int = 0
+    codebook_size: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAMILIES:
@@ -82,6 +87,7 @@ class ModelSpec:
         _check_count("conditions", self.conditions, 0, MAX_CONDITIONS)
         _check_count("samples", self.samples, 1, MAX_IWAE_SAMPLES)
         _check_count("pseudo_inputs", self.pseudo_inputs, 0, MAX_PSEUDO_INPUTS)
+        _check_count("codebook_size", self.codebook_size, 0, MAX_CODEBOOK_SIZE)
         channels = self.encoder_channels
         if not isinstance(channels, (list, tuple)) or not 1 <= len(channels) <= MAX_ENCODER_LAYERS:
             raise ConfigError(
@@ -112,6 +118,8 @@ class ModelSpec:
             del data["samples"]
         if not self.pseudo_inputs:
             del data["pseudo_inputs"]
+        if not self.codebook_size:
+            del data["codebook_size"]
         return data
 
     @classmethod

@@ -21,7 +21,7 @@ from vaelab.latent.codec import conditions_of, encode_images
 from vaelab.latent.conditions import resolve_class
 from vaelab.latent.denoising import denoise, denoising_corruption
 from vaelab.latent.embedding import Embedding
-from vaelab.latent.grids import decode_quantile_grid
+from vaelab.latent.grids import check_grid_applies, decode_quantile_grid
 from vaelab.latent.normal import normal_cdf
 from vaelab.latent.samplers import (
     check_fit_size,
@@ -195,7 +195,10 @@ def write_grid(
     ``test_set.class_names`` or an index; refused for other models), or every class in turn when it
     is None. Each class k gets its own pair, ``latent_grid_class{k}.png`` and ``.npz`` (which
     records ``condition`` and ``class_name``), so the same z can be compared across classes.
+
+    Refused in one line for a family with discrete codes (``vq-vae``), before any work.
     """
+    check_grid_applies(run.model)
     check_range("--size", size, 2, MAX_GRID_SIZE)
     span = span or ("prior" if run.model.has_prior and run.model.standard_normal_prior else "embeddings")
     if span not in GRID_SPANS:

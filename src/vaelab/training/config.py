@@ -17,6 +17,7 @@ from vaelab.errors import ConfigError
 from vaelab.json_fields import fields_problem
 from vaelab.limits import (
     MAX_BATCH_SIZE,
+    MAX_CODEBOOK_SIZE,
     MAX_DATASET_IMAGES,
     MAX_EPOCHS,
     MAX_IWAE_SAMPLES,
@@ -44,6 +45,7 @@ RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
 MODEL_OPTIONS = {
     "k": ("samples", MAX_IWAE_SAMPLES, "presets that draw several z per image (iwae)"),
     "pseudo_inputs": ("pseudo_inputs", MAX_PSEUDO_INPUTS, "presets with a VampPrior (vamp)"),
+    "codebook_size": ("codebook_size", MAX_CODEBOOK_SIZE, "presets with a codebook (vq-vae)"),
 }
 
 #: Overrides that become the run's :class:`ImageOptions` (datasets read from image files only).
@@ -102,8 +104,8 @@ class RunConfig(Recipe):
         """The preset's recipe with ``overrides`` applied (``None`` values are ignored).
 
         ``latent_dim`` is accepted as an override and goes into the model spec; ``beta`` goes
-        into the objective's parameters (the objective's ``beta_param``; refused for a plain AE); ``k``
-        and ``pseudo_inputs`` into the model spec (see :data:`MODEL_OPTIONS`; refused for a preset
+        into the objective's parameters (the objective's ``beta_param``; refused for a plain AE); ``k``,
+        ``pseudo_inputs`` and ``codebook_size`` into the model spec (see :data:`MODEL_OPTIONS`; refused for a preset
         whose model has no such setting).
         """
         preset = get_preset(name)

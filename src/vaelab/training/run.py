@@ -13,6 +13,7 @@ from vaelab.models import build_model
 from vaelab.models.base import LatentModel
 from vaelab.training.config import RunConfig
 from vaelab.training.device import resolve_device
+from vaelab.training.prior_dir import attach_saved_prior
 from vaelab.training.run_dir import RunDir, WeightsRecord
 
 
@@ -45,10 +46,13 @@ class Run:
 
 
 def load_run(path: str | Path, device: str = "auto") -> Run:
-    """Rebuild a run's model from ``config.json`` and load ``model.safetensors``."""
+    """Rebuild a run's model from ``config.json`` and load ``model.safetensors`` (and, for a VQ-VAE,
+    the prior learnt over its codes, when one fits: :func:`~vaelab.training.prior_dir.attach_saved_prior`)."""
     run_dir = RunDir(path)
     config = run_dir.read_config()
     model = build_model(config.model)
     weights = run_dir.load_weights(model)
     target = resolve_device(device)
-    return Run(run_dir, config, model.to(target).eval(), target, weights)
+    model = model.to(target).eval()
+    attach_saved_prior(model, run_dir.path, weights)
+    return Run(run_dir, config, model, target, weights)

@@ -34,6 +34,7 @@ from vaelab.training.objectives.info_vae import InfoVaeObjective
 from vaelab.training.objectives.iwae import IwaeObjective
 from vaelab.training.objectives.rae import RaeObjective
 from vaelab.training.objectives.vamp import VampObjective
+from vaelab.training.objectives.vq_vae import VqVaeObjective
 from vaelab.training.objectives.wae_mmd import WaeMmdObjective
 
 
@@ -58,6 +59,7 @@ OBJECTIVES: dict[str, type] = {
     "wae-mmd": WaeMmdObjective,
     "info-vae": InfoVaeObjective,
     "beta-tcvae": BetaTcVaeObjective,
+    "vq-vae": VqVaeObjective,
 }
 
 
@@ -86,6 +88,7 @@ __all__ = [
     "Terms",
     "VaeBookObjective",
     "VaeMseObjective",
+    "VqVaeObjective",
     "WaeMmdObjective",
     "bce_per_image",
     "check_weight",

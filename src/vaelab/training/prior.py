@@ -1,0 +1,303 @@
+"""Training a VQ-VAE run's prior: a gated PixelCNN (:mod:`vaelab.models.pixelcnn`) over the code
+grids of its training set, class-conditional when the data have labels.
+
+The VQ-VAE encodes every training and test image once (evaluation mode, its weights untouched) to
+its grid of codebook indices; the PixelCNN is then trained on the training grids by Adam to
+minimise the cross-entropy of each code given the codes before it (and the image's class):
+
+    loss = −(1/(H·W)) Σ_{ij} ln p(c_ij | c_<ij, y)        nats per code, averaged over the batch
+
+``metrics.jsonl`` reports it in bits per code (÷ ln 2), ``nll_bits_per_code``: for the training
+grids (the mean over the epoch's steps, weighted by their grids) and for the test grids after each
+epoch. A prior that put equal mass on the K codes would score log₂ K bits per code (8 for K = 256).
+
+It checkpoints and resumes as ``vaelab train`` does (the files and their order:
+:mod:`vaelab.training.prior_dir`): every epoch writes the checkpoint (weights, Adam, RNG states,
+position, history), then ``metrics.jsonl``, then ``model.safetensors``; Ctrl-C or SIGTERM saves a
+mid-epoch checkpoint, and ``--resume`` continues at that step with the same shuffle, so a resumed
+prior is the one never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from vaelab.data.image_set import ImageSet
+from vaelab.data.preprocess import to_unit_float
+from vaelab.errors import ConfigError, RunDirError
+from vaelab.models.base import LatentModel
+from vaelab.models.pixelcnn import GatedPixelCNN
+from vaelab.models.vq_vae import VectorQuantisedAutoencoder
+from vaelab.safetensors_io import tensors_digest
+from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from vaelab.training.interrupts import StopRequest
+from vaelab.training.optimizer import make_adam
+from vaelab.training.prior_dir import PriorConfig, PriorDir, prior_state_tensors
+from vaelab.training.run import Run, load_run
+from vaelab.training.run_dir import WeightsRecord
+from vaelab.training.trainer import TrainingInterrupted
+
+#: Images encoded at once when the code grids are computed.
+ENCODE_BATCH = 500
+#: The term ``metrics.jsonl`` reports, for ``train`` and ``val``.
+TERM = "nll_bits_per_code"
+
+
+@dataclass
+class PriorResult:
+    """What :func:`train_prior` returns: the prior's folder, config, PixelCNN and metric history;
+    ``trained`` is False when a resumed prior had already reached its epochs."""
+
+    dir: PriorDir
+    config: PriorConfig
+    prior: GatedPixelCNN
+    history: list[dict[str, Any]]
+    trained: bool = True
+
+
+def discrete_model(model: LatentModel) -> VectorQuantisedAutoencoder:
+    """``model`` as a family with a codebook; a :class:`ConfigError` for any other family."""
+    if model.continuous_codes or not isinstance(model, VectorQuantisedAutoencoder):
+        raise ConfigError(
+            f"a PixelCNN prior models grids of discrete codes, and the {model.family} family's codes are "
+            "continuous; its samplers are uniform-box, prior, gmm and two-stage"
+        )
+    return model
+
+
+def prepare_prior_config(run: Run, resume: bool = False, epochs: int | None = None, **settings: Any) -> PriorConfig:
+    """The config of a new prior (``settings``: :class:`PriorConfig` fields, None for the default) or
+    of the run's prior resumed (only ``epochs`` may change). A one-line error for a run without
+    discrete codes, a resume without a checkpoint, a changed setting on resume, or a new prior where
+    one already is."""
+    discrete_model(run.model)
+    folder = PriorDir(run.dir.path)
+    given: dict[str, Any] = {name: value for name, value in settings.items() if value is not None}
+    if resume:
+        if given:
+            raise ConfigError(f"--{next(iter(given)).replace('_', '-')} cannot change when a prior is resumed")
+        if not folder.checkpoint.exists():
+            raise RunDirError(
+                f"{folder} has no checkpoint to resume; train a prior with `vaelab prior train {run.dir}`"
+            )
+        return folder.read_config().resumed_with(epochs)
+    if folder.checkpoint.exists() or folder.model.exists():  # a config alone: stopped before its first epoch
+        raise RunDirError(
+            f"{folder} already holds a prior; continue it with `vaelab prior train {run.dir} --resume`, "
+            f"or delete {folder} to train a new one"
+        )
+    if epochs is not None:
+        given["epochs"] = epochs
+    return PriorConfig(**given)
+
+
+@torch.no_grad()  # not inference mode: the grids are then training data of the PixelCNN
+def encode_code_grids(model: VectorQuantisedAutoencoder, images: ImageSet) -> torch.Tensor:
+    """The code grids of ``images``, on the model's device: int64 [N, H, W]."""
+    model.eval()
+    device = model.quantizer.codebook.device
+    resident = torch.from_numpy(images.images).to(device)
+    grids = [
+        model.encode_codes(to_unit_float(resident[b : b + ENCODE_BATCH])) for b in range(0, len(resident), ENCODE_BATCH)
+    ]
+    return torch.cat(grids) if grids else torch.zeros((0, *model.grid), dtype=torch.long, device=device)
+
+
+def _labels(images: ImageSet, classes: int, device: torch.device) -> torch.Tensor | None:
+    return (
+        torch.as_tensor(images.labels, dtype=torch.long, device=device)
+        if classes and images.labels is not None
+        else None
+    )
+
+
+@torch.inference_mode()
+def mean_bits(prior: GatedPixelCNN, codes: torch.Tensor, labels: torch.Tensor | None, batch_size: int) -> float:
+    """−log₂ p(c | y) per code, averaged over every grid of ``codes`` (evaluation mode)."""
+    prior.eval()
+    total = 0.0
+    for begin in range(0, len(codes), batch_size):
+        part = slice(begin, begin + batch_size)
+        total += prior.nll_bits(codes[part], None if labels is None else labels[part]).double().sum().item()
+    prior.train()
+    return total / max(len(codes), 1)
+
+
+class PriorTrainer:
+    """The prior's training loop over fixed code grids (see the module docstring)."""
+
+    def __init__(
+        self, run: Run, config: PriorConfig, train_set: ImageSet, test_set: ImageSet, log: Callable[[str], None]
+    ):
+        model = discrete_model(run.model)
+        self.run, self.config, self.log = run, config, log
+        self.dir = PriorDir(run.dir.path)
+        device = run.device
+        self.train_codes, self.test_codes = encode_code_grids(model, train_set), encode_code_grids(model, test_set)
+        self.train_labels = _labels(train_set, config.classes, device)
+        self.test_labels = _labels(test_set, config.classes, device)
+        torch.manual_seed(config.seed)
+        self.prior = config.build(model.codebook_size, model.grid).to(device)
+        self.optimizer = make_adam(self.prior.parameters(), config.lr, device)
+        self.shuffle = torch.Generator().manual_seed(config.seed)
+        self.state = TrainingState()
+
+    def restore(self) -> None:
+        """Weights, Adam, RNG states and position from the prior's checkpoint."""
+        self.state, rng = load_checkpoint(self.dir.checkpoint, self.prior, self.optimizer, self.config.settings())
+        restore_rng(rng, self.shuffle, self.dir.checkpoint)
+
+    def repair_exports(self) -> None:
+        """After :meth:`restore`: write ``metrics.jsonl`` again from the checkpoint, and the weights file
+        too when the checkpoint was written at an epoch's end and the file does not carry its record
+        (a write cut short, a damaged file), as ``train --resume`` does."""
+        state = self.state
+        self.dir.write_metrics(state.history)
+        if state.epoch and state.step == 0 and self.dir.weights_record() != WeightsRecord(**state.weights):
+            self.dir.save_weights(self.prior, state.epoch)
+            self.log(f"wrote {self.dir.model} again from the checkpoint of prior epoch {state.epoch}")
+
+    def fit(self) -> None:
+        """Train epochs until ``config.epochs``."""
+        with StopRequest() as stop:
+            while self.state.epoch < self.config.epochs:
+                self._finish_epoch(*self._train_epoch(stop))
+                if stop and self.state.epoch < self.config.epochs:  # asked during the epoch's last batch
+                    raise TrainingInterrupted(
+                        f"{stop.describe()} at the end of prior epoch {self.state.epoch}; checkpoint saved; "
+                        f"continue with `vaelab prior train {self.run.dir} --resume`",
+                        exit_code=stop.exit_code,
+                    )
+
+    def _train_epoch(self, stop: StopRequest) -> tuple[float, float]:
+        state, config = self.state, self.config
+        shuffle_state = self.shuffle.get_state()
+        order = torch.randperm(len(self.train_codes), generator=self.shuffle).to(self.train_codes.device)
+        steps = math.ceil(len(order) / config.batch_size)
+        nats = float(state.progress.get("sums", [0.0])[0])
+        grids, elapsed, started = (
+            state.progress.get("images", 0),
+            state.progress.get("seconds", 0.0),
+            time.perf_counter(),
+        )
+        self.prior.train()
+        for step in range(state.step, steps):
+            index = order[step * config.batch_size : (step + 1) * config.batch_size]
+            codes = self.train_codes[index]
+            labels = None if self.train_labels is None else self.train_labels[index]
+            loss = F.cross_entropy(self.prior(codes, labels), codes)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            nats += loss.item() * len(index)
+            grids += len(index)
+            if stop and step + 1 < steps:
+                self._save_interrupted(
+                    step + 1, [nats], grids, elapsed + time.perf_counter() - started, shuffle_state, stop
+                )
+        return nats / max(grids, 1) / math.log(2), elapsed + time.perf_counter() - started
+
+    def _finish_epoch(self, train_bits: float, seconds: float) -> None:
+        state = self.state
+        test_bits = mean_bits(self.prior, self.test_codes, self.test_labels, self.config.batch_size)
+        row = {
+            "epoch": state.epoch + 1,
+            "train": {TERM: train_bits},
+            "val": {TERM: test_bits},
+            "seconds": round(seconds, 3),
+        }
+        state.history.append(row)
+        state.epoch, state.step, state.progress = state.epoch + 1, 0, {}
+        state.weights = WeightsRecord(state.epoch, tensors_digest(prior_state_tensors(self.prior))).to_dict()
+        save_checkpoint(
+            self.dir.checkpoint, self.prior, self.optimizer, state, capture_rng(self.shuffle), self.config.settings()
+        )
+        self.dir.write_metrics(state.history)
+        self.dir.save_weights(self.prior, state.epoch)
+        self.log(
+            f"prior epoch {state.epoch}/{self.config.epochs}: train {train_bits:.4f}, test {test_bits:.4f} "
+            f"bits per code ({seconds:.1f} s)"
+        )
+
+    def _save_interrupted(
+        self, step: int, sums: list[float], grids: int, seconds: float, shuffle_state: torch.Tensor, stop: StopRequest
+    ) -> None:
+        state = self.state
+        state.step, state.progress = step, {"sums": sums, "images": grids, "seconds": seconds}
+        rng = capture_rng(self.shuffle)
+        rng["rng.shuffle"] = shuffle_state  # the epoch's order is drawn again on resume
+        save_checkpoint(self.dir.checkpoint, self.prior, self.optimizer, state, rng, self.config.settings())
+        raise TrainingInterrupted(
+            f"{stop.describe()} at prior epoch {state.epoch + 1}, batch {step}; checkpoint saved; "
+            f"continue with `vaelab prior train {self.run.dir} --resume`",
+            exit_code=stop.exit_code,
+        )
+
+
+def train_prior(
+    run: Run,
+    config: PriorConfig,
+    *,
+    resume: bool = False,
+    train_set: ImageSet | None = None,
+    test_set: ImageSet | None = None,
+    log: Callable[[str], None] = print,
+) -> PriorResult:
+    """Train (or, with ``resume``, continue) the prior of the VQ-VAE ``run`` on ``train_set`` (default:
+    the run's training split), reporting bits per code on ``test_set`` (default: its test split), and
+    attach it to ``run.model``. A new prior records the data's number of classes (0 without labels)
+    and the run's weights; a resumed one must find the same."""
+    discrete_model(run.model)
+    if run.weights is None:
+        raise RunDirError(f"{run.dir} has weights without a record of their epoch; resume its training first")
+    train_set = train_set if train_set is not None else run.train_set()
+    test_set = test_set if test_set is not None else run.test_set()
+    classes = len(train_set.class_names) if train_set.labels is not None else 0
+    if not resume:
+        config = replace(config, classes=classes, vq_weights=run.weights.to_dict())
+    elif config.vq_weights != run.weights.to_dict() or config.classes != classes:
+        raise RunDirError(
+            f"{PriorDir(run.dir.path)} was trained on other weights or data than {run.dir} has now; delete it "
+            f"and train a new prior with `vaelab prior train {run.dir}`"
+        )
+    trainer = PriorTrainer(run, config, train_set, test_set, log)
+    if resume:
+        trainer.restore()
+        trainer.repair_exports()
+    trainer.dir.write_config(config)
+    if resume and trainer.state.epoch >= config.epochs:
+        log(f"{trainer.dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue")
+        trained = False
+    else:
+        trainer.fit()
+        trained = True
+    discrete_model(run.model).attach_prior(trainer.prior)
+    return PriorResult(trainer.dir, config, trainer.prior, trainer.state.history, trained)
+
+
+def run_prior_training(
+    run_dir: str,
+    *,
+    resume: bool = False,
+    epochs: int | None = None,
+    device: str = "auto",
+    data_dir: str | None = None,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+    log: Callable[[str], None] = print,
+    **settings: Any,
+) -> PriorResult:
+    """What ``vaelab prior train RUN_DIR`` does: load the run, check the request
+    (:func:`prepare_prior_config`, before any data is read), load its splits (``data_dir`` overrides
+    where the run found them; the first ``limit_train``/``limit_test`` images) and train the prior."""
+    run = load_run(run_dir, device)
+    config = prepare_prior_config(run, resume, epochs, **settings)
+    train_set, test_set = run.train_set(data_dir, limit_train), run.test_set(data_dir, limit_test)
+    return train_prior(run, config, resume=resume, train_set=train_set, test_set=test_set, log=log)

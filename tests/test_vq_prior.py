@@ -1,0 +1,171 @@
+"""The VQ-VAE's learnt prior (issue 14, part 2): `prior train` on the code grids of a tiny run, its
+files and metrics in bits per code, exact resume at an epoch's end and mid-epoch, the prior attached
+when the run is loaded (so `generate` samples codes from it), and the one-line refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from vaelab.errors import ConfigError, RunDirError
+from vaelab.presentation import report
+from vaelab.training import RunConfig, TrainingInterrupted, load_run, train
+from vaelab.training import prior as prior_module
+from vaelab.training.prior import prepare_prior_config, train_prior
+from vaelab.training.prior_dir import PriorDir
+
+QUIET = {"progress": False, "log": lambda s: None}
+SMALL = {"channels": 8, "layers": 2, "kernel": 3, "batch_size": 20}
+
+
+@pytest.fixture(scope="module")
+def vq_run(tmp_path_factory, train_images, test_images):
+    """A vq-vae run trained for 1 short epoch on 60 synthetic images."""
+    folder = tmp_path_factory.mktemp("vq") / "run"
+    config = RunConfig.from_preset("vq-vae", epochs=1, batch_size=20, lr=2e-3, seed=0, device="cpu")
+    train(config, folder, train_set=train_images.head(60), test_set=test_images.head(20), **QUIET)
+    return folder
+
+
+@pytest.fixture
+def run_copy(vq_run, tmp_path):
+    """A fresh copy of the run, without a prior."""
+    shutil.copytree(vq_run, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def _prior(folder, train_images, test_images, epochs, resume=False, **settings):
+    run = load_run(folder, "cpu")
+    config = prepare_prior_config(run, resume, epochs, **({} if resume else SMALL), **settings)
+    data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
+    return train_prior(run, config, resume=resume, log=lambda s: None, **data)
+
+
+def _rows(folder):
+    lines = (PriorDir(folder).metrics).read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+
+def test_a_prior_trains_reports_bits_per_code_and_generate_samples_from_it(run_copy, train_images, test_images):
+    result = _prior(run_copy, train_images, test_images, epochs=2)
+    assert result.config.classes == 10 and result.config.vq_weights == load_run(run_copy, "cpu").weights.to_dict()
+    rows = _rows(run_copy)
+    assert [row["epoch"] for row in rows] == [1, 2]
+    for row in rows:
+        for part in ("train", "val"):
+            assert 0 < row[part]["nll_bits_per_code"] < 2 * math.log2(256)
+    assert sorted(p.name for p in PriorDir(run_copy).path.iterdir()) == [
+        "checkpoint.safetensors",
+        "config.json",
+        "metrics.jsonl",
+        "model.safetensors",
+    ]
+    run = load_run(run_copy, "cpu")
+    assert run.model.has_prior and run.model.prior is not None
+    written = report.write_generated(run, test_images.head(20), 4, seed=3)
+    assert [p.name for p in written] == ["generated.png", "generated.json", "generated.npz"]
+    with np.load(written[-1]) as saved:
+        assert saved["images"].shape == (4, 1, 32, 32) and saved["points"].shape == (4, run.model.latent_dim)
+    assert json.loads(written[1].read_text())["sampler"] == "prior"
+
+
+def test_without_a_prior_generate_says_how_to_train_one_in_one_line(run_copy, test_images):
+    run = load_run(run_copy, "cpu")
+    assert not run.model.has_prior
+    with pytest.raises(ConfigError) as refused:
+        report.write_generated(run, test_images.head(20), 4)
+    message = str(refused.value)
+    assert "\n" not in message and message.endswith(f"train one with `vaelab prior train {run_copy}`")
+
+
+def test_resume_at_an_epochs_end_and_mid_epoch_is_the_prior_never_stopped(
+    vq_run, tmp_path, train_images, test_images, monkeypatch
+):
+    folders = {name: tmp_path / name for name in ("straight", "resumed", "cut")}
+    for folder in folders.values():
+        shutil.copytree(vq_run, folder)
+    _prior(folders["straight"], train_images, test_images, epochs=2)
+    _prior(folders["resumed"], train_images, test_images, epochs=1)
+    _prior(folders["resumed"], train_images, test_images, epochs=2, resume=True)
+    polls = {"n": 0}
+
+    def stop_after_4_steps(self):
+        polls["n"] += 1
+        return polls["n"] >= 4  # in the second epoch (3 steps an epoch)
+
+    monkeypatch.setattr(prior_module.StopRequest, "__bool__", stop_after_4_steps)
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        _prior(folders["cut"], train_images, test_images, epochs=2)
+    monkeypatch.undo()
+    assert len(_rows(folders["cut"])) == 1
+    _prior(folders["cut"], train_images, test_images, epochs=2, resume=True)
+    expected = PriorDir(folders["straight"]).model.read_bytes()
+    for name in ("resumed", "cut"):
+        assert PriorDir(folders[name]).model.read_bytes() == expected, name
+        assert _rows(folders[name]) == _rows(folders["straight"]), name
+
+
+def test_refusals_are_one_line(run_copy, train_images, test_images, trained_run):
+    with pytest.raises(ConfigError, match="codes are continuous"):
+        prepare_prior_config(trained_run)  # book-ae, a Run
+    run = load_run(run_copy, "cpu")
+    with pytest.raises(RunDirError, match="no checkpoint to resume"):
+        prepare_prior_config(run, resume=True)
+    with pytest.raises(ConfigError, match="prior kernel must be odd"):
+        prepare_prior_config(run, kernel=4)
+    _prior(run_copy, train_images, test_images, epochs=1)
+    with pytest.raises(RunDirError, match="already holds a prior"):
+        prepare_prior_config(run)
+    with pytest.raises(ConfigError, match="--channels cannot change"):
+        prepare_prior_config(run, resume=True, channels=16)
+
+
+def test_a_prior_of_other_weights_is_not_attached_and_the_hint_says_so(run_copy, train_images, test_images):
+    _prior(run_copy, train_images, test_images, epochs=1)
+    config = RunConfig.from_preset("vq-vae", epochs=2, batch_size=20, lr=2e-3, seed=0, device="cpu")
+    train(config, run_copy, resume=True, train_set=train_images.head(60), test_set=test_images.head(20), **QUIET)
+    run = load_run(run_copy, "cpu")  # the vq-vae has moved on: the prior models other codes
+    assert not run.model.has_prior
+    assert run.model.missing_prior_hint.startswith(f"delete {PriorDir(run_copy)} and train a new one")
+
+
+def test_the_command_refuses_in_one_line_before_reading_data(run_copy, trained_run, capsys):
+    from vaelab.cli.app import main
+
+    assert main(["prior", "train", str(trained_run.dir), "--device", "cpu"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("vaelab prior train: error: a PixelCNN prior models grids of discrete codes")
+    assert error.count("\n") == 1
+    assert main(["prior", "train", str(run_copy), "--resume", "--device", "cpu"]) == 1
+    assert "has no checkpoint to resume" in capsys.readouterr().err
+    assert main(["prior", "train", str(run_copy), "--kernel", "4", "--device", "cpu"]) == 1
+    assert capsys.readouterr().err == "vaelab prior train: error: prior kernel must be odd, got 4\n"
+
+
+def test_a_prior_stopped_before_its_first_epoch_ended_trains_again_with_the_same_command(run_copy):
+    folder = PriorDir(run_copy)
+    folder.path.mkdir()
+    folder.config.write_text("{}")  # all that a first epoch cut short leaves
+    config = prepare_prior_config(load_run(run_copy, "cpu"), **SMALL)
+    assert (config.channels, config.layers) == (8, 2)
+
+
+def test_a_damaged_prior_is_not_attached_and_the_hint_says_what_to_run(run_copy, train_images, test_images):
+    _prior(run_copy, train_images, test_images, epochs=1)
+    weights = PriorDir(run_copy).model
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one bit of the tensor data: its SHA-256 no longer matches
+    weights.write_bytes(bytes(data))
+    run = load_run(run_copy, "cpu")  # the VQ-VAE itself still loads
+    assert not run.model.has_prior
+    assert run.model.missing_prior_hint == f"train it with `vaelab prior train {run_copy} --resume`"
+    logged: list[str] = []
+    config = prepare_prior_config(run, resume=True)
+    data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
+    assert not train_prior(run, config, resume=True, log=logged.append, **data).trained
+    assert logged[0] == f"wrote {weights} again from the checkpoint of prior epoch 1"
+    assert load_run(run_copy, "cpu").model.has_prior  # as the hint said
