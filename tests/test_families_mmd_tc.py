@@ -217,6 +217,8 @@ def test_presets_are_listed_with_their_parameter_counts():
         (line,) = [row for row in table.splitlines() if row.startswith(family + " ")]
         assert "fashion-mnist" in line and "246,273" in line  # the book's decoder
         assert ("100,868" if family in ("info-vae", "beta-tcvae") else "96,770") in line
+    (vq,) = [row for row in table.splitlines() if row.startswith("vq-vae ")]
+    assert vq.split()[3] == "8×8×16"  # the grid of codes, not the code's dimension alone
 
 
 # ---------------------------------------------------------------- training, resume, analyses

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from torch import nn
+
 from vaelab.data.dataset_check import DatasetCheck
 from vaelab.data.fashion_mnist import FileReport
 from vaelab.data.image_dataset_check import Check
@@ -20,6 +22,16 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
     return "\n".join(lines)
 
 
+def latent_size(model: nn.Module) -> str:
+    """A model's latent size as ``vaelab presets`` shows it: the number of latent dimensions, or for a
+    model with a grid of codes (vq-vae) the grid and each code's dimension, "8×8×16"."""
+    grid = getattr(model, "grid", None)
+    if grid is not None:
+        height, width = grid
+        return f"{height}×{width}×{model.latent_dim // (height * width)}"
+    return str(model.latent_dim)
+
+
 def presets_table() -> str:
     """Every preset with its data, latent size, parameter counts and recipe. ``total`` counts every
     trainable parameter: the encoder's, the decoder's and a family's own (the VampPrior's
@@ -32,7 +44,7 @@ def presets_table() -> str:
                 preset.name,
                 preset.dataset,
                 preset.model.kind,
-                preset.model.latent_dim,
+                latent_size(model),
                 f"{count_parameters(model.encoder):,}",
                 f"{count_parameters(model.decoder):,}",
                 f"{count_parameters(model):,}",
