@@ -227,3 +227,17 @@ def check_condition(model: LatentModel, condition: torch.Tensor | None) -> None:
         raise ValueError(f"the {model.family} family needs a class for every image")
     if not model.conditional and condition is not None:
         raise ValueError(f"the {model.family} family takes no classes")
+
+
+class DrawsPriorPoints(LatentModel):
+    """A mixin for families whose objective compares the batch's codes with draws from the prior
+    (an MMD term: ``wae-mmd``, ``info-vae``); list it before the family's base class. Its forward pass
+    is the base class's, plus ``prior_z``: one draw from p(z) per image, [N, d], from ``generator``
+    (validation, analyses) or the global RNG (training, whose state a checkpoint saves)."""
+
+    def forward(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> ModelOutput:
+        output = super().forward(x, condition, generator)
+        output.prior_z = self.sample_prior(x.shape[0], generator)
+        return output

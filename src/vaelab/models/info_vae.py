@@ -14,27 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 from torch import nn
 
-from vaelab.models.base import LatentModel, ModelOutput
+from vaelab.models.base import DrawsPriorPoints, LatentModel
 from vaelab.models.conv_encoder import GaussianEncoder
 from vaelab.models.spec import ModelSpec
 from vaelab.models.vae import VariationalAutoencoder
 
 
-class InfoVae(VariationalAutoencoder):
+class InfoVae(DrawsPriorPoints, VariationalAutoencoder):
     """The VAE with prior draws in its training output, for the MMD term."""
 
     family = "info-vae"
-
-    def forward(
-        self, x: torch.Tensor, condition: torch.Tensor | None = None, generator: torch.Generator | None = None
-    ) -> ModelOutput:
-        """The VAE's forward pass (one draw of z per image), then ``prior_z``: one draw from p(z) per image."""
-        output = super().forward(x, condition, generator)
-        output.prior_z = self.sample_prior(x.shape[0], generator)
-        return output
 
 
 def build_info_vae(spec: ModelSpec, features: nn.Module, decoder: Callable[[ModelSpec], nn.Module]) -> LatentModel:

@@ -16,30 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 from torch import nn
 
 from vaelab.models.autoencoder import Autoencoder
-from vaelab.models.base import LatentModel, ModelOutput
+from vaelab.models.base import DrawsPriorPoints, LatentModel
 from vaelab.models.conv_encoder import PointEncoder
 from vaelab.models.spec import ModelSpec
 
 
-class WassersteinAutoencoder(Autoencoder):
+class WassersteinAutoencoder(DrawsPriorPoints, Autoencoder):
     """The plain autoencoder's network with a N(0, I) prior, sampled by default, and prior draws in
     its training output."""
 
     family = "wae-mmd"
     has_prior = True
     default_sampler = "prior"
-
-    def forward(
-        self, x: torch.Tensor, condition: torch.Tensor | None = None, generator: torch.Generator | None = None
-    ) -> ModelOutput:
-        """Encode, decode the code, and add ``prior_z``: one draw from p(z) per image, [N, d]."""
-        output = super().forward(x, condition, generator)
-        output.prior_z = self.sample_prior(x.shape[0], generator)
-        return output
 
 
 def build_wae_mmd(spec: ModelSpec, features: nn.Module, decoder: Callable[[ModelSpec], nn.Module]) -> LatentModel:
