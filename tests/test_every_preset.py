@@ -11,8 +11,9 @@ images, ``book-faces`` on synthetic faces in CelebA's layout read through ``data
   ``config.json``, the same checkpoint (weights, Adam, RNG states) and metrics, timings aside;
 * every analysis runs and writes its files: reconstruct, embed, generate (the default sampler and
   ``gmm``), grid, diagnose and evaluate (with a tiny judge; refused in one line for a dataset the
-  judge cannot score; for a family with discrete codes, the grid always and the samplers until the run
-  has a prior over its codes: :func:`refusal`), the explorer (FastAPI's TestClient: facts, points,
+  judge cannot score; for a family with discrete codes, the grid and the samplers of continuous points:
+  :func:`refusal`; its run is analysed with a tiny prior learnt over its codes, and its diagnosis holds
+  code usage and one-line reasons where continuous numbers have no meaning), the explorer (FastAPI's TestClient: facts, points,
   decode, with ``class`` for a conditional model, reconstruction, morph), and, at the end, ``compare`` across all runs;
 * (slow) 2 processes under ``torchrun`` (gloo, CPU) train it: the processes agree, a resume under
   torchrun is exact, and a deterministic family gets the single-process weights.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,14 +47,15 @@ from vaelab.evaluation import save_judge, train_judge
 from vaelab.evaluation.judge import Judge
 from vaelab.evaluation.metrics import has_likelihood
 from vaelab.evaluation.run_measures import write_evaluation
-from vaelab.latent.samplers import default_sampler
-from vaelab.models import PRESETS, build_model
+from vaelab.latent.samplers import SAMPLERS, default_sampler
+from vaelab.models import PRESETS
 from vaelab.models.families import FAMILIES
 from vaelab.presentation import report
 from vaelab.presentation.compare import collect_rows, write_comparison
 from vaelab.presentation.diagnostics_report import write_diagnostics
 from vaelab.training import RunConfig, RunDir, load_run, train
 from vaelab.training.objectives import make_objective
+from vaelab.training.prior import prepare_prior_config, train_prior
 from vaelab.training.run import Run
 
 #: Every preset, in the registry's order: the suite's parameters.
@@ -60,6 +63,8 @@ PRESET_NAMES = tuple(PRESETS)
 
 #: The tiny limits: images, batch (so an epoch is 4 steps), epochs.
 TRAIN_IMAGES, TEST_IMAGES, BATCH, EPOCHS = 160, 40, 40, 2
+#: The prior learnt over a run's discrete codes: a tiny PixelCNN, one epoch.
+TINY_PRIOR = {"channels": 8, "layers": 2, "kernel": 3, "batch_size": BATCH}
 SETTINGS = {"batch_size": BATCH, "lr": 2e-3, "seed": 0, "device": "cpu"}
 
 #: Where each dataset's images come from in this suite: synthetic stand-ins.
@@ -103,30 +108,33 @@ def tiny_likelihood(run: Run) -> dict[str, int]:
     return {"importance_samples": 3, "likelihood_images": 10} if has_likelihood(run.model) else {}
 
 
-def refusal(run: Run, analysis: str) -> str | None:
-    """Why ``analysis`` (``grid``, or ``sample``: generate, diagnose, evaluate) does not apply to the
-    run's model, as a pattern of its one-line refusal; None where it applies. A family with discrete
-    codes (``vq-vae``) has no plane to span with a grid, and no sampler until a prior over its codes
-    has been learnt (a separate step after training)."""
+def refusal(run: Run, analysis: str, sampler: str | None = None) -> str | None:
+    """Why ``analysis`` (``grid``, or ``sample``: generate, diagnose, evaluate with ``sampler``, None
+    for the model's default) does not apply to the run's model, as a pattern of its one-line refusal;
+    None where it applies. A family with discrete codes (``vq-vae``) has no plane to span with a grid,
+    no sampler of continuous points, and no sampler at all until a prior over its codes has been learnt
+    (a separate step after training: :class:`Lab` learns one)."""
     model = run.model
     if model.continuous_codes:
         return None
     if analysis == "grid":
         return "a latent grid decodes evenly spaced points of a continuous latent space"
-    return None if model.has_prior else "codes are discrete"
+    if not model.has_prior:
+        return "codes are discrete"
+    if sampler is not None and SAMPLERS[sampler].continuous_only:
+        return "draws points of a continuous latent space, and the .* family's codes are discrete; use --sampler prior"
+    return None
 
 
 def measurable(preset: str) -> bool:
     """Whether ``diagnose`` and ``evaluate`` can measure the preset here: a Fashion-MNIST run (what the
-    judge scores) whose default sampler applies."""
-    return PRESETS[preset].dataset == "fashion-mnist" and refusal_of_preset(preset, "sample") is None
+    judge scores; :class:`Lab` gives a run with discrete codes a prior to sample)."""
+    return PRESETS[preset].dataset == "fashion-mnist"
 
 
-def refusal_of_preset(preset: str, analysis: str) -> str | None:
-    """:func:`refusal` for a freshly built model of ``preset`` (capabilities do not depend on training)."""
-    from types import SimpleNamespace
-
-    return refusal(SimpleNamespace(model=build_model(PRESETS[preset].model)), analysis)  # type: ignore[arg-type]
+def measured_samplers(run: Run) -> list[str | None]:
+    """The samplers :meth:`Lab.measure` measures the run with: the default (None) and ``gmm``, where it applies."""
+    return [sampler for sampler in (None, "gmm") if refusal(run, "sample", sampler) is None]
 
 
 def assert_refused(call: Callable[[], object], pattern: str) -> None:
@@ -186,11 +194,14 @@ def assert_same_training(run_dir: Path, reference: Path) -> None:
 
 @dataclass
 class Trained:
-    """A preset trained at the tiny limits: straight for 2 epochs, and 1 epoch then resumed to 2."""
+    """A preset trained at the tiny limits: straight for 2 epochs, and 1 epoch then resumed to 2; the
+    run analysed (``run``, in ``analysed``) is the straight one, or for a family with discrete codes a
+    copy of it with a prior learnt over its codes."""
 
     preset: str
     straight: Path
     resumed: Path
+    analysed: Path
     run: Run
     train_set: ImageSet
     test_set: ImageSet
@@ -224,14 +235,23 @@ class Lab:
         run = load_run(folder / "straight", "cpu")
         if train_set is None or test_set is None:  # read as training read them
             train_set, test_set = run.train_set(limit=TRAIN_IMAGES), run.test_set(limit=TEST_IMAGES)
-        return Trained(preset, folder / "straight", folder / "resumed", run, train_set, test_set)
+        analysed = folder / "straight"
+        if not run.model.continuous_codes:  # samples need a prior over the codes: learn a tiny one
+            analysed = folder / "with-prior"
+            shutil.copytree(folder / "straight", analysed)
+            run = load_run(analysed, "cpu")
+            config = prepare_prior_config(run, epochs=1, seed=0, **TINY_PRIOR)
+            train_prior(run, config, train_set=train_set, test_set=test_set, log=QUIET["log"])
+            run = load_run(analysed, "cpu")
+            assert run.model.has_prior
+        return Trained(preset, folder / "straight", folder / "resumed", analysed, run, train_set, test_set)
 
     def measure(self, preset: str) -> list[Path]:
         """``diagnose`` (default sampler and gmm) and ``evaluate`` of the preset's run, once."""
         trained = self[preset]
         if not trained.measured:
             run, train_set, test_set = trained.run, trained.train_set, trained.test_set
-            for sampler in (None, "gmm"):
+            for sampler in measured_samplers(run):
                 trained.measured += write_diagnostics(run, train_set, self.judge(), sampler, num_samples=60)
             trained.measured += write_evaluation(
                 run, train_set, test_set, self.judge(), None, num_samples=60, progress=False, **tiny_likelihood(run)
@@ -325,7 +345,7 @@ def test_generate(lab, preset, sampler):
     trained = lab[preset]
     run = trained.run
     chosen = None if sampler == "default" else sampler
-    if (why := refusal(run, "sample")) is not None:
+    if (why := refusal(run, "sample", chosen)) is not None:
         assert_refused(lambda: report.write_generated(run, trained.test_set, 10, sampler=chosen), why)
         return
     written = report.write_generated(run, trained.test_set, 10, seed=1, sampler=chosen, train_set=trained.train_set)
@@ -339,7 +359,7 @@ def test_generate(lab, preset, sampler):
     with np.load(written[-1]) as saved:
         shape = (run.config.model.image_channels, run.config.model.image_size, run.config.model.image_size)
         assert saved["images"].shape == (10, *shape)
-        assert np.all(np.isfinite(saved["points"])) and saved["points"].shape == (10, run.config.model.latent_dim)
+        assert np.all(np.isfinite(saved["points"])) and saved["points"].shape == (10, run.model.latent_dim)
         if run.model.conditional:  # every class in turn
             assert saved["labels"].tolist() == [k % run.model.condition_dim for k in range(10)]
 
@@ -372,28 +392,43 @@ def test_diagnose_and_evaluate(lab, preset):
                 measure(run, trained.train_set)
             assert "\n" not in str(refused.value)
         return
-    if (why := refusal(run, "sample")) is not None:
-        for sampler in (None, "gmm"):  # refused before a judge is needed
-            assert_refused(lambda s=sampler: write_diagnostics(run, trained.train_set, None, s), why)
-        assert_refused(lambda: write_evaluation(run, trained.train_set, trained.test_set, None), why)
-        return
+    for refused in [s for s in (None, "gmm") if refusal(run, "sample", s) is not None]:
+        why = refusal(run, "sample", refused)
+        assert why is not None  # refused before a judge is needed
+        assert_refused(lambda s=refused: write_diagnostics(run, trained.train_set, None, s), why)
+        assert_refused(lambda s=refused: write_evaluation(run, trained.train_set, trained.test_set, None, s), why)
     written = lab.measure(preset)
     names = [p.name for p in written]
     sampler = default_sampler(run.model)
-    diagnosed = [f"diagnostics-{sampler}.png", "diagnostics.json", "diagnostics-gmm.png", "diagnostics.json"]
+    samplers = [s or sampler for s in measured_samplers(run)]
+    diagnosed = [name for s in samplers for name in (f"diagnostics-{s}.png", "diagnostics.json")]
     assert names == [*diagnosed, "evaluation.json"]
-    for png in written[0:4:2]:
+    for png in written[0 : len(diagnosed) : 2]:
         _png(png)
     weights = run.dir.weights_record().to_dict()
     diagnostics = json.loads((run.dir.figures / "diagnostics.json").read_text())["samplers"]
-    assert set(diagnostics) == {sampler, "gmm"} and all(d["weights"] == weights for d in diagnostics.values())
+    assert set(diagnostics) == set(samplers) and all(d["weights"] == weights for d in diagnostics.values())
+    mine = diagnostics[sampler]
+    if run.model.continuous_codes:
+        assert math.isfinite(mine["p2_centring"]["kl_gaussian_to_standard"])
+    else:  # the continuous numbers say in one line why they are not there; the codes' numbers are
+        for reason in (mine["p2_centring"]["not_applicable"], mine["p1_crowding"]["latent_region"]["not_applicable"]):
+            assert "discrete codes" in reason and "\n" not in reason
+        usage = mine["p1_crowding"]["code_usage"]
+        assert 1 <= usage["overall"]["codes_used"] <= run.model.codebook_size
+        assert set(usage["per_class"]) == set(trained.train_set.class_names)
+        assert mine["p3_holes"]["distance"] == "hamming" and 0 <= mine["p3_holes"]["hole_fraction"] <= 1
     evaluation = json.loads(written[-1].read_text())["samplers"][sampler]
     assert evaluation["weights"] == weights
     assert 0 <= evaluation["precision"] <= 1 and math.isfinite(evaluation["frechet_distance_judge"])
     assert ("likelihood" in evaluation) == has_likelihood(run.model)
     if has_likelihood(run.model):
         assert math.isfinite(evaluation["likelihood"]["iw_nll_nats"])
-    assert ("conditional_accuracy" in evaluation) == run.model.conditional
+    assert ("conditional_accuracy" in evaluation) == (run.model.conditional or run.model.prior_classes > 0)
+    assert ("prior_likelihood" in evaluation) == (not run.model.continuous_codes)
+    if not run.model.continuous_codes:
+        bits = evaluation["prior_likelihood"]["bits_per_code"]
+        assert 0 < bits < 2 * math.log2(run.model.codebook_size)
 
 
 @pytest.fixture(scope="module")
@@ -436,18 +471,22 @@ def test_the_explorer(lab, preset, client_class):
 
 def test_compare_every_run(lab, tmp_path):
     measured = [p for p in PRESET_NAMES if measurable(p)]
-    runs = [lab[p].straight for p in measured]
+    runs = [lab[p].analysed for p in measured]
     for preset in measured:
         lab.measure(preset)
     warned: list[str] = []
     rows = collect_rows(runs, warned.append)
     assert not warned
-    expected = [(p, s) for p in measured for s in dict.fromkeys([default_sampler(lab[p].run.model), "gmm"])]
+    expected = [
+        (p, s)
+        for p in measured
+        for s in dict.fromkeys(s or default_sampler(lab[p].run.model) for s in measured_samplers(lab[p].run))
+    ]
     assert [(row["preset"], row["sampler"]) for row in rows] == expected
     assert all(row["weights"] == f"epoch {EPOCHS}" for row in rows)
     table, paths = write_comparison(runs, tmp_path / "comparison", warned.append)
     assert all(p.exists() for p in paths) and all(preset in table for preset in measured)
-    unmeasured = [lab[p].straight for p in PRESET_NAMES if p not in measured]
+    unmeasured = [lab[p].analysed for p in PRESET_NAMES if p not in measured]
     for run_dir in unmeasured:
         with pytest.raises(RunDirError, match="no evaluation or diagnostics yet"):
             collect_rows([run_dir])

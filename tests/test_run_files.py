@@ -493,15 +493,19 @@ def test_compare_replaces_only_its_own_comparison_files(capsys, run_copy, tmp_pa
     assert (output / CSV_FILE).read_text().startswith("run,preset,sampler,weights,")
 
 
-def test_compare_replaces_the_files_of_an_earlier_vaelab(run_copy, tmp_path):
+@pytest.mark.parametrize("columns", [slice(None), slice(0, 6)], ids=["today's columns", "fewer columns"])
+def test_compare_replaces_the_files_of_an_earlier_vaelab(run_copy, tmp_path, columns):
+    """Before the marker and the weights column, and with the columns of any earlier version (later
+    ones added columns: the likelihood under a code prior, the codes used)."""
     from vaelab.presentation.compare import COLUMNS
 
     _merge(run_copy.figure_path("evaluation.json"), "gmm", {"precision": 0.5}, run_copy.weights_record())
-    metrics = [name for name, *_ in COLUMNS]
+    metrics = [name for name, *_ in COLUMNS][columns]
     (tmp_path / MARKDOWN_FILE).write_text("| " + " | ".join(["run", "preset", "sampler", *metrics]) + " |\n|---|\n")
     (tmp_path / CSV_FILE).write_text(",".join(["run", "preset", "sampler", *metrics]) + "\r\n")
     write_comparison([run_copy.path], tmp_path)
     assert "| epoch 2 |" in (tmp_path / MARKDOWN_FILE).read_text()
+    assert (tmp_path / CSV_FILE).read_text().startswith("run,preset,sampler,weights,")
 
 
 def test_foreign_comparison_files_of_every_kind_are_left_alone(run_copy, tmp_path):

@@ -23,6 +23,12 @@ are drawn under every class in turn, so the three problems read differently:
   style, so its regions say little).
 * P2 — unchanged: the training embeddings (each image encoded with its class) against N(0, I).
 * P3 — unchanged: samples the judge is unsure of, and samples far from every training embedding.
+
+For a family with discrete codes (``vq-vae``) the judge's halves stay, and the latent space's are
+measured on code grids instead (:mod:`vaelab.evaluation.code_diagnostics`): code usage and its
+entropy per class for P1, a one-line reason in place of P2's numbers, and Hamming distances to the
+nearest training grid for P3's holes. A class-conditional prior draws every class in turn, so its
+conditional accuracy is reported as a cvae's is.
 """
 
 from __future__ import annotations
@@ -34,11 +40,12 @@ import numpy as np
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
+from vaelab.evaluation.code_diagnostics import code_space_measures
 from vaelab.evaluation.conditional import conditional_accuracy
 from vaelab.evaluation.coverage import class_coverage
 from vaelab.evaluation.judge import Judge, judge_summary
 from vaelab.evaluation.sampling import SampleSet
-from vaelab.latent.diagnostics import centring_and_bounds, far_from_data, region_shares
+from vaelab.evaluation.space_measures import continuous_space_measures
 from vaelab.latent.projection import check_shown_in_plane
 
 #: Below this top probability the judge is "not confident" about a decoded sample.
@@ -52,12 +59,14 @@ HOLE_PERCENTILE = 99.0
 
 @dataclass
 class Diagnosis:
-    """The numbers (``summary``, JSON-ready) and, per sample, whether the judge was unsure and
-    whether the sample lies in a hole."""
+    """The numbers (``summary``, JSON-ready) and, per sample, whether the judge was unsure, whether
+    the sample lies in a hole, and its distance to the nearest training embedding (Euclidean; for
+    code grids, Hamming in positions)."""
 
     summary: dict[str, Any]
     unconfident: np.ndarray
     far: np.ndarray
+    distances: np.ndarray
 
 
 #: Training images needed: the hole threshold comes from each embedding's nearest other one.
@@ -80,16 +89,22 @@ def _check_train_images(count: int) -> None:
         )
 
 
-def diagnose(samples: SampleSet, train_set: ImageSet, judge: Judge, region_samples: int = 20000) -> Diagnosis:
-    """All three problems' numbers for ``samples`` (drawn from the training-set embeddings)."""
+def diagnose(
+    samples: SampleSet, train_set: ImageSet, judge: Judge, region_samples: int = 20000, progress: bool = False
+) -> Diagnosis:
+    """All three problems' numbers for ``samples`` (drawn from the training-set embeddings): the
+    judge's view for every family, and the latent space's measures, of a continuous space or of
+    discrete code grids (:mod:`vaelab.evaluation.code_diagnostics`, whose Hamming distances show a
+    bar when ``progress``)."""
     _check_train_images(len(samples.train_z))
     probabilities = judge.predict_proba(samples.images)
     coverage = class_coverage(probabilities, class_names=train_set.class_names)
     shares = coverage.distribution.shares
-    num_classes = probabilities.shape[1]
-    labels = train_set.labels
     unconfident = probabilities.max(axis=1) < CONFIDENCE
-    far, threshold, distances = far_from_data(samples.train_z, samples.points, HOLE_PERCENTILE)
+    if samples.discrete:
+        space = code_space_measures(samples, train_set, HOLE_PERCENTILE, progress)
+    else:
+        space = continuous_space_measures(samples, train_set, probabilities.shape[1], HOLE_PERCENTILE, region_samples)
     summary: dict[str, Any] = {
         "judge": judge_summary(judge),
         "sampler": samples.sampler,
@@ -101,22 +116,17 @@ def diagnose(samples: SampleSet, train_set: ImageSet, judge: Judge, region_sampl
             "min_class_share": float(shares.min()),
             "max_min_share_ratio": float(shares.max() / shares.min()) if shares.min() > 0 else None,
             "class_shares": dict(zip(train_set.class_names, map(float, shares), strict=True)),
-            "latent_region": region_shares(samples.train_z, labels, num_classes, region_samples, samples.seed)
-            if labels is not None
-            else None,
+            **space.crowding,
         },
-        "p2_centring": centring_and_bounds(samples.train_z),
+        "p2_centring": space.centring,
         "p3_holes": {
             "unconfident_fraction": float(np.mean(unconfident)),
             "confidence_threshold": CONFIDENCE,
-            "hole_fraction": float(np.mean(far)),
-            "distance_threshold": threshold,
-            "percentile": HOLE_PERCENTILE,
-            "median_sample_distance": float(np.median(distances)),
+            **space.holes,
         },
     }
-    if samples.labels is not None:  # a conditional model: were the classes asked for drawn?
+    if samples.labels is not None:  # a conditional model or prior: were the classes asked for drawn?
         summary["p1_crowding"]["conditional_accuracy"] = conditional_accuracy(
             probabilities, samples.labels, train_set.class_names
         )
-    return Diagnosis(summary, unconfident, far)
+    return Diagnosis(summary, unconfident, space.far, space.distances)

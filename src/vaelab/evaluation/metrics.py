@@ -3,12 +3,14 @@
 * reconstruction of the test images: BCE per pixel, MSE, PSNR;
 * for a VAE, the negative ELBO and the importance-weighted NLL bound (nats per image), with the
   number of importance samples k and of images stated;
+* for a family with discrete codes and a learnt prior (``vq-vae``), the test codes' likelihood under
+  that prior in bits per code (:mod:`vaelab.evaluation.code_likelihood`);
 * the Fréchet distance between the judge's features of the generated images and of the test
   images (the FID recipe, but in a Fashion-MNIST classifier's 128-d feature space rather than
   Inception's, so its values are not comparable with published FIDs);
 * precision and recall with k-nearest-neighbour manifolds in the same space;
 * the judge's class coverage of the generated images;
-* for a conditional model (``cvae``), whose samples are drawn under every class in turn, the judge's
+* for a conditional model (``cvae``) or prior, whose samples are drawn under every class in turn, the judge's
   conditional accuracy: per class, the share of the samples of class c that it assigns to c
   (:mod:`vaelab.evaluation.conditional`).
 """
@@ -21,6 +23,7 @@ import torch
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
+from vaelab.evaluation.code_likelihood import code_prior_likelihood, has_code_prior
 from vaelab.evaluation.conditional import conditional_accuracy
 from vaelab.evaluation.coverage import class_coverage
 from vaelab.evaluation.frechet import frechet_distance
@@ -102,6 +105,8 @@ def evaluate(
         subset = test_set.head(likelihood_images)
         bounds = likelihood_bounds(model, subset, importance_samples, samples.seed, progress=progress)
         result["likelihood"] = bounds.to_dict()
+    if has_code_prior(model):
+        result["prior_likelihood"] = code_prior_likelihood(model, test_set)
     real = judge.features(test_set.images)
     fake = judge.features(samples.images)
     precision, recall = precision_recall(real, fake, k=neighbours)

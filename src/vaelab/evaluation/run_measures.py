@@ -79,7 +79,7 @@ def diagnose_run(
     check_fit_size(sampler, len(train_set))
     judge = judge if judge is not None else load_judge(str(run.device))
     samples = draw_samples(run.model, train_set, sampler, num_samples, seed, progress)
-    diagnosis = diagnose(samples, train_set, judge)
+    diagnosis = diagnose(samples, train_set, judge, progress=progress)
     path = merge_results(run.dir.figure_path(DIAGNOSTICS), sampler, diagnosis.summary, weights)
     return RunDiagnosis(sampler, num_samples, diagnosis, samples, train_set, path)
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
-from vaelab.latent.codec import conditions_of, decode_points, encode_images
-from vaelab.latent.conditions import sample_classes
+from vaelab.latent.codec import code_grids, conditions_of, decode_points, encode_images
+from vaelab.latent.conditions import cycled_classes, sample_classes
 from vaelab.latent.samplers import make_sampler
 from vaelab.models.base import LatentModel
 
@@ -19,7 +19,10 @@ class SampleSet:
     """``count`` latent points drawn by a sampler fitted to the training-set embeddings
     ``train_z``, and the images decoded from them; for a conditional model, the class each point
     was decoded under (``labels``, int64 [count]: every class in turn, so the set is
-    class-balanced), None otherwise."""
+    class-balanced), None otherwise. For a family with discrete codes, the code grids of the training
+    embeddings and of the points (``train_codes``, ``codes``: int64 [N, H, W]) and the number of codes
+    K they index (``codebook_size``; 0 for continuous codes); a class-conditional
+    prior over them drew every class in turn too, and ``labels`` says which (the decoder takes none)."""
 
     train_z: np.ndarray
     points: np.ndarray
@@ -27,6 +30,14 @@ class SampleSet:
     sampler: dict[str, Any]
     seed: int
     labels: np.ndarray | None = None
+    train_codes: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    codebook_size: int = 0
+
+    @property
+    def discrete(self) -> bool:
+        """Whether the points are grids of discrete codes (``codes`` and ``train_codes`` are set)."""
+        return self.codes is not None and self.train_codes is not None
 
 
 def draw_samples(
@@ -41,4 +52,9 @@ def draw_samples(
     points = fitted.sample(count, seed)
     labels = sample_classes(model, count)
     images = decode_points(model, points, labels=labels)
-    return SampleSet(train_z, points, images, fitted.describe(), seed, labels)
+    if model.continuous_codes:
+        return SampleSet(train_z, points, images, fitted.describe(), seed, labels)
+    prior_labels = cycled_classes(count, model.prior_classes) if model.prior_classes else None
+    train_codes, codes = code_grids(model, train_z), code_grids(model, points)
+    described = fitted.describe()
+    return SampleSet(train_z, points, images, described, seed, prior_labels, train_codes, codes, model.codebook_size)

@@ -104,6 +104,16 @@ def decode_points(
     return _finite(torch.cat(chunks), "images").cpu().numpy()
 
 
+@torch.inference_mode()
+def code_grids(model: LatentModel, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """The code grids of latent points [N, latent_dim] of a family with discrete codes: int64 [N, H, W]
+    (:meth:`~vaelab.models.base.LatentModel.code_indices`)."""
+    device = model_device(model)
+    z = torch.as_tensor(np.asarray(points, dtype=np.float32))
+    chunks = [model.code_indices(z[b : b + batch_size].to(device)).cpu() for b in range(0, len(z), batch_size)]
+    return torch.cat(chunks).numpy() if chunks else np.zeros((0,), np.int64)
+
+
 def _finite(values: torch.Tensor, what: str) -> torch.Tensor:
     """``values``, or a :class:`RunDirError` when the model gave a NaN or infinity: weights that are
     finite yet this far off (damaged, or saved from a run that was diverging) cannot be analysed."""

@@ -185,6 +185,17 @@ class LatentModel(nn.Module):
         device = next(self.parameters()).device
         return torch.randn((count, self.latent_dim), generator=generator, device=device)
 
+    @property
+    def prior_classes(self) -> int:
+        """The number of classes a learnt prior draws under (a class-conditional prior over discrete
+        codes); 0 for every other prior, and for a model without one."""
+        return 0
+
+    def code_indices(self, z: torch.Tensor) -> torch.Tensor:
+        """For a family with discrete codes, the codebook index at each position of latent points ``z``
+        [N, d]: int64 [N, H, W]. A ValueError for a family whose codes are continuous."""
+        raise ValueError(f"the {self.family} family's codes are points of R^d, not indices into a codebook")
+
     def prior_log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) per point ([..., d] → [...]), nats; N(0, I) unless the family says otherwise."""
         if not self.has_prior:

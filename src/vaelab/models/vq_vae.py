@@ -152,6 +152,15 @@ class VectorQuantisedAutoencoder(LatentModel):
         flat = z.view(z.shape[0], *self.code_shape).permute(0, 2, 3, 1).reshape(-1, self.quantizer.dim)
         return self.quantizer.nearest(flat.float()).view(z.shape[0], *self.grid)
 
+    def code_indices(self, z: torch.Tensor) -> torch.Tensor:
+        """The code grids of latent points ``z`` [N, D·H·W] (:meth:`snap`): int64 [N, H, W]."""
+        return self.snap(z)
+
+    @property
+    def prior_classes(self) -> int:
+        """The classes the attached prior draws under (0 for an unconditional prior, or none)."""
+        return self._prior.classes if self._prior is not None else 0
+
     def decode_logits(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the images whose code vectors, flattened, are ``z`` [N, D·H·W]. A point that is
         not a grid of code vectors (a morph's midpoint, the explorer's cursor) is first snapped to the

@@ -8,8 +8,9 @@ different weights are two rows, never one. Each run with such rows gets a one-li
 the commands that measure them again.
 
 ``comparison.md`` and ``comparison.csv`` are written into ``--output`` only over files vaelab wrote:
-the Markdown starts with :data:`MARKDOWN_MARKER`, the CSV with its header row (or, for files of
-vaelab before the marker, the header rows they began with). Anything else there is refused in one
+the Markdown starts with :data:`MARKDOWN_MARKER`, the CSV with its header row (or, for files of an
+earlier vaelab, whose tables had other columns, the key columns their header rows began with:
+:data:`FIRST_LINE_STARTS`). Anything else there is refused in one
 line before anything is written. The CSV, the data, is written last, after the old one is removed,
 so a ``comparison.csv`` is always the table of the ``comparison.md`` beside it.
 """
@@ -58,6 +59,7 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any], str]] = [
     ("-ELBO nats", "evaluation", _get("likelihood", "neg_elbo_nats"), ".1f"),
     ("IW NLL nats", "evaluation", _get("likelihood", "iw_nll_nats"), ".1f"),
     ("IW k", "evaluation", _get("likelihood", "importance_samples"), "d"),
+    ("prior bits/code", "evaluation", _get("prior_likelihood", "bits_per_code"), ".3f"),
     ("Fréchet (judge)", "evaluation", _get("frechet_distance_judge"), ".2f"),
     ("precision", "evaluation", _get("precision"), ".3f"),
     ("recall", "evaluation", _get("recall"), ".3f"),
@@ -68,6 +70,7 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any], str]] = [
     ("P1 max class share", "diagnostics", _get("p1_crowding", "max_class_share"), ".3f"),
     ("P1 min class share", "diagnostics", _get("p1_crowding", "min_class_share"), ".3f"),
     ("P1 min region/data", "diagnostics", _get("p1_crowding", "latent_region", "smallest_region_ratio"), ".2f"),
+    ("P1 codes used", "diagnostics", _get("p1_crowding", "code_usage", "overall", "codes_used"), "d"),
     ("P2 |mean| sd", "diagnostics", _get("p2_centring", "mean_in_sd_norm"), ".2f"),
     ("P2 KL(N(0,I))", "diagnostics", _get("p2_centring", "kl_gaussian_to_standard"), ".2f"),
     ("P2 beyond 3σ", "diagnostics", _get("p2_centring", "beyond_3sd"), ".3f"),
@@ -213,19 +216,16 @@ def as_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _first_lines() -> dict[str, set[str]]:
-    """The first lines by which ``comparison.md`` and ``.csv`` are recognised as vaelab's: today's,
-    and the header rows vaelab wrote first before it wrote the weights column and the marker."""
-    metrics = [name for name, *_ in COLUMNS]
-    old = ["run", "preset", "sampler", *metrics]
-    return {
-        MARKDOWN_FILE: {MARKDOWN_MARKER, _markdown_row(old)},
-        CSV_FILE: {as_csv([]).splitlines()[0], ",".join(old)},
-    }
+#: How the first line of each file compare writes begins, today and in every earlier vaelab (whose
+#: tables had fewer columns, and before the weights column and the marker, no marker): the key columns.
+FIRST_LINE_STARTS = {
+    MARKDOWN_FILE: (MARKDOWN_MARKER, _markdown_row(KEYS[:3])),
+    CSV_FILE: (",".join(KEYS[:3]) + ",",),
+}
 
 
-def _written_by_vaelab(path: Path, first_lines: set[str]) -> bool:
-    """Whether ``path`` is missing, or a regular file whose first line is one of ``first_lines``."""
+def _written_by_vaelab(path: Path, starts: tuple[str, ...]) -> bool:
+    """Whether ``path`` is missing, or a regular file whose first line begins with one of ``starts``."""
     try:
         check_regular_file(path)
         with open(path, "rb") as handle:
@@ -235,13 +235,15 @@ def _written_by_vaelab(path: Path, first_lines: set[str]) -> bool:
     except (FileProblem, OSError):
         return False
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    return first.decode("utf-8", errors="replace") in first_lines
+    return first.decode("utf-8", errors="replace").startswith(starts)
 
 
 def check_output(folder: Path) -> None:
     """A :class:`ConfigError` naming the ``comparison.md``/``.csv`` in ``folder`` that vaelab did not
     write (which compare would replace)."""
-    foreign = [folder / name for name, lines in _first_lines().items() if not _written_by_vaelab(folder / name, lines)]
+    foreign = [
+        folder / name for name, starts in FIRST_LINE_STARTS.items() if not _written_by_vaelab(folder / name, starts)
+    ]
     if foreign:
         names = " and ".join(str(path) for path in foreign)
         raise ConfigError(

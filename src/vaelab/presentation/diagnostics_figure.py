@@ -11,6 +11,7 @@ from matplotlib.patches import Circle
 
 from vaelab.evaluation.sampling import SampleSet
 from vaelab.latent.projection import fit_projection
+from vaelab.presentation.code_diagnostics_figure import plot_code_diagnostics
 from vaelab.presentation.latent_scatter import draw_class_scatter
 
 
@@ -22,9 +23,14 @@ def plot_diagnostics(
     unconfident: np.ndarray,
     far: np.ndarray,
     title: str,
+    distances: np.ndarray | None = None,
 ) -> Figure:
     """P1: class shares of decoded samples and of the latent region against uniform;
-    P2: training embeddings against N(0, I) (1, 2, 3 σ circles); P3: samples in holes."""
+    P2: training embeddings against N(0, I) (1, 2, 3 σ circles); P3: samples in holes. Samples of
+    discrete code grids get :func:`~vaelab.presentation.code_diagnostics_figure.plot_code_diagnostics`
+    (``distances``: each sample's Hamming distance to the nearest training grid)."""
+    if samples.discrete and distances is not None:
+        return plot_code_diagnostics(result, samples, labels, class_names, unconfident, distances, title)
     fig, (p1, p2, p3) = plt.subplots(1, 3, figsize=(20, 6.4), layout="constrained")
     crowd = result["p1_crowding"]
     k = np.arange(len(class_names))

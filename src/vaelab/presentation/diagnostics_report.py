@@ -39,7 +39,15 @@ def write_diagnostics(
         f"{run.config.preset}, sampler {result.sampler}: the three problems of the latent space "
         f"({result.num_samples:,} samples)"
     )
+    diagnosis = result.diagnosis
     figure = plot_diagnostics(
-        summary, samples, images.labels, images.class_names, result.diagnosis.unconfident, result.diagnosis.far, title
+        summary,
+        samples,
+        images.labels,
+        images.class_names,
+        diagnosis.unconfident,
+        diagnosis.far,
+        title,
+        diagnosis.distances,
     )
     return [save_figure(figure, run.dir.figure_path(f"diagnostics-{result.sampler}.png")), result.path]

@@ -110,7 +110,9 @@ def encode_code_grids(model: VectorQuantisedAutoencoder, images: ImageSet) -> to
     return torch.cat(grids) if grids else torch.zeros((0, *model.grid), dtype=torch.long, device=device)
 
 
-def _labels(images: ImageSet, classes: int, device: torch.device) -> torch.Tensor | None:
+def prior_labels(images: ImageSet, classes: int, device: torch.device) -> torch.Tensor | None:
+    """The labels of ``images`` on ``device`` for a prior conditioned on ``classes`` classes; None for
+    an unconditional prior (``classes`` 0) or unlabelled images."""
     return (
         torch.as_tensor(images.labels, dtype=torch.long, device=device)
         if classes and images.labels is not None
@@ -141,8 +143,8 @@ class PriorTrainer:
         self.dir = PriorDir(run.dir.path)
         device = run.device
         self.train_codes, self.test_codes = encode_code_grids(model, train_set), encode_code_grids(model, test_set)
-        self.train_labels = _labels(train_set, config.classes, device)
-        self.test_labels = _labels(test_set, config.classes, device)
+        self.train_labels = prior_labels(train_set, config.classes, device)
+        self.test_labels = prior_labels(test_set, config.classes, device)
         torch.manual_seed(config.seed)
         self.prior = config.build(model.codebook_size, model.grid).to(device)
         self.optimizer = make_adam(self.prior.parameters(), config.lr, device)
