@@ -13,8 +13,9 @@ images, ``book-faces`` on synthetic faces in CelebA's layout read through ``data
   ``gmm``), grid, diagnose and evaluate (with a tiny judge; refused in one line for a dataset the
   judge cannot score; for a family with discrete codes, the grid and the samplers of continuous points:
   :func:`refusal`; its run is analysed with a tiny prior learnt over its codes, and its diagnosis holds
-  code usage and one-line reasons where continuous numbers have no meaning), the explorer (FastAPI's TestClient: facts, points,
-  decode, with ``class`` for a conditional model, reconstruction, morph), and, at the end, ``compare`` across all runs;
+  code usage and one-line reasons where continuous numbers have no meaning), the explorer (FastAPI's
+  TestClient: facts, points, decode, with ``class`` for a conditional model, reconstruction, morph),
+  and, at the end, ``compare`` across all runs;
 * (slow) 2 processes under ``torchrun`` (gloo, CPU) train it: the processes agree, a resume under
   torchrun is exact, and a deterministic family gets the single-process weights.
 
