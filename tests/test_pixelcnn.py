@@ -88,6 +88,21 @@ def test_sampling_and_bits_per_code():
     torch.testing.assert_close(bits, expected)
 
 
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_sampling_on_the_rows_so_far_draws_what_the_whole_grid_would(kernel):
+    """The sampler runs row i's passes on rows 0…i only: the draws are those of passes over the whole grid."""
+    model = network(classes=3, kernel=kernel)
+    labels = torch.tensor([0, 1, 2, 0])
+    drawn = model.sample(4, labels, torch.Generator().manual_seed(5))
+    generator = torch.Generator().manual_seed(5)
+    whole = torch.zeros((4, *GRID), dtype=torch.long)
+    for i in range(GRID[0]):
+        for j in range(GRID[1]):
+            probabilities = torch.softmax(model(whole, labels)[:, :, i, j].float(), dim=1)
+            whole[:, i, j] = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
+    assert torch.equal(drawn, whole)
+
+
 def test_bad_settings_are_refused_in_one_line():
     with pytest.raises(ConfigError, match="odd and at least 3"):
         GatedPixelCNN(codes=4, grid=GRID, kernel=4)
