@@ -10,7 +10,7 @@ from vaelab.evaluation import save_judge, train_judge
 from vaelab.evaluation.diagnostics import diagnose
 from vaelab.evaluation.run_measures import write_evaluation
 from vaelab.evaluation.sampling import draw_samples
-from vaelab.presentation.compare import as_csv, as_markdown, collect_rows, write_comparison
+from vaelab.presentation.compare import LEGEND, as_csv, as_markdown, collect_rows, write_comparison
 from vaelab.presentation.diagnostics_report import write_diagnostics
 from vaelab.training import RunConfig, load_run, train
 
@@ -90,7 +90,8 @@ def test_write_and_compare_for_two_runs_and_samplers(tmp_path, trained_run, vae_
     ]
     assert rows[0]["IW NLL nats"] is None and rows[2]["IW k"] == 4
     markdown = as_markdown(rows)
-    assert markdown.startswith("<!-- written by vaelab compare") and markdown.count("\n") == 4 + len(rows)
+    assert markdown.startswith("<!-- written by vaelab compare") and markdown.count("\n") == 6 + len(rows)
+    assert markdown.endswith("\n\n" + LEGEND + "\n") and "\n" not in LEGEND
     assert "| book-vae | prior | epoch 2 |" in markdown
     assert as_csv(rows).splitlines()[0].startswith("run,preset,sampler,")
     table, paths = write_comparison([trained_run.dir.path, vae_run.dir.path], tmp_path)

@@ -190,9 +190,16 @@ def _formatted(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     return header, cells
 
 
+#: What a "–" in the table means, printed under it.
+LEGEND = (
+    "–: not measured for that row, or not defined for its model (likelihood bounds of an autoencoder; a region "
+    "share and P2 for discrete codes, whose diagnostics.json says why)"
+)
+
+
 def as_text(rows: list[dict[str, Any]]) -> str:
-    """The table for a terminal, one column per metric."""
-    return format_table(*_formatted(rows))
+    """The table for a terminal, one column per metric, and the :data:`LEGEND` under it."""
+    return format_table(*_formatted(rows)) + "\n" + LEGEND
 
 
 def _markdown_row(cells: Sequence[str]) -> str:
@@ -200,10 +207,12 @@ def _markdown_row(cells: Sequence[str]) -> str:
 
 
 def as_markdown(rows: list[dict[str, Any]]) -> str:
-    """The table in GitHub Markdown, after :data:`MARKDOWN_MARKER` and a blank line."""
+    """The table in GitHub Markdown, after :data:`MARKDOWN_MARKER` and a blank line, and the
+    :data:`LEGEND` after another."""
     header, cells = _formatted(rows)
     lines = [MARKDOWN_MARKER, "", _markdown_row(header), "|" + "---|" * len(header)]
     lines += [_markdown_row(row) for row in cells]
+    lines += ["", LEGEND]
     return "\n".join(lines) + "\n"
 
 
