@@ -704,6 +704,8 @@ def test_page_is_served_with_local_assets_only(client):
         "/api/decode",
         "/api/image",
         "/api/morph",
+        "/api/samples",
+        "/api/codebook",
     }
 
 
