@@ -13,7 +13,9 @@ images, ``book-faces`` on synthetic faces in CelebA's layout read through ``data
   ``gmm``), grid, diagnose and evaluate (with a tiny judge; refused in one line for a dataset the
   judge cannot score; for a family with discrete codes, the grid always and the samplers until the run
   has a prior over its codes: :func:`refusal`), the explorer (FastAPI's TestClient: facts, points,
-  decode, with ``class`` for a conditional model, reconstruction, morph), and, at the end, ``compare`` across all runs;
+  decode, with ``class`` for a conditional model, reconstruction, morph, samples from the default
+  sampler (409 for a vq-vae without a prior), the codebook for discrete codes only), and, at the end,
+  ``compare`` across all runs;
 * (slow) 2 processes under ``torchrun`` (gloo, CPU) train it: the processes agree, a resume under
   torchrun is exact, and a deterministic family gets the single-process weights.
 
@@ -428,10 +430,16 @@ def test_the_explorer(lab, preset, client_class):
         else:
             assert client.get("/api/decode", params={**decode, "class": 3}).status_code == 422
         images = {"/api/decode": decode, "/api/image/3": {}, "/api/morph": {"start": 1, "end": 5, "steps": 3}}
+        if run.model.has_prior or run.model.continuous_codes:  # a vq-vae run without a prior has no sampler yet
+            images["/api/samples"] = {"count": 4, "seed": 1}
+        else:
+            assert client.get("/api/samples").status_code == 409 and facts["sampler"] is None
         for path, params in images.items():
             answer = client.get(path, params=params)
             assert answer.status_code == 200 and answer.headers["content-type"] == "image/png", (path, answer.text)
             assert answer.content[:8] == b"\x89PNG\r\n\x1a\n"
+        codebook = client.get("/api/codebook")
+        assert codebook.status_code == (404 if run.model.continuous_codes else 200), codebook.text
 
 
 def test_compare_every_run(lab, tmp_path):
