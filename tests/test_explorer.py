@@ -248,6 +248,15 @@ def test_a_conditional_model_s_samples_go_through_its_classes(cvae_run, test_ima
         assert np.abs(cell.astype(int) - as_uint8(expected.images[k])).max() <= 1, k
 
 
+def test_a_sampler_that_cannot_fit_the_embedded_images_says_to_embed_more(tmp_path_factory, test_images):
+    run = untrained_run(tmp_path_factory, "rae", 2)  # its default sampler: a 10-component gmm
+    with TestClient(create_app(run, test_images, points=5)) as client:
+        assert client.get("/api/run").json()["sampler"] == "gmm"
+        assert_one_line_answer(
+            client.get("/api/samples"), 409, "needs at least 10", "its 5 embedded test images", "larger --points"
+        )
+
+
 def test_the_codebook_of_continuous_codes_is_a_one_line_404(client):
     assert_one_line_answer(client.get("/api/codebook"), 404, "the ae model's codes are continuous", "no codebook")
 

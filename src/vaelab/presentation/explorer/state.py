@@ -238,8 +238,21 @@ class ExplorerState:
         model = self.run.model
         with self._model_lock:
             if self._sampler is None:
-                self._sampler = make_sampler(name, model, progress=False).fit(self.embedding.z)
+                self._sampler = self._fitted_sampler(name)
             return draw(model, self._sampler, count, seed, class_names=self.embedding.class_names)
+
+    def _fitted_sampler(self, name: str) -> Sampler:
+        """Sampler ``name`` fitted to the embedded test images; a sampler that cannot be fitted to so few
+        (``gmm``'s mixture) is a one-line :class:`ConfigError` whose fix is the explorer's ``--points``
+        (the sampler's own names the training set's flag)."""
+        try:
+            return make_sampler(name, self.run.model, progress=False).fit(self.embedding.z)
+        except ConfigError as exc:
+            problem = str(exc).rsplit("; ", 1)[0]
+            raise ConfigError(
+                f"{problem} (the explorer fits it to its {len(self):,} embedded test images); restart the explorer "
+                "with a larger --points"
+            ) from None
 
     def codebook_answer(self) -> dict[str, Any]:
         """The codebook as JSON-ready data (see :func:`codebook_answer`), computed at start-up (or on
