@@ -14,8 +14,9 @@ images, ``book-faces`` on synthetic faces in CelebA's layout read through ``data
   judge cannot score; for a family with discrete codes, the grid and the samplers of continuous points:
   :func:`refusal`; its run is analysed with a tiny prior learnt over its codes, and its diagnosis holds
   code usage and one-line reasons where continuous numbers have no meaning), the explorer (FastAPI's
-  TestClient: facts, points, decode, with ``class`` for a conditional model, reconstruction, morph),
-  and, at the end, ``compare`` across all runs;
+  TestClient: facts, points, decode, with ``class`` for a conditional model, reconstruction, morph,
+  samples from the default sampler, the codebook for discrete codes only), and, at the end,
+  ``compare`` across all runs;
 * (slow) 2 processes under ``torchrun`` (gloo, CPU) train it: the processes agree, a resume under
   torchrun is exact, and a deterministic family gets the single-process weights.
 
@@ -463,11 +464,18 @@ def test_the_explorer(lab, preset, client_class):
             decode["class"] = 3
         else:
             assert client.get("/api/decode", params={**decode, "class": 3}).status_code == 422
-        images = {"/api/decode": decode, "/api/image/3": {}, "/api/morph": {"start": 1, "end": 5, "steps": 3}}
+        images = {
+            "/api/decode": decode,
+            "/api/image/3": {},
+            "/api/morph": {"start": 1, "end": 5, "steps": 3},
+            "/api/samples": {"count": 4, "seed": 1},  # a vq-vae's from its prior (tests/test_explorer.py: none yet)
+        }
         for path, params in images.items():
             answer = client.get(path, params=params)
             assert answer.status_code == 200 and answer.headers["content-type"] == "image/png", (path, answer.text)
             assert answer.content[:8] == b"\x89PNG\r\n\x1a\n"
+        codebook = client.get("/api/codebook")
+        assert codebook.status_code == (404 if run.model.continuous_codes else 200), codebook.text
 
 
 def test_compare_every_run(lab, tmp_path):

@@ -1,5 +1,6 @@
 """The web explorer (`vaelab explore`): its API answers against the model's own numbers, for a
-2-D and a 16-D (PCA plane) latent space, its errors, its page, and the command line."""
+2-D and a 16-D (PCA plane) latent space and for a vq-vae's discrete codes (its prior's samples, its
+codebook's use and plane), its errors, its page, and the command line."""
 
 from __future__ import annotations
 
@@ -35,8 +36,10 @@ from conftest import small_config
 from idx_fixtures import install_fake_fashion_mnist, isolate_data_locations
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError, RunDirError
-from vaelab.latent import decode_points, encode_images
+from vaelab.latent import decode_points, embed, encode_images, generate
 from vaelab.latent.morph import METHODS
+from vaelab.latent.samplers import default_sampler
+from vaelab.limits import MAX_GENERATED, MAX_SEED
 from vaelab.models import build_model
 from vaelab.presentation.explorer import prepare_explorer, server
 from vaelab.presentation.explorer.app import (
@@ -53,6 +56,7 @@ from vaelab.presentation.explorer.workers import AnswerWorkers, FileReads, ReadT
 from vaelab.reading import FileProblem
 from vaelab.safetensors_io import tensors_digest
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
+from vaelab.training.prior import prepare_prior_config, train_prior
 from vaelab.training.run import Run
 from vaelab.training.run_dir import weights_of
 
@@ -203,6 +207,154 @@ def test_a_dataset_without_labels(trained_run, test_images):
         assert png_pixels(client.get("/api/image/9")).shape == (32, 64)
 
 
+def cells(pixels: np.ndarray, count: int, columns: int, size: int = 32) -> list[np.ndarray]:
+    """The first ``count`` images of a grid PNG, ``columns`` to a row, left to right and top to bottom."""
+    return [
+        pixels[size * (k // columns) : size * (k // columns + 1), size * (k % columns) : size * (k % columns + 1)]
+        for k in range(count)
+    ]
+
+
+def test_samples_are_the_run_s_own_sampler_s_seeded_draws(explored, test_images):
+    run, client = explored
+    answer = client.get("/api/samples", params={"count": 5, "seed": 7})
+    pixels = png_pixels(answer)
+    assert pixels.shape == (32, 5 * 32)  # fewer than a row of 6: one row
+    embedding = embed(run.model, test_images.head(POINTS), None)
+    expected = generate(run.model, embedding, 5, 7, default_sampler(run.model), progress=False).images
+    for k, cell in enumerate(cells(pixels, 5, 5)):
+        assert np.abs(cell.astype(int) - as_uint8(expected[k])).max() <= 1, k
+    assert client.get("/api/samples", params={"count": 5, "seed": 7}).content == answer.content
+    assert client.get("/api/samples", params={"count": 5, "seed": 8}).content != answer.content
+    facts = client.get("/api/run").json()
+    assert facts["sampler"] == default_sampler(run.model) and facts["has_prior"] == run.model.has_prior
+    assert (facts["discrete_codes"], facts["codebook_size"], facts["code_shape"]) == (False, None, None)
+
+
+def test_samples_fill_rows_of_the_book_s_grid(client):
+    pixels = png_pixels(client.get("/api/samples", params={"seed": 1}))  # the book's 18 in 6 columns by default
+    assert pixels.shape == (3 * 32, 6 * 32)
+    seven = png_pixels(client.get("/api/samples", params={"count": 7, "scale": 2}))
+    assert seven.shape == (2 * 64, 6 * 64) and not seven[64:, 64:].any()  # the second row's 5 empty cells
+
+
+def test_a_conditional_model_s_samples_go_through_its_classes(cvae_run, test_images):
+    with TestClient(create_app(cvae_run, test_images, points=POINTS)) as client:
+        pixels = png_pixels(client.get("/api/samples", params={"count": 12, "seed": 2}))
+    embedding = embed(cvae_run.model, test_images.head(POINTS), None)
+    expected = generate(cvae_run.model, embedding, 12, 2, default_sampler(cvae_run.model), progress=False)
+    assert expected.labels.tolist() == [k % 10 for k in range(12)]
+    for k, cell in enumerate(cells(pixels, 12, 6)):
+        assert np.abs(cell.astype(int) - as_uint8(expected.images[k])).max() <= 1, k
+
+
+def test_a_sampler_that_cannot_fit_the_embedded_images_says_to_embed_more(tmp_path_factory, test_images):
+    run = untrained_run(tmp_path_factory, "rae", 2)  # its default sampler: a 10-component gmm
+    with TestClient(create_app(run, test_images, points=5)) as client:
+        assert client.get("/api/run").json()["sampler"] == "gmm"
+        assert_one_line_answer(
+            client.get("/api/samples"), 409, "needs at least 10", "its 5 embedded test images", "larger --points"
+        )
+
+
+def test_the_codebook_of_continuous_codes_is_a_one_line_404(client):
+    assert_one_line_answer(client.get("/api/codebook"), 404, "the ae model's codes are continuous", "no codebook")
+
+
+# ---- a model with discrete codes (vq-vae): its prior's samples, its codebook --------------------------
+
+VQ_PRIOR = {"channels": 8, "layers": 2, "kernel": 3, "batch_size": 20}
+"""A PixelCNN small enough to train in a second (as tests/test_vq_prior.py)."""
+
+
+@pytest.fixture(scope="module")
+def vq_runs(tmp_path_factory, train_images, test_images) -> dict[str, Run]:
+    """A vq-vae run trained for 1 short epoch on 60 synthetic images (``bare``, no prior), and a copy
+    with a small PixelCNN prior trained for 1 epoch (``prior``), each loaded as ``explore`` loads it."""
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("vq")
+    data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
+    config = RunConfig.from_preset("vq-vae", epochs=1, batch_size=20, lr=2e-3, seed=0, device="cpu")
+    train(config, folder / "bare", progress=False, log=lambda s: None, **data)
+    shutil.copytree(folder / "bare", folder / "prior")
+    run = load_run(folder / "prior", "cpu")
+    train_prior(run, prepare_prior_config(run, False, 1, **VQ_PRIOR), log=lambda s: None, **data)
+    return {name: load_run(folder / name, "cpu") for name in ("bare", "prior")}
+
+
+@pytest.fixture(scope="module")
+def vq_clients(vq_runs, test_images):
+    """A TestClient of each of ``vq_runs``, exploring the first POINTS test images."""
+    torch.set_num_threads(1)
+    with (
+        TestClient(create_app(vq_runs["bare"], test_images, points=POINTS)) as bare,
+        TestClient(create_app(vq_runs["prior"], test_images, points=POINTS)) as prior,
+    ):
+        yield {"bare": bare, "prior": prior}
+
+
+def test_a_vq_run_s_facts_say_which_panels_apply(vq_runs, vq_clients):
+    for name, has_prior in (("bare", False), ("prior", True)):
+        facts = vq_clients[name].get("/api/run").json()
+        assert facts["kind"] == "vq-vae" and facts["discrete_codes"] is True
+        assert facts["codebook_size"] == 256 and facts["code_shape"] == [16, 8, 8]
+        assert facts["latent_dim"] == 16 and facts["projection"]["method"] == "pca"  # of the 1,024-number grids
+        assert facts["has_prior"] is has_prior and facts["sampler"] == ("prior" if has_prior else None)
+
+
+def test_codebook_use_counts_the_codes_of_the_embedded_images(vq_runs, vq_clients, test_images):
+    model = vq_runs["prior"].model
+    answer = vq_clients["prior"].get("/api/codebook").json()
+    with torch.no_grad():
+        codes = model.encode_codes(torch.from_numpy(test_images.images[:POINTS]).float() / 255.0).numpy()
+    counts = np.bincount(codes.ravel(), minlength=256)
+    assert answer["counts"] == counts.tolist() and answer["codebook_size"] == 256
+    assert (answer["images"], answer["positions"], answer["grid"], answer["code_dim"]) == (
+        POINTS,
+        POINTS * 64,
+        [8, 8],
+        16,
+    )
+    assert answer["used"] == np.count_nonzero(counts)
+    p = counts[counts > 0] / counts.sum()
+    assert answer["perplexity"] == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-9)
+    assert 1 < answer["perplexity"] <= answer["used"] < 256  # a short training uses some codes, unequally
+    vectors = model.quantizer.codebook.numpy().astype(np.float64)  # the K code vectors, in their PCA plane
+    centred = vectors - vectors.mean(axis=0)
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    expected = centred @ vt[:2].T
+    got = np.column_stack([answer["x"], answer["y"]])
+    assert np.allclose(got, expected, atol=1e-5 * np.abs(expected).max()), np.abs(got - expected).max()
+    share = singular[:2] ** 2 / (singular**2).sum()
+    assert np.allclose(answer["explained_variance"], share)
+    assert answer["axis_labels"][0] == f"PC1 of the code vectors ({100 * share[0]:.0f}% of variance)"
+    (x0, x1), (y0, y1) = answer["bounds"]["x"], answer["bounds"]["y"]
+    assert x0 < got[:, 0].min() and got[:, 0].max() < x1 and y0 < got[:, 1].min() and got[:, 1].max() < y1
+    assert vq_clients["bare"].get("/api/codebook").json() == answer  # the same VQ-VAE: the prior changes nothing
+
+
+def test_prior_samples_are_the_pixelcnn_s_seeded_draws(vq_runs, vq_clients):
+    model, client = vq_runs["prior"].model, vq_clients["prior"]
+    answer = client.get("/api/samples", params={"count": 4, "seed": 3})
+    pixels = png_pixels(answer)
+    assert pixels.shape == (32, 4 * 32)
+    with torch.inference_mode():
+        points = model.sample_prior(4, torch.Generator().manual_seed(3)).numpy()
+    expected = decode_points(model, points)
+    for k, cell in enumerate(cells(pixels, 4, 4)):
+        assert np.abs(cell.astype(int) - as_uint8(expected[k])).max() <= 1, k
+    assert client.get("/api/samples", params={"count": 4, "seed": 3}).content == answer.content
+    assert client.get("/api/samples", params={"count": 4, "seed": 4}).content != answer.content
+
+
+def test_without_a_prior_samples_are_a_one_line_409_saying_what_to_run(vq_runs, vq_clients):
+    answer = vq_clients["bare"].get("/api/samples", params={"seed": 1})
+    assert_one_line_answer(
+        answer, 409, f"train one with `vaelab prior train {vq_runs['bare'].dir.path}`, then restart the explorer"
+    )
+    assert png_pixels(vq_clients["bare"].get("/api/image/3")).shape == (32, 64)  # the rest of the explorer works
+
+
 @pytest.mark.parametrize(
     "url, status, fragment",
     [
@@ -242,6 +394,16 @@ def test_a_dataset_without_labels(trained_run, test_images):
         ("/api/morph?start=0&end=1&steps=1_0", 422, "steps: Input should be a plain integer"),
         ("/api/morph?start=%091&end=1", 422, "start: Input should be a plain integer"),  # a tab
         ("/api/morph?start=0&end=1%0A", 422, "end: Input should be a plain integer"),
+        ("/api/samples?count=0", 422, "count: Input should be greater than or equal to 1 (got 0)"),
+        (
+            f"/api/samples?count={MAX_GENERATED + 1}",
+            422,
+            f"count: Input should be less than or equal to {MAX_GENERATED}",
+        ),
+        ("/api/samples?seed=-1", 422, "seed: Input should be greater than or equal to 0"),
+        (f"/api/samples?seed={MAX_SEED + 1}", 422, f"seed: Input should be less than or equal to {MAX_SEED}"),
+        ("/api/samples?seed=1_0", 422, "seed: Input should be a plain integer"),
+        ("/api/samples?count=2.0", 422, "count: Input should be a plain integer"),
     ],
 )
 def test_bad_requests_are_4xx_with_one_line(client, url, status, fragment):
@@ -551,6 +713,8 @@ def test_page_is_served_with_local_assets_only(client):
         "/api/decode",
         "/api/image",
         "/api/morph",
+        "/api/samples",
+        "/api/codebook",
     }
 
 
@@ -566,7 +730,15 @@ def test_static_files_are_package_data():
         assert any(path.relative_to(STATIC_DIR.parent).match(p) for p in patterns), path.name
 
 
-API_PATHS = {"/api/run", "/api/points", "/api/decode", "/api/image/{index}", "/api/morph"}
+API_PATHS = {
+    "/api/run",
+    "/api/points",
+    "/api/decode",
+    "/api/image/{index}",
+    "/api/morph",
+    "/api/samples",
+    "/api/codebook",
+}
 
 
 def test_api_is_described_in_openapi(client):
@@ -581,7 +753,7 @@ def parameter_schemas(operation: dict) -> dict[str, dict]:
 
 def test_openapi_declares_one_line_errors_and_every_bound(client):
     document = client.get("/openapi.json").json()
-    assert set(document["components"]["schemas"]) >= {"ErrorDetail", "RunFacts", "PlanePoints"}
+    assert set(document["components"]["schemas"]) >= {"ErrorDetail", "RunFacts", "PlanePoints", "CodebookUse"}
     assert "HTTPValidationError" not in document["components"]["schemas"]  # FastAPI's list, never answered
     facts = document["components"]["schemas"]["RunFacts"]
     assert {"epochs_trained", "final_val", "weights_sha256", "weights_changed", "weights_on_disk_epoch", "note"} <= set(
@@ -598,6 +770,8 @@ def test_openapi_declares_one_line_errors_and_every_bound(client):
         "/api/decode": {"200", "422"},
         "/api/image/{index}": {"200", "404", "422"},
         "/api/morph": {"200", "422"},
+        "/api/samples": {"200", "409", "422"},
+        "/api/codebook": {"200", "404"},
     }
     for item in document["paths"].values():
         for status, answer in item["get"]["responses"].items():
@@ -612,6 +786,16 @@ def test_openapi_declares_one_line_errors_and_every_bound(client):
     assert (morph["start"]["minimum"], morph["end"]["maximum"]) == (0, POINTS - 1)
     assert (morph["steps"]["minimum"], morph["steps"]["maximum"]) == (MIN_STEPS, MAX_STEPS)
     assert tuple(morph["method"]["enum"]) == METHODS == get_args(MorphMethod)
+    samples = parameter_schemas(document["paths"]["/api/samples"]["get"])
+    assert (samples["count"]["minimum"], samples["count"]["maximum"], samples["count"]["default"]) == (
+        1,
+        MAX_GENERATED,
+        18,
+    )
+    assert (samples["seed"]["minimum"], samples["seed"]["maximum"], samples["seed"]["default"]) == (0, MAX_SEED, 0)
+    assert {"discrete_codes", "codebook_size", "code_shape", "has_prior", "sampler"} <= set(facts["required"])
+    codebook = document["components"]["schemas"]["CodebookUse"]
+    assert {"counts", "used", "perplexity", "x", "y", "axis_labels"} <= set(codebook["required"])
 
 
 @pytest.mark.parametrize(
@@ -621,6 +805,7 @@ def test_openapi_declares_one_line_errors_and_every_bound(client):
         "/api/decode?x=5.&y=-2E%2B0&scale=%2B2",
         "/api/image/007",
         "/api/morph?start=0&end=%2B1",
+        "/api/samples?count=%2B3&seed=007",
     ],
 )
 def test_every_plain_number_form_is_accepted(client, url):
@@ -632,6 +817,7 @@ def test_the_bounds_themselves_are_accepted(client):
     assert client.get("/api/decode", params={"x": -limit, "y": limit, "scale": MAX_SCALE}).status_code == 200
     assert client.get(f"/api/image/{POINTS - 1}").status_code == 200
     assert client.get("/api/morph", params={"start": 0, "end": POINTS - 1, "steps": MAX_STEPS}).status_code == 200
+    assert client.get("/api/samples", params={"count": MAX_GENERATED, "seed": MAX_SEED}).status_code == 200
 
 
 # ---- property-based: every answer conforms to the OpenAPI document ---------------------------------
@@ -706,7 +892,9 @@ def schema_statuses(app, checks) -> Counter:
 def test_every_answer_conforms_to_the_openapi_document(trained_run, test_images):
     app = create_app(trained_run, test_images, points=POINTS)
     statuses = schema_statuses(app, schema_checks("not_a_server_error"))
-    assert {path for path, status in statuses if status == 200} == API_PATHS  # valid requests were answered
+    # valid requests were answered; book-ae's codes are continuous, so it has no codebook
+    assert {path for path, status in statuses if status == 200} == API_PATHS - {"/api/codebook"}
+    assert {status for path, status in statuses if path == "/api/codebook"} == {404}
     # which error statuses the generated requests meet depends on hypothesis's examples; each is documented
     assert {200, 422} <= {status for _, status in statuses} <= {200, 404, 422}
 
@@ -718,7 +906,18 @@ def test_answers_conform_with_run_files_damaged_under_the_server(copied_run, tes
     copied_run.dir.config.write_text("{")  # read at start-up only: the model and its facts are loaded
     statuses = schema_statuses(app, schema_checks(not_a_500))
     assert {status for path, status in statuses if path == "/api/run"} == {503}
-    assert {path for path, status in statuses if status == 200} == API_PATHS - {"/api/run"}
+    assert {path for path, status in statuses if status == 200} == API_PATHS - {"/api/run", "/api/codebook"}
+
+
+@pytest.mark.slow
+@needs_schemathesis
+@pytest.mark.parametrize("name", ["bare", "prior"])
+def test_a_vq_run_s_answers_conform_to_the_openapi_document(vq_runs, test_images, name):
+    app = create_app(vq_runs[name], test_images, points=POINTS)
+    statuses = schema_statuses(app, schema_checks("not_a_server_error"))
+    assert {status for path, status in statuses if path == "/api/codebook"} == {200}
+    drawn = {status for path, status in statuses if path == "/api/samples"}
+    assert drawn == ({200, 422} if name == "prior" else {409, 422})  # without a prior nothing is drawn
 
 
 # ---- bounded work: a few threads build the answers, whatever the number of requests ----------------

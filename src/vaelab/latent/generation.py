@@ -10,7 +10,7 @@ import numpy as np
 from vaelab.latent.codec import decode_points
 from vaelab.latent.conditions import sample_classes
 from vaelab.latent.embedding import Embedding
-from vaelab.latent.samplers import make_sampler
+from vaelab.latent.samplers import Sampler, make_sampler
 from vaelab.models.base import LatentModel
 
 
@@ -53,8 +53,23 @@ def generate(
     every class in turn when it is None (:func:`~vaelab.latent.conditions.sample_classes`).
     ``progress`` shows the bar of a sampler that is fitted by training (``two-stage``)."""
     fitted = make_sampler(sampler, model, progress).fit(embedding.z if fit_to is None else fit_to)
+    return draw(model, fitted, count, seed, condition, embedding.class_names)
+
+
+def draw(
+    model: LatentModel,
+    fitted: Sampler,
+    count: int,
+    seed: int = 0,
+    condition: int | None = None,
+    class_names: tuple[str, ...] = (),
+) -> Generated:
+    """Decode ``count`` points drawn by an already ``fitted`` sampler with ``seed`` (the same seed
+    gives the same points): what :func:`generate` does after fitting, for a caller that keeps one
+    fitted sampler for many draws (the explorer). A conditional model decodes them under class
+    ``condition``, or under every class in turn when it is None; ``class_names`` name its classes."""
     points = fitted.sample(count, seed)
     labels = sample_classes(model, count, condition)
     images = decode_points(model, points, labels=labels)
-    names = embedding.class_names if labels is not None else ()
+    names = class_names if labels is not None else ()
     return Generated(points, images, fitted.name, seed, fitted.describe(), labels, names)

@@ -40,11 +40,12 @@ class Projection:
         """Plane coordinates [N, 2] → latent points [N, d] in the plane."""
         return (self.mean + np.asarray(p, np.float64) @ self.components).astype(np.float32)
 
-    def axis_labels(self) -> tuple[str, str]:
-        """Axis titles that say what the axes are."""
+    def axis_labels(self, of: str = "z") -> tuple[str, str]:
+        """Axis titles that say what the axes are, for points called ``of`` (``z``, or e.g. ``the code
+        vectors``: ``PC1 of the code vectors (…)``, and a 2-D space's ``dimension 0 of the code vectors``)."""
         if self.method == "identity":
-            return "z[0]", "z[1]"
-        first, second = (f"PC{i + 1} of z ({100 * e:.0f}% of variance)" for i, e in enumerate(self.explained))
+            return ("z[0]", "z[1]") if of == "z" else (f"dimension 0 of {of}", f"dimension 1 of {of}")
+        first, second = (f"PC{i + 1} of {of} ({100 * e:.0f}% of variance)" for i, e in enumerate(self.explained))
         return first, second
 
 

@@ -185,6 +185,14 @@ class VectorQuantisedAutoencoder(LatentModel):
         )
 
 
+def discrete_family(model: LatentModel) -> VectorQuantisedAutoencoder | None:
+    """``model`` as a family with a codebook (its ``encode_codes``, ``quantizer``, ``grid``), or None
+    for a family whose codes are continuous: what code that needs the codebook asks first."""
+    if model.continuous_codes or not isinstance(model, VectorQuantisedAutoencoder):
+        return None
+    return model
+
+
 def build_vq_vae(spec: ModelSpec, features: nn.Module, decoder: Callable[[ModelSpec], nn.Module]) -> LatentModel:
     """The ``vq-vae`` family on the spec's convolutional features (a
     :data:`~vaelab.models.families.Builder`); it brings its own grid decoder, so ``decoder`` is unused.

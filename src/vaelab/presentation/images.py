@@ -41,6 +41,19 @@ def mosaic(images: np.ndarray) -> np.ndarray:
     return images.transpose(2, 0, 3, 1, 4).reshape(channels, rows * height, cols * width)
 
 
+def tile(images: np.ndarray, columns: int) -> np.ndarray:
+    """Images [N, C, H, W] in rows of ``columns`` (fewer when N is smaller), left to right and top to
+    bottom, as one [C, rows·H, columns·W] image (:func:`mosaic`); the last row's empty cells are 0."""
+    count, channels, height, width = images.shape
+    if count < 1 or columns < 1:
+        raise ValueError(f"tile() needs at least one image and one column, got {count} and {columns}")
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    cells = np.zeros((rows * columns, channels, height, width), images.dtype)
+    cells[:count] = images
+    return mosaic(cells.reshape(rows, columns, channels, height, width))
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """[C, H, W] in [0, 1] → uint8 [H, W] (one channel) or [H, W, C], rounded to the nearest of 0…255.
 

@@ -34,7 +34,7 @@ from vaelab.data.preprocess import to_unit_float
 from vaelab.errors import ConfigError, RunDirError
 from vaelab.models.base import LatentModel
 from vaelab.models.pixelcnn import GatedPixelCNN
-from vaelab.models.vq_vae import VectorQuantisedAutoencoder
+from vaelab.models.vq_vae import VectorQuantisedAutoencoder, discrete_family
 from vaelab.safetensors_io import tensors_digest
 from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from vaelab.training.interrupts import StopRequest
@@ -64,12 +64,13 @@ class PriorResult:
 
 def discrete_model(model: LatentModel) -> VectorQuantisedAutoencoder:
     """``model`` as a family with a codebook; a :class:`ConfigError` for any other family."""
-    if model.continuous_codes or not isinstance(model, VectorQuantisedAutoencoder):
+    discrete = discrete_family(model)
+    if discrete is None:
         raise ConfigError(
             f"a PixelCNN prior models grids of discrete codes, and the {model.family} family's codes are "
             "continuous; its samplers are uniform-box, prior, gmm and two-stage"
         )
-    return model
+    return discrete
 
 
 def prepare_prior_config(run: Run, resume: bool = False, epochs: int | None = None, **settings: Any) -> PriorConfig:

@@ -1,9 +1,10 @@
 """The web explorer: a local page to see and explore one run's latent space (``vaelab explore``).
 
-* :mod:`.state` — what is computed once (the test images' embedding and its plane) and the
-  decoding done per request; no web code.
+* :mod:`.state` — what is computed once (the test images' embedding and its plane; for a model with
+  discrete codes, its codebook's use and plane) and the decoding and sampling done per request; no
+  web code.
 * :mod:`.app` — the FastAPI application: the page and its JSON/PNG API (``create_app``), its
-  one-line error answers (404, 422, 503) and its OpenAPI document.
+  one-line error answers (404, 409, 422, 503) and its OpenAPI document.
 * :mod:`.answers` — the JSON answers' shapes (pydantic models: the document's schemas).
 * :mod:`.workers` — the 2 threads that build the answers, which bound the server's memory under load.
 * :mod:`.server` — binding the port and serving with uvicorn (``serve``).

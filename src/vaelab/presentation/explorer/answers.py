@@ -1,8 +1,8 @@
 """The shapes of the explorer API's JSON answers, as pydantic models (they are its OpenAPI schema).
 
 :class:`ErrorDetail` is every error answer (4xx and 503): one line, never FastAPI's default list of
-validation errors. :class:`RunFacts` and :class:`PlanePoints` are the answers of ``/api/run`` and
-``/api/points``.
+validation errors. :class:`RunFacts`, :class:`PlanePoints` and :class:`CodebookUse` are the answers of
+``/api/run``, ``/api/points`` and ``/api/codebook``.
 """
 
 from __future__ import annotations
@@ -67,6 +67,21 @@ class RunFacts(BaseModel):
     )
     points: int = Field(ge=1, description="embedded test images: valid indices are 0 to points − 1")
     projection: Projection
+    discrete_codes: bool = Field(
+        description="whether the model's codes are indices into a codebook (`vq-vae`): then /api/codebook "
+        "answers, and each point of /api/points is the PCA of one image's grid of code vectors, flattened"
+    )
+    codebook_size: int | None = Field(ge=2, description="K, the codebook's number of codes; null for continuous codes")
+    code_shape: list[int] | None = Field(
+        min_length=3,
+        max_length=3,
+        description="D, H, W: one image's grid of H × W code vectors of D numbers; null for continuous codes",
+    )
+    has_prior: bool = Field(description="whether the model has a prior p(z) (a vq-vae's, learnt after training)")
+    sampler: str | None = Field(
+        description="the sampler /api/samples draws with (the model's own, e.g. `prior`); null when it cannot "
+        "draw yet (a vq-vae run without a prior: /api/samples then answers 409 saying what to run)"
+    )
 
 
 class PlaneBounds(BaseModel):
@@ -87,3 +102,25 @@ class PlanePoints(BaseModel):
     indices: list[int] = Field(description="test-set index of each point")
     bounds: PlaneBounds
     axis_labels: list[str] = Field(min_length=2, max_length=2)
+
+
+class CodebookUse(BaseModel):
+    """A codebook (a model with discrete codes): each code's use over the embedded test images, and
+    the code vectors in the plane of their first two principal components; item k of ``counts``,
+    ``x`` and ``y`` is code k."""
+
+    codebook_size: int = Field(ge=2, description="K, the number of codes")
+    code_dim: int = Field(ge=1, description="D, the numbers in a code vector")
+    grid: list[int] = Field(min_length=2, max_length=2, description="H, W: an image's grid of codes")
+    images: int = Field(ge=1, description="the embedded test images counted")
+    positions: int = Field(ge=1, description="grid positions counted: images × H × W (the sum of `counts`)")
+    counts: list[int] = Field(description="how many positions chose each code")
+    used: int = Field(ge=0, description="codes chosen at least once")
+    perplexity: float = Field(
+        ge=1, description="exp(entropy) of the codes' frequencies: from 1 (one code) to K (all used equally)"
+    )
+    x: list[float] = Field(description="each code vector's first coordinate in the plane")
+    y: list[float] = Field(description="each code vector's second coordinate in the plane")
+    bounds: PlaneBounds
+    axis_labels: list[str] = Field(min_length=2, max_length=2)
+    explained_variance: list[float] = Field(description="each axis's share of the code vectors' variance")

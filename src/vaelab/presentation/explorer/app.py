@@ -5,7 +5,11 @@ times ``scale``. Every number in a query or path is a plain ASCII decimal as on 
 (:func:`vaelab.numbers.plain_int`, :func:`~vaelab.numbers.plain_float`): ``1_0``, `` 1`` or ``١``
 are refused, not read as some other number. Every error answer's JSON body is ``{"detail": "<one line>"}``:
 
-* 404 — a test image that is not embedded (``/api/image/{index}``);
+* 404 — a test image that is not embedded (``/api/image/{index}``), or the codebook of a model whose
+  codes are continuous (``/api/codebook``: it has none, and never will);
+* 409 — samples of a run that cannot draw them yet (``/api/samples`` of a vq-vae run whose prior is not
+  trained): the request is right and the server fine, but the run lacks what it needs; the line says
+  what to run (``vaelab prior train RUN_DIR``), after which a restarted explorer answers;
 * 422 — any other invalid parameter;
 * 503 — the run's files were damaged or removed while the server runs, or did not answer within
   :data:`READ_TIMEOUT` (``metrics.jsonl`` and the header of ``model.safetensors`` are read again
@@ -21,6 +25,11 @@ offline, as OpenAPI at ``/openapi.json``: each route's statuses, all with :class
 every parameter's bounds. The answers are built on :data:`WORKERS` threads of the app's own
 (:mod:`.workers`), however many requests come at once; the run's files are read on
 :data:`READERS` others, so a file that blocks never holds up decoding.
+
+``/api/samples`` draws new images with the run's own sampler (:meth:`ExplorerState.samples`: a vq-vae's
+learnt prior, a VAE's N(0, I), …), seeded; ``/api/codebook`` answers, for a model with discrete codes
+(``discrete_codes`` in ``/api/run``), each code's use over the embedded images and the code vectors'
+PCA plane.
 
 For a conditional model (``cvae``; ``conditional`` in ``/api/run``) ``/api/decode`` needs ``class``,
 the index of the class to decode under (in the schema with its bounds); for every other model the
@@ -46,8 +55,9 @@ from pydantic_core import PydanticCustomError
 from vaelab import __version__
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError, RunDirError, VaelabError
+from vaelab.limits import MAX_GENERATED, MAX_SEED
 from vaelab.numbers import plain_float, plain_int
-from vaelab.presentation.explorer.answers import ErrorDetail, PlanePoints, RunFacts
+from vaelab.presentation.explorer.answers import CodebookUse, ErrorDetail, PlanePoints, RunFacts
 from vaelab.presentation.explorer.state import (
     COORDINATE_LIMIT,
     DEFAULT_POINTS,
@@ -57,7 +67,8 @@ from vaelab.presentation.explorer.state import (
     build_state,
 )
 from vaelab.presentation.explorer.workers import AnswerWorkers, FileReads, ReadTimedOut
-from vaelab.presentation.images import mosaic, png_bytes
+from vaelab.presentation.images import mosaic, png_bytes, tile
+from vaelab.presentation.report import sample_grid
 from vaelab.reading import FileProblem
 from vaelab.training.run import Run
 
@@ -72,6 +83,7 @@ JSON = "application/json"
 
 ERROR_MEANINGS = {
     404: "the test image is not among the embedded ones",
+    409: "the run cannot answer this yet (the line says what to run, then restart the explorer)",
     422: "a parameter is missing or invalid",
     503: "a file of the run was damaged, removed or did not answer while the explorer runs (restore it and ask again)",
 }
@@ -163,10 +175,14 @@ def _add_page(app: FastAPI) -> None:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
-def documented_answers(success: str | None = None, *errors: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of a route: a PNG ``success`` (when given) and each error status with :class:`ErrorDetail`."""
+def documented_answers(
+    success: str | None = None, *errors: int, meanings: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route: a PNG ``success`` (when given) and each error status with
+    :class:`ErrorDetail`, described as in :data:`ERROR_MEANINGS` unless ``meanings`` says otherwise."""
+    described = {**ERROR_MEANINGS, **(meanings or {})}
     documented: dict[int | str, dict[str, Any]] = {
-        status: {"model": ErrorDetail, "description": ERROR_MEANINGS[status]} for status in errors
+        status: {"model": ErrorDetail, "description": described[status]} for status in errors
     }
     if success is not None:
         documented[200] = {"content": {PNG: {"schema": {"type": "string", "format": "binary"}}}, "description": success}
@@ -311,6 +327,54 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
             return mosaic(_checked(lambda: state.morph(start, end, steps, method), 422).images[None])
 
         return await _png(workers, strip, scale)
+
+    _add_sampling_api(app, state, workers)
+
+
+def _add_sampling_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:
+    """``/api/samples`` (new images from the run's sampler) and ``/api/codebook`` (a discrete model's codebook)."""
+    default_count, columns = sample_grid(state.run.config.dataset)
+
+    @app.get(
+        "/api/samples",
+        tags=["explorer"],
+        response_class=Response,
+        responses=documented_answers(f"the samples, {columns} to a row", 409, 422),
+    )
+    async def samples(
+        count: Annotated[
+            int, Query(ge=1, le=MAX_GENERATED, description=f"images to draw, shown {columns} to a row"), PLAIN_INT
+        ] = default_count,
+        seed: Annotated[
+            int, Query(ge=0, le=MAX_SEED, description="the draw's seed: the same seed gives the same images"), PLAIN_INT
+        ] = 0,
+        scale: Scale = 1,
+    ) -> Response:
+        """`count` new images drawn by the run's own sampler (`sampler` of /api/run: a vq-vae's PixelCNN
+        prior over its code grids, a VAE's N(0, I), an autoencoder's bounding box of the embeddings, …)
+        and decoded, left to right and top to bottom (a conditional model's sample k under class
+        k mod its classes). 409 when the run cannot draw yet: a vq-vae run without a prior (train one
+        with `vaelab prior train RUN_DIR`, then restart the explorer)."""
+
+        def grid() -> np.ndarray:
+            return tile(_checked(lambda: state.samples(count, seed), 409).images, columns)
+
+        return await _png(workers, grid, scale)
+
+    @app.get(
+        "/api/codebook",
+        tags=["explorer"],
+        response_model=CodebookUse,
+        responses=documented_answers(None, 404, meanings={404: "the model's codes are continuous: it has no codebook"}),
+    )
+    async def codebook() -> CodebookUse:
+        """For a model with discrete codes (`discrete_codes` of /api/run: vq-vae), over the embedded test
+        images: how many grid positions chose each code (`counts`), the codes `used` of
+        `codebook_size`, and the `perplexity` of their frequencies; and the K code vectors themselves
+        in the plane of their first two principal components (`x`, `y`, `bounds`, `axis_labels`). 404
+        for a model whose codes are continuous."""
+        answer = await workers.run(lambda: _checked(state.codebook_answer, 404))
+        return CodebookUse.model_validate(answer)
 
 
 def _checked(compute: Callable[[], T], status: int) -> T:

@@ -5,6 +5,13 @@ plane of :mod:`vaelab.latent.projection` — the latent space itself when it is 
 of the embeddings otherwise. A point (x, y) of that plane maps back to the latent vector
 ``projection.lift([x, y])``, which is what the explorer decodes under the mouse.
 
+For a model with discrete codes (``vq-vae``) each image's z is its grid of code vectors, flattened,
+so the plane is the PCA of those grids; at start-up the explorer also counts each code's use over the
+embedded images and puts the code vectors themselves in their own PCA plane
+(:mod:`vaelab.latent.codebook`). Samples are drawn by the model's own sampler, fitted once
+(:meth:`ExplorerState.samples`): a vq-vae's learnt prior over code grids, which a run gets from
+``vaelab prior train``.
+
 The facts describe the weights in memory, not whatever the run directory holds by now: at start-up
 :func:`served_weights` records which weights are served (the SHA-256 of the model's own tensors, and
 the epoch that ``model.safetensors`` records for that digest), and each :meth:`ExplorerState.facts`
@@ -32,10 +39,14 @@ from torch import nn
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError, DataError, RunDirError
+from vaelab.latent.codebook import CodebookView, codebook_view
 from vaelab.latent.codec import conditions_of, decode_points
 from vaelab.latent.conditions import check_class_applies
 from vaelab.latent.embedding import Embedding, embed
+from vaelab.latent.generation import Generated, draw
 from vaelab.latent.morph import METHODS, Morph, morph
+from vaelab.latent.samplers import Sampler, check_sampler_applies, default_sampler, make_sampler
+from vaelab.limits import MAX_GENERATED, MAX_SEED, check_range
 from vaelab.reading import FileProblem, check_regular_file
 from vaelab.safetensors_io import tensors_digest
 from vaelab.training.run import Run
@@ -107,6 +118,8 @@ class ExplorerState:
         weights: which weights are served (:func:`served_weights`, at start-up).
         had_metrics: whether ``metrics.jsonl`` existed at start-up (so that its removal while
             serving is reported, not taken for a run that has not finished an epoch).
+        codebook: for a model with discrete codes, its code vectors, their use over the embedded
+            images and their PCA plane (:func:`vaelab.latent.codebook.codebook_view`); None otherwise.
     """
 
     run: Run
@@ -115,7 +128,9 @@ class ExplorerState:
     plane: np.ndarray
     weights: ServedWeights
     had_metrics: bool = False
+    codebook: CodebookView | None = None
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _sampler: Sampler | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -131,8 +146,7 @@ class ExplorerState:
     def bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """The plane's ((x_min, x_max), (y_min, y_max)): the embeddings' range, widened by
         :data:`BOUNDS_MARGIN` of it on each side (by 1 where all points share a coordinate)."""
-        (x_low, y_low), (x_high, y_high) = self.plane.min(axis=0), self.plane.max(axis=0)
-        return _widen(float(x_low), float(x_high)), _widen(float(y_low), float(y_high))
+        return plane_bounds(self.plane)
 
     def latent_point(self, x: float, y: float) -> np.ndarray:
         """The latent vector [1, d] (float32) of plane point (x, y); a :class:`ConfigError` for a
@@ -198,6 +212,57 @@ class ExplorerState:
         with self._model_lock:
             return morph(self.run.model, self.images, start, end, steps, method)
 
+    def sampler(self) -> str:
+        """The sampler ``/api/samples`` draws with: the model's own (``default_sampler``: a vq-vae's
+        learnt prior over its code grids, a VAE's N(0, I), an autoencoder's bounding box, …). A one-line
+        :class:`ConfigError` when it cannot draw for this run (a vq-vae run whose prior is not trained
+        yet), saying what to run, then to restart the explorer (the model is loaded once)."""
+        model = self.run.model
+        name = default_sampler(model)
+        try:
+            check_sampler_applies(name, model)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}, then restart the explorer") from None
+        return name
+
+    def samples(self, count: int, seed: int = 0) -> Generated:
+        """``count`` (1 to :data:`~vaelab.limits.MAX_GENERATED`) images drawn by :meth:`sampler` with
+        ``seed`` (0 to :data:`~vaelab.limits.MAX_SEED`) and decoded: the same seed gives the same
+        images. The sampler is fitted once, on the first call, to the embedded test images (a sampler
+        that ``generate`` fits to the training set, such as rae's ``gmm``, is fitted to these too); a
+        conditional model decodes sample k under class k mod its classes. A one-line
+        :class:`ConfigError` for a count or seed out of bounds, or a sampler that cannot draw here."""
+        check_range("count", count, 1, MAX_GENERATED)
+        check_range("seed", seed, 0, MAX_SEED)
+        name = self.sampler()
+        model = self.run.model
+        with self._model_lock:
+            if self._sampler is None:
+                self._sampler = self._fitted_sampler(name)
+            return draw(model, self._sampler, count, seed, class_names=self.embedding.class_names)
+
+    def _fitted_sampler(self, name: str) -> Sampler:
+        """Sampler ``name`` fitted to the embedded test images; a sampler that cannot be fitted to so few
+        (``gmm``'s mixture) is a one-line :class:`ConfigError` whose fix is the explorer's ``--points``
+        (the sampler's own names the training set's flag)."""
+        try:
+            return make_sampler(name, self.run.model, progress=False).fit(self.embedding.z)
+        except ConfigError as exc:
+            problem = str(exc).rsplit("; ", 1)[0]
+            raise ConfigError(
+                f"{problem} (the explorer fits it to its {len(self):,} embedded test images); restart the explorer "
+                "with a larger --points"
+            ) from None
+
+    def codebook_answer(self) -> dict[str, Any]:
+        """The codebook as JSON-ready data (see :func:`codebook_answer`), computed at start-up (or on
+        the first call, for a state built without it); a one-line :class:`ConfigError` for a model
+        whose codes are continuous (it has no codebook)."""
+        if self.codebook is None:
+            with self._model_lock:
+                self.codebook = codebook_view(self.run.model, self.images)
+        return codebook_answer(self.codebook)
+
     def points(self) -> dict[str, Any]:
         """The scatter as JSON-ready data: plane coordinates ``x``, ``y``, ``labels`` (None without
         labels), ``class_names``, test-set ``indices``, ``bounds`` and ``axis_labels``."""
@@ -220,9 +285,60 @@ class ExplorerState:
         ``metrics.jsonl`` is read again each time (a :class:`RunDirError` when it was damaged or
         removed since start-up), and the header of ``model.safetensors`` (whether it changed)."""
         rows = read_metrics_rows(self.run.dir, self.had_metrics)
-        return run_facts(
+        facts = run_facts(
             self.run, self.embedding, len(self), self.weights, rows, weights_on_disk(self.run.dir, self.weights)
         )
+        return {**facts, **self.code_facts()}
+
+    def code_facts(self) -> dict[str, Any]:
+        """What tells the page which panels apply: ``discrete_codes`` (the model's codes are indices
+        into a codebook: ``/api/codebook`` answers), ``codebook_size`` (K) and ``code_shape`` ((D, H, W):
+        an image's grid of code vectors), None for continuous codes; ``has_prior``; ``sampler``, what
+        ``/api/samples`` draws with (None when it cannot draw yet: a vq-vae run without a prior)."""
+        model = self.run.model
+        view = self.codebook
+        try:
+            sampler: str | None = self.sampler()
+        except ConfigError:
+            sampler = None
+        return {
+            "discrete_codes": not model.continuous_codes,
+            "codebook_size": None if model.continuous_codes else model.codebook_size,
+            "code_shape": None if view is None else [view.vectors.shape[1], *view.usage.grid],
+            "has_prior": bool(model.has_prior),
+            "sampler": sampler,
+        }
+
+
+def plane_bounds(plane: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((x_min, x_max), (y_min, y_max)) of points ``plane`` [N, 2], each range widened by
+    :data:`BOUNDS_MARGIN` of it on each side (by 1 where all points share a coordinate)."""
+    (x_low, y_low), (x_high, y_high) = plane.min(axis=0), plane.max(axis=0)
+    return _widen(float(x_low), float(x_high)), _widen(float(y_low), float(y_high))
+
+
+def codebook_answer(view: CodebookView) -> dict[str, Any]:
+    """A codebook as JSON-ready data: its size, an image's code grid, the images and grid positions
+    counted, each code's use (``counts``, item k is code k), the codes ``used`` and the
+    ``perplexity``; and the code vectors in their PCA plane (``x``, ``y``, ``bounds``,
+    ``axis_labels``, ``explained_variance``)."""
+    usage = view.usage
+    (x0, x1), (y0, y1) = plane_bounds(view.plane)
+    return {
+        "codebook_size": usage.size,
+        "code_dim": int(view.vectors.shape[1]),
+        "grid": list(usage.grid),
+        "images": usage.images,
+        "positions": usage.positions,
+        "counts": usage.counts.tolist(),
+        "used": usage.used,
+        "perplexity": usage.perplexity,
+        "x": view.plane[:, 0].tolist(),
+        "y": view.plane[:, 1].tolist(),
+        "bounds": {"x": [x0, x1], "y": [y0, y1]},
+        "axis_labels": list(view.axis_labels()),
+        "explained_variance": [float(e) for e in view.projection.explained],
+    }
 
 
 def _widen(low: float, high: float) -> tuple[float, float]:
@@ -380,4 +496,5 @@ def build_state(run: Run, test_set: ImageSet, points: int = DEFAULT_POINTS) -> E
         )
     embedding = embed(run.model, subset, count=None)  # non-finite codes are refused there (latent.codec)
     had_metrics = run.dir.metrics.exists()
-    return ExplorerState(run, subset, embedding, embedding.plane, served_weights(run), had_metrics)
+    codebook = None if run.model.continuous_codes else codebook_view(run.model, subset)
+    return ExplorerState(run, subset, embedding, embedding.plane, served_weights(run), had_metrics, codebook)

@@ -1,7 +1,10 @@
 // vaelab latent-space explorer: draws the scatter from /api/points and asks the server for images
 // (/api/decode, /api/image/{i}, /api/morph). Plain JavaScript, no libraries, nothing from the network
 // but this server. A conditional model (`conditional` of /api/run) decodes the cursor's point under the
-// class chosen in the "decode as" selector (/api/decode?class=K).
+// class chosen in the "decode as" selector (/api/decode?class=K). The samples panel shows new images
+// drawn by the run's sampler (/api/samples?seed=S; "new samples" takes the next seed). A model with
+// discrete codes (`discrete_codes` of /api/run: vq-vae) also gets its codebook (/api/codebook): each
+// code's use as a histogram, and its code vectors as a second set of points for the plane.
 "use strict";
 
 (() => {
@@ -9,7 +12,10 @@
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const UNLABELLED = "#1f77b4";
-  const MODEL_NAMES = { ae: "autoencoder", vae: "variational autoencoder", cvae: "conditional VAE" };
+  const MODEL_NAMES = {
+    ae: "autoencoder", vae: "variational autoencoder", cvae: "conditional VAE", "vq-vae": "vector-quantised autoencoder",
+  };
+  const CODE_COLOUR = "#d62728";   // the code vectors' points and the usage histogram's bars
   const PICK_RADIUS = 8;           // CSS pixels around a point that a click still picks it
   const MARGIN = { left: 52, right: 12, top: 12, bottom: 32 };
 
@@ -17,6 +23,10 @@
   const state = {
     points: null,       // the JSON of /api/points
     facts: null,        // the JSON of /api/run
+    codebook: null,     // the JSON of /api/codebook (a model with discrete codes only)
+    codeMost: 1,        // the most any code is used
+    mode: "images",     // the points shown: "images" (the test images) or "codebook" (the code vectors)
+    sampleSeed: 0,      // the seed of the samples shown
     hidden: new Set(),  // class indices not drawn
     selected: null,     // index of the clicked point
     second: null,       // index of the shift-clicked point (morph end)
@@ -104,12 +114,13 @@
     return ticks;
   }
 
-  function setupCanvas(canvas, size) {
+  // Sizes `canvas` to width × height CSS pixels (a square of `width` without a height) at the screen's resolution.
+  function setupCanvas(canvas, width, height = width) {
     const ratio = window.devicePixelRatio || 1;
-    canvas.width = Math.round(size * ratio);
-    canvas.height = Math.round(size * ratio);
-    canvas.style.width = `${size}px`;
-    canvas.style.height = `${size}px`;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     return ctx;
@@ -148,7 +159,6 @@
   }
 
   function drawScatter() {
-    const p = state.points;
     const v = state.view;
     const ctx = state.scatterContext;
     ctx.clearRect(0, 0, v.size, v.size);
@@ -157,6 +167,13 @@
     ctx.beginPath();
     ctx.rect(v.left, v.top, v.inner, v.inner);
     ctx.clip();
+    if (state.mode === "codebook") drawCodeVectors(ctx, v); else drawImagePoints(ctx, v);
+    ctx.restore();
+    drawOverlay();
+  }
+
+  function drawImagePoints(ctx, v) {
+    const p = state.points;
     ctx.globalAlpha = 0.75;
     const radius = p.count > 2000 ? 1.6 : 2.5;
     for (let i = 0; i < p.count; i++) {
@@ -167,8 +184,31 @@
       ctx.arc(px, py, radius, 0, 2 * Math.PI);
       ctx.fill();
     }
-    ctx.restore();
-    drawOverlay();
+  }
+
+  // The radius of code k's point: its area grows with the code's use; an unused code is a small ring.
+  function codeRadius(k) {
+    const n = state.codebook.counts[k];
+    return n > 0 ? 2 + 9 * Math.sqrt(n / state.codeMost) : 2.5;
+  }
+
+  function drawCodeVectors(ctx, v) {
+    const c = state.codebook;
+    ctx.lineWidth = 1;
+    for (let k = 0; k < c.codebook_size; k++) {
+      const [px, py] = toCanvas(v, c.x[k], c.y[k]);
+      ctx.beginPath();
+      ctx.arc(px, py, codeRadius(k), 0, 2 * Math.PI);
+      if (c.counts[k] > 0) {
+        ctx.globalAlpha = 0.55;
+        ctx.fillStyle = CODE_COLOUR;
+        ctx.fill();
+      } else {
+        ctx.globalAlpha = 0.8;
+        ctx.strokeStyle = "#888";
+        ctx.stroke();
+      }
+    }
   }
 
   function ring(ctx, i, label) {
@@ -191,7 +231,7 @@
     const v = state.view;
     const ctx = state.overlayContext;
     ctx.clearRect(0, 0, v.size, v.size);
-    if (state.selected !== null) {
+    if (state.selected !== null && state.mode === "images") {
       const a = ring(ctx, state.selected, "A");
       if (state.second !== null) {
         const b = ring(ctx, state.second, "B");
@@ -333,6 +373,7 @@
   }
 
   function onClick(event) {
+    if (state.mode !== "images") return;
     const i = nearestPoint(event.offsetX, event.offsetY);
     if (i === null) return;
     if (event.shiftKey && state.selected !== null && i !== state.selected) {
@@ -350,7 +391,8 @@
     if (!insidePlot(v, event.offsetX, event.offsetY)) return;
     state.cursor = toPlane(v, event.offsetX, event.offsetY);
     drawOverlay();
-    requestDecode(state.cursor[0], state.cursor[1]);
+    if (state.mode === "codebook") describeCodeAt(event.offsetX, event.offsetY);
+    else requestDecode(state.cursor[0], state.cursor[1]);
   }
 
   // ---- facts -----------------------------------------------------------------------------------
@@ -368,7 +410,8 @@
       ["preset", f.preset],
       ["model", MODEL_NAMES[f.kind] || f.kind],
       ["dataset", f.dataset],
-      ["latent dimensions", f.latent_dim],
+      ["latent dimensions", f.discrete_codes ? `${f.code_shape.reduce((a, b) => a * b)} (a grid of code vectors)`
+        : f.latent_dim],
       ["image", f.image_shape.join(" × ")],
       // the weights served: those loaded when the explorer started, whatever the run holds by now
       ["weights of epoch", `${f.epochs_trained === null ? "unknown" : f.epochs_trained} of ${f.epochs_configured}`],
@@ -381,9 +424,14 @@
     if (f.weights_changed && f.note) rows.push(["weights on disk", f.note]);
     rows.push(["points shown", `first ${f.points} test images`]);
     const pr = f.projection;
-    rows.push(["plane", pr.method === "pca"
-      ? `PCA of z (${pr.explained_variance.map((e) => `${(100 * e).toFixed(0)}%`).join(" + ")} of variance)`
-      : "the latent space itself"]);
+    const shares = `${pr.explained_variance.map((e) => `${(100 * e).toFixed(0)}%`).join(" + ")} of variance`;
+    rows.push(["plane", pr.method !== "pca" ? "the latent space itself"
+      : f.discrete_codes ? `PCA of each image's grid of code vectors (${shares})` : `PCA of z (${shares})`]);
+    if (f.discrete_codes) {
+      const [d, h, w] = f.code_shape;
+      rows.push(["codes", `${h} × ${w} per image, from ${f.codebook_size} code vectors of ${d} numbers`]);
+    }
+    rows.push(["sampler", f.sampler === null ? "none yet" : f.sampler]);
     const list = $("facts");
     list.replaceChildren();
     for (const [term, value] of rows) {
@@ -401,7 +449,8 @@
   // ---- start -----------------------------------------------------------------------------------
 
   function layout() {
-    state.view = makeView(state.points.bounds, canvasSize());
+    const shown = state.mode === "codebook" ? state.codebook : state.points;
+    state.view = makeView(shown.bounds, canvasSize());
     state.scatterContext = setupCanvas($("scatter"), state.view.size);
     state.overlayContext = setupCanvas($("overlay"), state.view.size);
     drawScatter();
@@ -415,9 +464,9 @@
       return;
     }
     showFacts(state.facts);
-    $("axis-labels").textContent = `horizontal: ${state.points.axis_labels[0]} · vertical: ${state.points.axis_labels[1]}`;
     drawLegend();
     setUpClassChoice();
+    describePlane();
     layout();
     const overlay = $("overlay");
     overlay.addEventListener("mousemove", onMove);
@@ -426,8 +475,12 @@
     $("steps").addEventListener("change", showMorph);
     $("method").addEventListener("change", showMorph);
     $("ink").addEventListener("change", () => showFacts(state.facts));
+    $("new-samples").addEventListener("click", () => showSamples(state.sampleSeed + 1));
     window.addEventListener("resize", layout);
-    applyLink(new URLSearchParams(window.location.search));
+    const params = new URLSearchParams(window.location.search);
+    showSamples(0);
+    if (state.facts.discrete_codes) await setUpCodebook(params.get("view") === "codebook");
+    applyLink(params);
   }
 
   // A conditional model: the selector of the class the cursor's point is decoded under.
@@ -437,6 +490,120 @@
     state.points.class_names.forEach((name, k) => select.append(new Option(`${k} ${name}`, String(k))));
     $("class-choice").hidden = false;
     select.addEventListener("change", () => { if (decoder.last) requestDecode(decoder.last[0], decoder.last[1]); });
+  }
+
+  // ---- samples: new images from the run's sampler, seeded ---------------------------------------
+
+  async function showSamples(seed) {
+    const f = state.facts;
+    const button = $("new-samples");
+    button.disabled = true;
+    $("samples-info").textContent = "Drawing…";
+    try {
+      await showPNG($("samples"), `/api/samples?seed=${seed}`);
+      state.sampleSeed = seed;
+      const from = f.discrete_codes ? "code grids drawn from the learnt prior (a PixelCNN), decoded"
+        : `points drawn by the ${f.sampler} sampler, decoded`;
+      $("samples-info").textContent = `${from}; seed ${seed}`;
+      button.disabled = false;
+    } catch (error) {
+      $("samples").hidden = true;
+      $("samples-info").textContent = error.message;
+      button.disabled = f.sampler === null;  // a run that cannot draw yet: the line says what to run
+    }
+  }
+
+  // ---- a model with discrete codes: its codebook -----------------------------------------------
+
+  async function setUpCodebook(showCodes) {
+    try {
+      state.codebook = await getJSON("/api/codebook");
+      state.codeMost = state.codebook.counts.reduce((a, b) => Math.max(a, b), 1);
+    } catch (error) {
+      showError(`could not load the codebook: ${error.message}`);
+      return;
+    }
+    $("codebook-panel").hidden = false;
+    drawUsage();
+    $("view-choice").hidden = false;
+    for (const radio of document.querySelectorAll('input[name="view"]')) {
+      radio.checked = radio.value === (showCodes ? "codebook" : "images");
+      radio.addEventListener("change", () => { if (radio.checked) setMode(radio.value); });
+    }
+    if (showCodes) setMode("codebook");
+  }
+
+  // Shows the test images or the code vectors in the plane.
+  function setMode(mode) {
+    state.mode = mode;
+    state.cursor = null;
+    $("legend").hidden = mode === "codebook";
+    $("code-info").hidden = mode !== "codebook";
+    $("code-info").textContent = "Move over a code vector to see its use.";
+    describePlane();
+    updateLink();
+    layout();
+  }
+
+  // What the plane's axes and points are.
+  function describePlane() {
+    const f = state.facts;
+    const labels = state.mode === "codebook" ? state.codebook.axis_labels : state.points.axis_labels;
+    $("axis-labels").textContent = `horizontal: ${labels[0]} · vertical: ${labels[1]}`;
+    const note = $("plane-note");
+    note.hidden = !f.discrete_codes;
+    if (!f.discrete_codes) return;
+    const [d, h, w] = f.code_shape;
+    note.textContent = state.mode === "codebook"
+      ? `Each point is one of the ${f.codebook_size} code vectors (${d} numbers each), in the plane of their ` +
+        `first two principal components; its area grows with its use over the ${state.codebook.images} ` +
+        "embedded test images (a ring: never used). Nothing is decoded here."
+      : `Each point is a test image: the plane is the PCA of its ${h} × ${w} grid of code vectors ` +
+        `(${d} numbers each), flattened to ${d * h * w} numbers. The cursor decodes the code vector nearest ` +
+        "to the point's at each position of the grid.";
+  }
+
+  function describeCodeAt(px, py) {
+    const c = state.codebook;
+    let best = null, bestDistance = Infinity;
+    for (let k = 0; k < c.codebook_size; k++) {
+      const [qx, qy] = toCanvas(state.view, c.x[k], c.y[k]);
+      const d = Math.hypot(qx - px, qy - py);
+      if (d <= Math.max(PICK_RADIUS, codeRadius(k)) && d < bestDistance) { best = k; bestDistance = d; }
+    }
+    $("code-info").textContent = best === null ? "Move over a code vector to see its use."
+      : `code ${best}: chosen at ${c.counts[best]} of ${c.positions} grid positions ` +
+        `(${formatNumber(100 * c.counts[best] / c.positions, 3)}%)`;
+  }
+
+  // Each code's use, codes sorted from the most used to the least.
+  function drawUsage() {
+    const c = state.codebook;
+    const width = 320, height = 130, left = 36, bottom = 18, top = 6;
+    const ctx = setupCanvas($("usage"), width, height);
+    const counts = [...c.counts].sort((a, b) => b - a);
+    const most = state.codeMost;
+    const inner = width - left - 4, tall = height - top - bottom;
+    const bar = inner / counts.length;
+    ctx.fillStyle = CODE_COLOUR;
+    counts.forEach((n, i) => {
+      const h = tall * n / most;
+      ctx.fillRect(left + i * bar, top + tall - h, Math.max(bar - (bar > 3 ? 1 : 0), 0.5), h);
+    });
+    ctx.strokeStyle = "#999";
+    ctx.strokeRect(left + 0.5, top + 0.5, inner, tall);
+    ctx.fillStyle = "#555";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    ctx.fillText(String(most), left - 4, top + 4);
+    ctx.fillText("0", left - 4, top + tall);
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    ctx.fillText(`${c.codebook_size} codes, most used first`, left, top + tall + 4);
+    $("usage-info").textContent = `${c.used} of ${c.codebook_size} codes used at the ${c.positions} grid positions ` +
+      `of the ${c.images} embedded test images; perplexity ${formatNumber(c.perplexity, 4)} ` +
+      `(${c.codebook_size} if all were used equally)`;
   }
 
   // ---- links: ?a=TEST_INDEX&b=TEST_INDEX&x=X&y=Y reopens a view ---------------------------------
@@ -451,7 +618,7 @@
     const [x0, x1] = state.points.bounds.x, [y0, y1] = state.points.bounds.y;
     const x = Number(params.get("x")), y = Number(params.get("y"));
     const linked = params.has("x") && params.has("y") && Number.isFinite(x) && Number.isFinite(y);
-    if (linked) {
+    if (linked && state.mode === "images") {
       state.cursor = [x, y];
       drawOverlay();
     }
@@ -470,6 +637,7 @@
     const p = state.points, params = new URLSearchParams();
     if (state.selected !== null) params.set("a", p.indices[state.selected]);
     if (state.second !== null) params.set("b", p.indices[state.second]);
+    if (state.mode === "codebook") params.set("view", "codebook");
     const query = params.toString();
     window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
   }
