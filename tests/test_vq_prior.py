@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def _prior(folder, train_images, test_images, epochs, resume=False, **settings):
     run = load_run(folder, "cpu")
     config = prepare_prior_config(run, resume, epochs, **({} if resume else SMALL), **settings)
     data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
-    return train_prior(run, config, resume=resume, log=lambda s: None, **data)
+    return train_prior(run, config, resume=resume, **QUIET, **data)
 
 
 def _rows(folder):
@@ -71,6 +72,35 @@ def test_a_prior_trains_reports_bits_per_code_and_generate_samples_from_it(run_c
     with np.load(written[-1]) as saved:
         assert saved["images"].shape == (4, 1, 32, 32) and saved["points"].shape == (4, run.model.latent_dim)
     assert json.loads(written[1].read_text())["sampler"] == "prior"
+
+
+def test_prior_training_shows_progress_bars_as_train_does_unless_told_not_to(
+    run_copy, train_images, test_images, capsys
+):
+    run = load_run(run_copy, "cpu")
+    data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
+    train_prior(run, prepare_prior_config(run, epochs=2, **SMALL), progress=False, log=print, **data)
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("prior epoch") == 2
+    config = prepare_prior_config(run, resume=True, epochs=3)
+    train_prior(run, config, resume=True, progress=True, log=lambda s: None, **data)
+    err = capsys.readouterr().err
+    assert "code grids of the training images" in err and "code grids of the test images" in err
+    assert "prior epoch 3/3" in err and "3/3" in err and "bits=" in err
+    assert "prior epoch 1/" not in err  # a resumed prior shows only the epochs it trains
+
+
+def test_the_command_takes_no_progress(run_copy, monkeypatch):
+    from vaelab.cli.app import main
+
+    calls = []
+    monkeypatch.setattr(prior_module, "run_prior_training", lambda *a, **k: calls.append(k) or _NOTHING_TRAINED)
+    assert main(["prior", "train", str(run_copy)]) == 0
+    assert main(["prior", "train", str(run_copy), "--no-progress"]) == 0
+    assert [call["progress"] for call in calls] == [True, False]
+
+
+_NOTHING_TRAINED = SimpleNamespace(trained=False)
 
 
 def test_without_a_prior_generate_says_how_to_train_one_in_one_line(run_copy, test_images):

@@ -60,6 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--data-dir", help="folder with the dataset (default: where the run found it)")
     q.add_argument("--limit-train", type=images_int, help=f"use the first N training images, {IMAGES_RANGE}")
     q.add_argument("--limit-test", type=images_int, help=f"use the first N test images, {IMAGES_RANGE}")
+    q.add_argument("--no-progress", action="store_true", help="no progress bars (the encoding, each epoch)")
     q.set_defaults(handler=cmd_prior_train)
 
 
@@ -75,6 +76,7 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         limit_train=args.limit_train,
         limit_test=args.limit_test,
+        progress=not args.no_progress,
         batch_size=args.batch_size,
         lr=args.lr,
         channels=args.channels,

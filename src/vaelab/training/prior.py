@@ -11,7 +11,9 @@ minimise the cross-entropy of each code given the codes before it (and the image
 grids (the mean over the epoch's steps, weighted by their grids) and for the test grids after each
 epoch. A prior that put equal mass on the K codes would score log₂ K bits per code (8 for K = 256).
 
-It checkpoints and resumes as ``vaelab train`` does (the files and their order:
+Like ``vaelab train``, it shows a progress bar on stderr (``progress``): one while the images are
+encoded, then one per epoch, with the running bits per code. It checkpoints and resumes as
+``vaelab train`` does (the files and their order:
 :mod:`vaelab.training.prior_dir`): every epoch writes the checkpoint (weights, Adam, RNG states,
 position, history), then ``metrics.jsonl``, then ``model.safetensors``; Ctrl-C or SIGTERM saves a
 mid-epoch checkpoint, and ``--resume`` continues at that step with the same shuffle, so a resumed
@@ -35,6 +37,7 @@ from vaelab.errors import ConfigError, RunDirError
 from vaelab.models.base import LatentModel
 from vaelab.models.pixelcnn import GatedPixelCNN
 from vaelab.models.vq_vae import VectorQuantisedAutoencoder, discrete_family
+from vaelab.progress import progress_bar
 from vaelab.safetensors_io import tensors_digest
 from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from vaelab.training.interrupts import StopRequest
@@ -42,7 +45,7 @@ from vaelab.training.optimizer import make_adam
 from vaelab.training.prior_dir import PriorConfig, PriorDir, prior_state_tensors
 from vaelab.training.run import Run, load_run
 from vaelab.training.run_dir import WeightsRecord
-from vaelab.training.trainer import TrainingInterrupted
+from vaelab.training.trainer import CHECK_EVERY, TrainingInterrupted
 
 #: Images encoded at once when the code grids are computed.
 ENCODE_BATCH = 500
@@ -100,14 +103,21 @@ def prepare_prior_config(run: Run, resume: bool = False, epochs: int | None = No
 
 
 @torch.no_grad()  # not inference mode: the grids are then training data of the PixelCNN
-def encode_code_grids(model: VectorQuantisedAutoencoder, images: ImageSet) -> torch.Tensor:
-    """The code grids of ``images``, on the model's device: int64 [N, H, W]."""
+def encode_code_grids(
+    model: VectorQuantisedAutoencoder, images: ImageSet, progress: bool = False, split: str = "images"
+) -> torch.Tensor:
+    """The code grids of ``images``, on the model's device: int64 [N, H, W]; ``progress`` shows a bar
+    (named after ``split``) that goes when the grids are done."""
     model.eval()
     device = model.quantizer.codebook.device
     resident = torch.from_numpy(images.images).to(device)
-    grids = [
-        model.encode_codes(to_unit_float(resident[b : b + ENCODE_BATCH])) for b in range(0, len(resident), ENCODE_BATCH)
-    ]
+    grids = []
+    with progress_bar(
+        total=len(resident), desc=f"code grids of the {split}", unit="image", enabled=progress, leave=False
+    ) as bar:
+        for begin in range(0, len(resident), ENCODE_BATCH):
+            grids.append(model.encode_codes(to_unit_float(resident[begin : begin + ENCODE_BATCH])))
+            bar.update(len(grids[-1]))
     return torch.cat(grids) if grids else torch.zeros((0, *model.grid), dtype=torch.long, device=device)
 
 
@@ -134,16 +144,24 @@ def mean_bits(prior: GatedPixelCNN, codes: torch.Tensor, labels: torch.Tensor | 
 
 
 class PriorTrainer:
-    """The prior's training loop over fixed code grids (see the module docstring)."""
+    """The prior's training loop over fixed code grids (see the module docstring); ``progress`` shows
+    the bars of the encoding and of each epoch."""
 
     def __init__(
-        self, run: Run, config: PriorConfig, train_set: ImageSet, test_set: ImageSet, log: Callable[[str], None]
+        self,
+        run: Run,
+        config: PriorConfig,
+        train_set: ImageSet,
+        test_set: ImageSet,
+        log: Callable[[str], None],
+        progress: bool = True,
     ):
         model = discrete_model(run.model)
-        self.run, self.config, self.log = run, config, log
+        self.run, self.config, self.log, self.progress = run, config, log, progress
         self.dir = PriorDir(run.dir.path)
         device = run.device
-        self.train_codes, self.test_codes = encode_code_grids(model, train_set), encode_code_grids(model, test_set)
+        self.train_codes = encode_code_grids(model, train_set, progress, "training images")
+        self.test_codes = encode_code_grids(model, test_set, progress, "test images")
         self.train_labels = prior_labels(train_set, config.classes, device)
         self.test_labels = prior_labels(test_set, config.classes, device)
         torch.manual_seed(config.seed)
@@ -191,21 +209,36 @@ class PriorTrainer:
             time.perf_counter(),
         )
         self.prior.train()
-        for step in range(state.step, steps):
-            index = order[step * config.batch_size : (step + 1) * config.batch_size]
-            codes = self.train_codes[index]
-            labels = None if self.train_labels is None else self.train_labels[index]
-            loss = F.cross_entropy(self.prior(codes, labels), codes)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            nats += loss.item() * len(index)
-            grids += len(index)
-            if stop and step + 1 < steps:
-                self._save_interrupted(
-                    step + 1, [nats], grids, elapsed + time.perf_counter() - started, shuffle_state, stop
-                )
+        bar = progress_bar(
+            total=steps,
+            initial=state.step,
+            desc=f"prior epoch {state.epoch + 1}/{config.epochs}",
+            unit="batch",
+            enabled=self.progress,
+        )
+        with bar:
+            for step in range(state.step, steps):
+                index = order[step * config.batch_size : (step + 1) * config.batch_size]
+                nats += self._step(index) * len(index)
+                grids += len(index)
+                bar.update(1)
+                if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:
+                    bar.set_postfix(bits=f"{nats / grids / math.log(2):.4f}", refresh=False)  # at the next redraw
+                if stop and step + 1 < steps:
+                    self._save_interrupted(
+                        step + 1, [nats], grids, elapsed + time.perf_counter() - started, shuffle_state, stop
+                    )
         return nats / max(grids, 1) / math.log(2), elapsed + time.perf_counter() - started
+
+    def _step(self, index: torch.Tensor) -> float:
+        """One Adam step on the training grids at ``index``; their mean cross-entropy, nats per code."""
+        codes = self.train_codes[index]
+        labels = None if self.train_labels is None else self.train_labels[index]
+        loss = F.cross_entropy(self.prior(codes, labels), codes)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
 
     def _finish_epoch(self, train_bits: float, seconds: float) -> None:
         state = self.state
@@ -251,12 +284,14 @@ def train_prior(
     resume: bool = False,
     train_set: ImageSet | None = None,
     test_set: ImageSet | None = None,
+    progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> PriorResult:
     """Train (or, with ``resume``, continue) the prior of the VQ-VAE ``run`` on ``train_set`` (default:
     the run's training split), reporting bits per code on ``test_set`` (default: its test split), and
     attach it to ``run.model``. A new prior records the data's number of classes (0 without labels)
-    and the run's weights; a resumed one must find the same."""
+    and the run's weights; a resumed one must find the same. ``progress`` shows progress bars on
+    stderr (the encoding, each epoch); ``log`` gets a line per epoch."""
     discrete_model(run.model)
     if run.weights is None:
         raise RunDirError(f"{run.dir} has weights without a record of their epoch; resume its training first")
@@ -270,7 +305,7 @@ def train_prior(
             f"{PriorDir(run.dir.path)} was trained on other weights or data than {run.dir} has now; delete it "
             f"and train a new prior with `vaelab prior train {run.dir}`"
         )
-    trainer = PriorTrainer(run, config, train_set, test_set, log)
+    trainer = PriorTrainer(run, config, train_set, test_set, log, progress)
     if resume:
         trainer.restore()
         trainer.repair_exports()
@@ -294,13 +329,15 @@ def run_prior_training(
     data_dir: str | None = None,
     limit_train: int | None = None,
     limit_test: int | None = None,
+    progress: bool = True,
     log: Callable[[str], None] = print,
     **settings: Any,
 ) -> PriorResult:
     """What ``vaelab prior train RUN_DIR`` does: load the run, check the request
     (:func:`prepare_prior_config`, before any data is read), load its splits (``data_dir`` overrides
-    where the run found them; the first ``limit_train``/``limit_test`` images) and train the prior."""
+    where the run found them; the first ``limit_train``/``limit_test`` images) and train the prior,
+    with progress bars unless ``progress`` is False."""
     run = load_run(run_dir, device)
     config = prepare_prior_config(run, resume, epochs, **settings)
     train_set, test_set = run.train_set(data_dir, limit_train), run.test_set(data_dir, limit_test)
-    return train_prior(run, config, resume=resume, train_set=train_set, test_set=test_set, log=log)
+    return train_prior(run, config, resume=resume, train_set=train_set, test_set=test_set, progress=progress, log=log)
