@@ -12,8 +12,12 @@ number ``at``, applies one of :data:`MODES`:
 * ``enospc``: the temporary file gets part of its data, then the write fails with
   ``OSError(ENOSPC)``, as on a full disk; the process goes on and reports the error.
 
+The scenarios are those of ``vaelab train`` (:data:`SCENARIOS`, on a book-ae run) and of ``vaelab prior
+train`` (:data:`PRIOR_SCENARIOS`, on a copy of a 1-epoch vq-vae run, whose files they must leave
+untouched). Each starts from a folder :func:`make_starts` builds once (:data:`STARTS`).
+
 For the kills, the tests start this file as a *fork server* (``python fault_injection.py``): it imports
-PyTorch and vaelab, trains once to warm up (one thread, so no thread pool exists to be forked), then
+PyTorch and vaelab, trains each model once to warm up (one thread, so no thread pool exists to be forked), then
 reads ``SCENARIO RUN_DIR AT MODE`` lines and, for each, forks a child that runs the scenario with
 that fault and prints the child's exit status (``-9`` for a kill). Each child thus starts in
 milliseconds instead of paying the imports and PyTorch's first-call costs.
@@ -21,12 +25,14 @@ milliseconds instead of paying the imports and PyTorch's first-call costs.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -35,8 +41,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from synthetic import synthetic_images
 from vaelab import atomic
-from vaelab.training import RunConfig, RunDir, prepare_config, train
-from vaelab.training import trainer as trainer_module
+from vaelab.training import RunConfig, RunDir, TrainingInterrupted, load_run, prepare_config, train
+from vaelab.training.interrupts import StopRequest
+from vaelab.training.prior import prepare_prior_config, train_prior
+from vaelab.training.prior_dir import PriorDir
 
 MODES = ("kill-during", "kill-after", "enospc")
 
@@ -49,8 +57,26 @@ PRESET = "book-ae"
 #: (writing a mid-epoch checkpoint); ``resumed``: ``--resume`` of a 1-epoch run to 2 epochs.
 SCENARIOS = ("fresh", "stopped", "resumed")
 
-#: Polls of the stop flag before ``stopped``'s Ctrl-C: 2 batches and the end of epoch 1, then the first
-#: batch of epoch 2.
+#: The prior's scenarios, on a copy of the 1-epoch vq-vae run ``vq``: ``prior-fresh``: a new prior of 2
+#: epochs; ``prior-stopped``: a new prior that Ctrl-C stops in its second epoch; ``prior-resumed``:
+#: ``prior train --resume`` of a 1-epoch prior to 2 epochs.
+PRIOR_SCENARIOS = ("prior-fresh", "prior-stopped", "prior-resumed")
+#: The vq-vae run the prior scenarios start from, and the prior they train (2 batches an epoch).
+VQ_SETTINGS = {**SETTINGS, "epochs": 1}
+PRIOR_SETTINGS = {"channels": 8, "layers": 2, "kernel": 3, "batch_size": 20, "seed": 0}
+
+#: The folder each scenario starts from (a copy of it; None: an empty folder), built by :func:`make_starts`.
+STARTS = {
+    "fresh": None,
+    "stopped": None,
+    "resumed": "one-epoch",
+    "prior-fresh": "vq",
+    "prior-stopped": "vq",
+    "prior-resumed": "vq-prior-one-epoch",
+}
+
+#: Polls of the stop flag before a ``stopped`` scenario's Ctrl-C: 2 batches and the end of epoch 1,
+#: then the first batch of epoch 2.
 STOP_AFTER_POLLS = 4
 
 
@@ -105,57 +131,81 @@ def _truncate_to_half(path: Path) -> None:
     os.truncate(path, os.path.getsize(path) // 2)
 
 
-def run_scenario(scenario: str, run_dir: Path, one_epoch_run: Path | None = None) -> None:
-    """Do what ``scenario`` does in ``run_dir`` (for ``resumed``, a copy of ``one_epoch_run`` must
-    already be there)."""
-    train_set, test_set = data()
-    if scenario == "resumed":
-        config = prepare_config(RunDir(run_dir), None, True, epochs=SETTINGS["epochs"])
-        train(config, run_dir, resume=True, train_set=train_set, test_set=test_set, progress=False, log=quiet)
+def run_scenario(scenario: str, run_dir: Path) -> None:
+    """Do what ``scenario`` does in ``run_dir`` (prepared by :func:`prepare_scenario`)."""
+    if scenario in PRIOR_SCENARIOS:
+        stopping = _stop_after(STOP_AFTER_POLLS) if scenario == "prior-stopped" else contextlib.nullcontext()
+        with stopping:
+            _train_prior(run_dir, resume=scenario == "prior-resumed")
         return
-    config = prepare_config(RunDir(run_dir), PRESET, False, **SETTINGS)
-    if scenario == "stopped":
-        polls = {"n": 0}
-
-        def stop_requested(self) -> bool:
-            polls["n"] += 1
-            return polls["n"] >= STOP_AFTER_POLLS
-
-        original = trainer_module.StopRequest.__bool__
-        trainer_module.StopRequest.__bool__ = stop_requested
-        try:
-            train(config, run_dir, train_set=train_set, test_set=test_set, progress=False, log=quiet)
-        finally:
-            trainer_module.StopRequest.__bool__ = original
-        return
-    train(config, run_dir, train_set=train_set, test_set=test_set, progress=False, log=quiet)
-
-
-def prepare_scenario(scenario: str, run_dir: Path, one_epoch_run: Path) -> None:
-    """Put in place what ``scenario`` starts from: nothing, or a copy of the 1-epoch run."""
     if scenario == "resumed":
-        shutil.copytree(one_epoch_run, run_dir)
+        _train(run_dir, resume=True)
+        return
+    with _stop_after(STOP_AFTER_POLLS) if scenario == "stopped" else contextlib.nullcontext():
+        _train(run_dir, resume=False)
 
 
-def train_one_epoch(run_dir: Path) -> None:
-    """The 1-epoch run that ``resumed`` continues."""
-    train_set, test_set = data()
-    config = RunConfig.from_preset(PRESET, **{**SETTINGS, "epochs": 1})
-    train(config, run_dir, train_set=train_set, test_set=test_set, progress=False, log=quiet)
+@contextlib.contextmanager
+def _stop_after(polls: int) -> Iterator[None]:
+    """Within the block, Ctrl-C is seen from the ``polls``-th poll of the stop flag on."""
+    count = {"n": 0}
+
+    def stop_requested(self) -> bool:
+        count["n"] += 1
+        return count["n"] >= polls
+
+    original = StopRequest.__bool__
+    StopRequest.__bool__ = stop_requested
+    try:
+        yield
+    finally:
+        StopRequest.__bool__ = original
 
 
-def recover(run_dir: Path) -> str:
-    """What a user does after the stop: ``--resume`` when there is a checkpoint, else the same
-    ``train`` command again in the same folder. Returns which."""
+def _train(run_dir: Path, resume: bool, epochs: int = SETTINGS["epochs"]) -> None:
+    """``vaelab train`` of the book-ae run in ``run_dir``: a new one, or ``--resume`` to ``epochs``."""
     train_set, test_set = data()
     folder = RunDir(run_dir)
-    if folder.checkpoint.exists():
-        config = prepare_config(folder, None, True, epochs=SETTINGS["epochs"])
-        train(config, folder, resume=True, train_set=train_set, test_set=test_set, progress=False, log=quiet)
-        return "resume"
-    config = prepare_config(folder, PRESET, False, **SETTINGS)
-    train(config, folder, train_set=train_set, test_set=test_set, progress=False, log=quiet)
-    return "again"
+    if resume:
+        config = prepare_config(folder, None, True, epochs=epochs)
+    else:
+        config = prepare_config(folder, PRESET, False, **{**SETTINGS, "epochs": epochs})
+    train(config, folder, resume=resume, train_set=train_set, test_set=test_set, progress=False, log=quiet)
+
+
+def _train_prior(run_dir: Path, resume: bool, epochs: int = 2) -> None:
+    """``vaelab prior train`` of the vq-vae run in ``run_dir``: a new prior, or ``--resume`` to ``epochs``."""
+    train_set, test_set = data()
+    run = load_run(run_dir, "cpu")
+    config = prepare_prior_config(run, resume, epochs, **({} if resume else PRIOR_SETTINGS))
+    train_prior(run, config, resume=resume, train_set=train_set, test_set=test_set, progress=False, log=quiet)
+
+
+def prepare_scenario(scenario: str, run_dir: Path, starts: Path) -> None:
+    """Put in place what ``scenario`` starts from: nothing, or a copy of its folder in ``starts``."""
+    if STARTS[scenario] is not None:
+        shutil.copytree(starts / STARTS[scenario], run_dir)
+
+
+def make_starts(starts: Path) -> None:
+    """The folders of :data:`STARTS` in ``starts``: the 1-epoch book-ae run, the 1-epoch vq-vae run, and
+    that run with a 1-epoch prior."""
+    _train(starts / "one-epoch", resume=False, epochs=1)
+    train_set, test_set = data()
+    config = RunConfig.from_preset("vq-vae", **VQ_SETTINGS)
+    train(config, starts / "vq", train_set=train_set, test_set=test_set, progress=False, log=quiet)
+    shutil.copytree(starts / "vq", starts / "vq-prior-one-epoch")
+    _train_prior(starts / "vq-prior-one-epoch", resume=False, epochs=1)
+
+
+def recover(scenario: str, run_dir: Path) -> str:
+    """What a user does after the stop: ``--resume`` when there is a checkpoint, else the same
+    command again in the same folder. Returns which."""
+    prior = scenario in PRIOR_SCENARIOS
+    checkpoint = PriorDir(run_dir).checkpoint if prior else RunDir(run_dir).checkpoint
+    resume = checkpoint.exists()
+    (_train_prior if prior else _train)(run_dir, resume=resume)
+    return "resume" if resume else "again"
 
 
 def run_with_fault(scenario: str, run_dir: str, at: str, mode: str) -> int:
@@ -163,7 +213,7 @@ def run_with_fault(scenario: str, run_dir: str, at: str, mode: str) -> int:
     with WriteFaults(int(at), mode):
         try:
             run_scenario(scenario, Path(run_dir))
-        except trainer_module.TrainingInterrupted:
+        except TrainingInterrupted:
             return 130
     return 0
 
@@ -172,7 +222,7 @@ def serve() -> None:
     """The fork server (see the module's docstring)."""
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
-        run_scenario("fresh", Path(folder) / "warm-up")
+        make_starts(Path(folder))  # trains each model of the scenarios once
     print("ready", flush=True)
     for line in sys.stdin:
         pid = os.fork()

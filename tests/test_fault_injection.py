@@ -1,6 +1,6 @@
-"""Stop training at every file write, by a kill and by a full disk, then recover as a user would:
-the run must end bit-identical to one that was never stopped, and in between, no reader may be
-served stale weights.
+"""Stop training (``vaelab train``, and ``vaelab prior train`` of a vq-vae run) at every file write, by a
+kill and by a full disk, then recover as a user would: the run (and its prior) must end bit-identical
+to one that was never stopped, and in between, no reader may be served stale weights.
 
 The write points are not listed by hand: each scenario is first run once while its writes are
 counted (:class:`fault_injection.WriteFaults`), and every one of them is then stopped at in turn, so
@@ -26,51 +26,72 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 import fault_injection
-from fault_injection import MODES, SCENARIOS, WriteFaults, prepare_scenario, recover, run_scenario, train_one_epoch
+from fault_injection import (
+    MODES,
+    PRIOR_SCENARIOS,
+    SCENARIOS,
+    WriteFaults,
+    make_starts,
+    prepare_scenario,
+    recover,
+    run_scenario,
+)
 from vaelab.atomic import is_temporary_name
 from vaelab.errors import RunDirError, WriteError
-from vaelab.safetensors_io import tensors_digest
+from vaelab.safetensors_io import read_safetensors_metadata, tensors_digest
 from vaelab.training import RunDir, TrainingInterrupted, load_run
+from vaelab.training.checkpoint import read_training_state
+from vaelab.training.prior_dir import PriorDir, prior_state_tensors
 
 TIMINGS = ("seconds", "train_seconds", "images_per_second")
 WORKER = Path(fault_injection.__file__)
+ALL_SCENARIOS = SCENARIOS + PRIOR_SCENARIOS
+EPOCH_FILES = ["checkpoint.safetensors", "metrics.jsonl", "model.safetensors"]
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """The run never stopped, the 1-epoch run that ``resumed`` continues, and each scenario's
-    write points: ``(reference dir, one-epoch dir, {scenario: [file names]})``."""
+    """The folders the scenarios start from, the runs never stopped (``fresh``, and ``prior-fresh``:
+    a vq-vae run with its prior) and each scenario's write points: ``(starts, {scenario: reference
+    dir}, {scenario: [paths relative to the run dir]})``."""
     root = tmp_path_factory.mktemp("reference")
     torch.set_num_threads(1)
-    fault_injection.run_scenario("fresh", root / "reference")
-    train_one_epoch(root / "one-epoch")
+    starts = root / "starts"
+    make_starts(starts)
+    never_stopped = {}
+    for scenario in ("fresh", "prior-fresh"):
+        never_stopped[scenario] = root / f"reference-{scenario}"
+        prepare_scenario(scenario, never_stopped[scenario], starts)
+        run_scenario(scenario, never_stopped[scenario])
+    references = {s: never_stopped["prior-fresh" if s in PRIOR_SCENARIOS else "fresh"] for s in ALL_SCENARIOS}
     points = {}
-    for scenario in SCENARIOS:
+    for scenario in ALL_SCENARIOS:
         run_dir = root / f"count-{scenario}"
-        prepare_scenario(scenario, run_dir, root / "one-epoch")
+        prepare_scenario(scenario, run_dir, starts)
         with WriteFaults() as counter, contextlib.suppress(TrainingInterrupted):
             run_scenario(scenario, run_dir)
-        points[scenario] = [path.name for path in counter.paths]
-    return root / "reference", root / "one-epoch", points
+        points[scenario] = [str(path.relative_to(run_dir)) for path in counter.paths]
+    return starts, references, points
 
 
 def test_every_scenario_writes_each_run_file(reference):
     _, _, points = reference
-    assert (
-        points["fresh"]
-        == ["config.json", "metrics.jsonl"] + ["checkpoint.safetensors", "metrics.jsonl", "model.safetensors"] * 2
-    )
+    assert points["fresh"] == ["config.json", "metrics.jsonl"] + EPOCH_FILES * 2
     assert points["stopped"][-1] == "checkpoint.safetensors" and len(points["stopped"]) == 6
     assert points["resumed"][:2] == ["config.json", "metrics.jsonl"] and len(points["resumed"]) == 5
+    prior_epoch = [f"prior/{name}" for name in EPOCH_FILES]
+    assert points["prior-fresh"] == ["prior/config.json"] + prior_epoch * 2
+    assert points["prior-stopped"] == ["prior/config.json", *prior_epoch, "prior/checkpoint.safetensors"]
+    assert points["prior-resumed"] == ["prior/metrics.jsonl", "prior/config.json", *prior_epoch]
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", ALL_SCENARIOS)
 def test_a_stop_at_any_write_resumes_bit_identically(reference, fork_servers, tmp_path, scenario, mode):
-    reference_dir, one_epoch, points = reference
+    starts, references, points = reference
     cases = [(at, tmp_path / f"at-{at}") for at in range(1, len(points[scenario]) + 1)]
     for _, run_dir in cases:
-        prepare_scenario(scenario, run_dir, one_epoch)
+        prepare_scenario(scenario, run_dir, starts)
     if mode == "enospc":
         for at, run_dir in cases:
             _fill_the_disk_at(scenario, run_dir, at)
@@ -81,8 +102,12 @@ def test_a_stop_at_any_write_resumes_bit_identically(reference, fork_servers, tm
         where = f"{scenario}, {mode} at write {at} ({points[scenario][at - 1]})"
         try:
             _assert_readers_are_not_lied_to(run_dir)
-            recover(run_dir)
-            _assert_same_run(run_dir, reference_dir)
+            if scenario in PRIOR_SCENARIOS:
+                _assert_prior_readers_are_not_lied_to(run_dir)
+            recover(scenario, run_dir)
+            _assert_same_run(run_dir, references[scenario])
+            if scenario in PRIOR_SCENARIOS:
+                _assert_same_run(run_dir / "prior", references[scenario] / "prior")
         except (AssertionError, RunDirError, WriteError) as exc:
             failures.append(f"{where}: {exc}")
     assert not failures, "\n".join(failures)
@@ -94,6 +119,8 @@ def _fill_the_disk_at(scenario: str, run_dir: Path, at: int) -> None:
     message = str(stopped.value)
     assert "\n" not in message and "no space left on device" in message and str(run_dir) in message, message
     assert "--resume" in message or "run the same command again" in message, message
+    if scenario in PRIOR_SCENARIOS and "--resume" in message:
+        assert f"`vaelab prior train {run_dir} --resume`" in message, message
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +178,23 @@ def _assert_readers_are_not_lied_to(run_dir: Path) -> None:
     assert len(folder.read_metrics()) == committed.epoch, "metrics.jsonl does not match the weights"
 
 
+def _assert_prior_readers_are_not_lied_to(run_dir: Path) -> None:
+    """The same for the prior: a loaded run has the prior the prior's checkpoint commits to, with its
+    metrics, or none and a hint that says to train it or resume its training."""
+    model = load_run(run_dir, "cpu").model
+    folder = PriorDir(run_dir)
+    if not model.has_prior:
+        hint = model.missing_prior_hint
+        assert "\n" not in hint and hint.startswith(("train one with", "train it with")), hint
+        assert ("--resume" in hint) == folder.checkpoint.exists(), hint
+        return
+    committed = read_training_state(folder.checkpoint, read_safetensors_metadata(folder.checkpoint)).weights
+    loaded = tensors_digest(prior_state_tensors(model.prior))
+    assert committed["sha256"] == loaded, "a sampler was served a stale prior"
+    rows = folder.metrics.read_text().splitlines() if folder.metrics.is_file() else []
+    assert len(rows) == committed["epoch"], "the prior's metrics.jsonl does not match its weights"
+
+
 def _assert_same_run(run_dir: Path, reference_dir: Path) -> None:
     leftovers = [p.name for p in run_dir.rglob("*") if is_temporary_name(p.name)]
     assert not leftovers, f"temporary files left: {leftovers}"
@@ -188,13 +232,14 @@ def _checkpoint(run_dir: Path) -> tuple[dict, dict]:
 def test_a_run_reported_finished_is_finished(tmp_path, reference, fork_servers):
     """The window issue 11 found: the last checkpoint written, the weights not. `--resume` must write
     them (not say "already trained" and leave them stale) and the analyses must then agree."""
-    reference_dir, _, points = reference
+    _, references, points = reference
+    reference_dir = references["fresh"]
     run_dir = tmp_path / "run"
     last_weights = len(points["fresh"])
     _kill_at_each(fork_servers, "fresh", "kill-during", [(last_weights, run_dir)])
     with pytest.raises(RunDirError, match="--resume"):
         load_run(run_dir, "cpu")
-    assert recover(run_dir) == "resume"
+    assert recover("fresh", run_dir) == "resume"
     _assert_same_run(run_dir, reference_dir)
     load_run(run_dir, "cpu")
     shutil.rmtree(run_dir)

@@ -123,12 +123,12 @@ def test_resume_at_an_epochs_end_and_mid_epoch_is_the_prior_never_stopped(
     _prior(folders["resumed"], train_images, test_images, epochs=2, resume=True)
     polls = {"n": 0}
 
-    def stop_after_4_steps(self):
+    def stop_in_the_second_epoch(self):
         polls["n"] += 1
-        return polls["n"] >= 4  # in the second epoch (3 steps an epoch)
+        return polls["n"] >= 5  # 3 steps and the epoch's end, then the first step of epoch 2
 
-    monkeypatch.setattr(prior_module.StopRequest, "__bool__", stop_after_4_steps)
-    with pytest.raises(TrainingInterrupted, match="--resume"):
+    monkeypatch.setattr(prior_module.StopRequest, "__bool__", stop_in_the_second_epoch)
+    with pytest.raises(TrainingInterrupted, match=r"at prior epoch 2, batch 1; .* --resume"):
         _prior(folders["cut"], train_images, test_images, epochs=2)
     monkeypatch.undo()
     assert len(_rows(folders["cut"])) == 1
@@ -182,6 +182,17 @@ def test_a_prior_stopped_before_its_first_epoch_ended_trains_again_with_the_same
     folder.config.write_text("{}")  # all that a first epoch cut short leaves
     config = prepare_prior_config(load_run(run_copy, "cpu"), **SMALL)
     assert (config.channels, config.layers) == (8, 2)
+
+
+def test_training_removes_what_writes_cut_short_left_in_the_prior_folder(run_copy, train_images, test_images):
+    _prior(run_copy, train_images, test_images, epochs=1)
+    left = PriorDir(run_copy).path / ".checkpoint.safetensors.999999999.0123456789abcdef.tmp"  # no such process
+    left.write_bytes(b"half a checkpoint")
+    logged: list[str] = []
+    run = load_run(run_copy, "cpu")
+    data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
+    train_prior(run, prepare_prior_config(run, True, 2), resume=True, progress=False, log=logged.append, **data)
+    assert not left.exists() and logged[0] == f"removed {left}, left by a write that was cut short"
 
 
 def test_a_damaged_prior_is_not_attached_and_the_hint_says_what_to_run(run_copy, train_images, test_images):

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
-from vaelab.errors import ConfigError, RunDirError
+from vaelab.errors import ConfigError, RunDirError, WriteError
 from vaelab.models.base import LatentModel
 from vaelab.models.pixelcnn import GatedPixelCNN
 from vaelab.models.vq_vae import VectorQuantisedAutoencoder, discrete_family
@@ -170,6 +170,21 @@ class PriorTrainer:
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.state = TrainingState()
 
+    def train(self, resume: bool) -> bool:
+        """Train the prior, or with ``resume`` continue it from its checkpoint, to ``config.epochs``,
+        writing its files; False when a resumed prior had already reached them (nothing trained)."""
+        for path in self.dir.remove_stale_temporaries():
+            self.log(f"removed {path}, left by a write that was cut short")
+        if resume:
+            self.restore()
+            self.repair_exports()
+        self.dir.write_config(self.config)
+        if resume and self.state.epoch >= self.config.epochs:
+            self.log(f"{self.dir} has already trained {self.state.epoch} epochs; pass a larger --epochs to continue")
+            return False
+        self.fit()
+        return True
+
     def restore(self) -> None:
         """Weights, Adam, RNG states and position from the prior's checkpoint."""
         self.state, rng = load_checkpoint(self.dir.checkpoint, self.prior, self.optimizer, self.config.settings())
@@ -292,32 +307,49 @@ def train_prior(
     attach it to ``run.model``. A new prior records the data's number of classes (0 without labels)
     and the run's weights; a resumed one must find the same. ``progress`` shows progress bars on
     stderr (the encoding, each epoch); ``log`` gets a line per epoch."""
+    weights = _vq_weights(run)
+    train_set = train_set if train_set is not None else run.train_set()
+    test_set = test_set if test_set is not None else run.test_set()
+    config = _config_for(config, resume, train_set, weights, run)
+    trainer = PriorTrainer(run, config, train_set, test_set, log, progress)
+    try:
+        trained = trainer.train(resume)
+    except WriteError as exc:
+        raise exc.then(_next_step(trainer.dir)) from None
+    discrete_model(run.model).attach_prior(trainer.prior)
+    return PriorResult(trainer.dir, config, trainer.prior, trainer.state.history, trained)
+
+
+def _vq_weights(run: Run) -> dict[str, Any]:
+    """The record of the weights of ``run``, a VQ-VAE; a one-line error for another family or
+    weights without a record."""
     discrete_model(run.model)
     if run.weights is None:
         raise RunDirError(f"{run.dir} has weights without a record of their epoch; resume its training first")
-    train_set = train_set if train_set is not None else run.train_set()
-    test_set = test_set if test_set is not None else run.test_set()
+    return run.weights.to_dict()
+
+
+def _config_for(
+    config: PriorConfig, resume: bool, train_set: ImageSet, vq_weights: dict[str, Any], run: Run
+) -> PriorConfig:
+    """A new prior's ``config`` with the data's number of classes (0 without labels) and the VQ-VAE's
+    ``vq_weights``; a resumed one's as it is, when it records the same (a :class:`RunDirError` if not)."""
     classes = len(train_set.class_names) if train_set.labels is not None else 0
     if not resume:
-        config = replace(config, classes=classes, vq_weights=run.weights.to_dict())
-    elif config.vq_weights != run.weights.to_dict() or config.classes != classes:
+        return replace(config, classes=classes, vq_weights=vq_weights)
+    if config.vq_weights != vq_weights or config.classes != classes:
         raise RunDirError(
             f"{PriorDir(run.dir.path)} was trained on other weights or data than {run.dir} has now; delete it "
             f"and train a new prior with `vaelab prior train {run.dir}`"
         )
-    trainer = PriorTrainer(run, config, train_set, test_set, log, progress)
-    if resume:
-        trainer.restore()
-        trainer.repair_exports()
-    trainer.dir.write_config(config)
-    if resume and trainer.state.epoch >= config.epochs:
-        log(f"{trainer.dir} has already trained {trainer.state.epoch} epochs; pass a larger --epochs to continue")
-        trained = False
-    else:
-        trainer.fit()
-        trained = True
-    discrete_model(run.model).attach_prior(trainer.prior)
-    return PriorResult(trainer.dir, config, trainer.prior, trainer.state.history, trained)
+    return config
+
+
+def _next_step(folder: PriorDir) -> str:
+    """What to run once a write that stopped the prior's training can succeed."""
+    if folder.checkpoint.is_file():
+        return f"continue with `vaelab prior train {folder.run_path} --resume` (the last completed prior epoch is kept)"
+    return "run the same command again"
 
 
 def run_prior_training(

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from vaelab.atomic import atomic_write_text
+from vaelab.atomic import atomic_write_text, remove_stale_temporaries
 from vaelab.errors import ConfigError, RunDirError
 from vaelab.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_SEED
 from vaelab.models.base import LatentModel
@@ -121,6 +121,11 @@ class PriorDir:
         """The command that trains (or finishes training) this run's prior."""
         resume = " --resume" if self.checkpoint.exists() else ""
         return f"train it with `vaelab prior train {self.run_path}{resume}`"
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Remove the temporary files that writes cut short by a kill left in the folder (those of
+        processes still running are kept); returns what was removed."""
+        return remove_stale_temporaries(self.path)
 
     def read_config(self) -> PriorConfig:
         try:
