@@ -1,17 +1,23 @@
-"""The VQ-VAE's learnt prior (issue 14, part 2): `prior train` on the code grids of a tiny run, its
-files and metrics in bits per code, exact resume at an epoch's end and mid-epoch, the prior attached
-when the run is loaded (so `generate` samples codes from it), and the one-line refusals."""
+"""The VQ-VAE's learnt prior (issue 14, parts 2 and 3): `prior train` on the code grids of a tiny run,
+its files and metrics in bits per code, its progress bars, exact resume at an epoch's end and
+mid-epoch, the prior attached when the run is loaded (so `generate` samples codes from it, under a
+chosen class with `--class`), and the one-line refusals. Stops at every write:
+test_fault_injection.py."""
 
 from __future__ import annotations
 
 import json
 import math
 import shutil
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
+from cli_run import assert_one_line_error, run_cli
+from idx_fixtures import install_fake_fashion_mnist
 from vaelab.errors import ConfigError, RunDirError
 from vaelab.presentation import report
 from vaelab.training import RunConfig, TrainingInterrupted, load_run, train
@@ -137,6 +143,72 @@ def test_resume_at_an_epochs_end_and_mid_epoch_is_the_prior_never_stopped(
     for name in ("resumed", "cut"):
         assert PriorDir(folders[name]).model.read_bytes() == expected, name
         assert _rows(folders[name]) == _rows(folders["straight"]), name
+
+
+def test_generate_class_draws_every_code_grid_under_that_class(run_copy, train_images, test_images):
+    _prior(run_copy, train_images, test_images, epochs=1)
+    run = load_run(run_copy, "cpu")
+    model = run.model
+    assert model.prior_classes == 10 and not model.conditional  # the prior takes the class, not the decoder
+    points = {}
+    for k in (4, 7):
+        written = report.write_generated(run, test_images.head(20), 4, seed=3, condition=f"shape-{k}")
+        with np.load(written[-1]) as saved:
+            points[k] = saved["points"]
+            assert saved["labels"].tolist() == [k] * 4
+        record = json.loads(written[1].read_text())
+        assert record["classes"] == [k] * 4 and record["class_names"][k] == f"shape-{k}"
+        with torch.no_grad():  # the same draws, straight from the PixelCNN
+            grids = model.prior.sample(4, torch.full((4,), k), torch.Generator().manual_seed(3))
+            assert np.array_equal(points[k], model.codes_to_points(grids).numpy())
+    assert not np.array_equal(points[4], points[7])
+
+
+def test_without_labels_sample_k_is_drawn_under_class_k_mod_classes(run_copy, train_images, test_images):
+    _prior(run_copy, train_images, test_images, epochs=1)
+    model = load_run(run_copy, "cpu").model
+    with torch.no_grad():
+        default = model.sample_prior(12, torch.Generator().manual_seed(0))
+        cycled = model.sample_prior(12, torch.Generator().manual_seed(0), torch.arange(12) % 10)
+        assert torch.equal(default, cycled)
+        for labels in (torch.zeros(2, dtype=torch.long), torch.full((3,), 10), torch.zeros(3)):
+            with pytest.raises(ValueError):
+                model.sample_prior(3, labels=labels)
+
+
+def test_generate_class_without_a_class_conditional_prior_is_refused_in_one_line(run_copy, train_images, test_images):
+    run = load_run(run_copy, "cpu")
+    with pytest.raises(ConfigError) as refused:
+        report.write_generated(run, test_images.head(20), 4, condition="shape-4")
+    assert str(refused.value) == (
+        "--class chooses the class a class-conditional prior draws samples under, and this vq-vae run has no "
+        f"prior yet; train one with `vaelab prior train {run_copy}`, then use --class"
+    )
+    unlabelled = replace(train_images.head(60), labels=None, class_names=())
+    config = prepare_prior_config(run, epochs=1, **SMALL)
+    train_prior(run, config, train_set=unlabelled, test_set=test_images.head(20), **QUIET)
+    run = load_run(run_copy, "cpu")
+    assert run.model.has_prior and run.model.prior_classes == 0
+    with pytest.raises(ConfigError) as refused:
+        report.write_generated(run, test_images.head(20), 4, condition="shape-4")
+    assert str(refused.value) == (
+        "--class chooses the class a class-conditional prior draws samples under, and this run's vq-vae prior "
+        "was trained without classes (its images had no labels); leave --class out"
+    )
+    with pytest.raises(ValueError, match="takes no classes"):
+        run.model.sample_prior(2, labels=torch.zeros(2, dtype=torch.long))
+
+
+def test_the_command_generates_under_a_class(run_copy, train_images, test_images, capsys, monkeypatch, tmp_path):
+    install_fake_fashion_mnist(monkeypatch, tmp_path)
+    generate = ["generate", str(run_copy), "--class", "Coat", "--count", "3", "--device", "cpu"]
+    code, _, err = run_cli(capsys, *generate)
+    assert_one_line_error(code, err, 1, "has no prior yet", f"`vaelab prior train {run_copy}`, then use --class")
+    _prior(run_copy, train_images, test_images, epochs=1)
+    code, _, err = run_cli(capsys, *generate)
+    assert code == 0, err
+    record = json.loads((run_copy / "figures" / "generated.json").read_text())
+    assert record["classes"] == [4, 4, 4] and record["class_names"][4] == "Coat"
 
 
 def test_refusals_are_one_line(run_copy, train_images, test_images, trained_run):

@@ -106,8 +106,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "--class",
         dest="condition",
         metavar="CLASS",
-        help="conditional models (cvae) only: decode every sample as this class, by name (Coat) or index (4) "
-        "(default: every class in turn, 6 per class, and figures/generated_classes.png with one row per class)",
+        help="conditional models (cvae): decode every sample as this class, by name (Coat) or index (4) "
+        "(default: every class in turn, 6 per class, and figures/generated_classes.png with one row per class); "
+        "a vq-vae whose prior is class-conditional: draw every code grid under this class",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (the two-stage sampler's fit)")
     p.set_defaults(handler=cmd_generate)

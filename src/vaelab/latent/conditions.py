@@ -1,4 +1,5 @@
-"""Choosing the classes a conditional model (``cvae``) decodes under.
+"""Choosing the classes a conditional model (``cvae``) decodes under, and a class-conditional prior
+(a vq-vae's PixelCNN) draws under.
 
 Every analysis of a conditional model passes each test or training image's own class when it
 encodes or decodes that image (:func:`vaelab.latent.codec.conditions_of`). Points that come from no
@@ -6,6 +7,11 @@ image — samples, grid points, the explorer's cursor — need a class chosen fo
 
 * :func:`resolve_class` reads a user's choice (``--class Coat``, ``--class 4``, the explorer's
   ``class``) against the dataset's class names, and refuses it for a model that is not conditional;
+* :func:`check_sample_class_applies` refuses a class for samples (``generate --class``) only for a
+  model that neither decodes nor draws them under one: a class-conditional prior
+  (:attr:`~vaelab.models.base.LatentModel.prior_classes`) draws under it, and the refusal for a
+  learnt prior without classes, or none yet, says why and what to do; :func:`class_index` then
+  reads the choice;
 * :func:`cycled_classes` gives ``count`` samples every class in turn (0, 1, …, K − 1, 0, …), so that
   a sample set is class-balanced (each class ⌊count/K⌋ or ⌈count/K⌉ times).
 """
@@ -36,6 +42,33 @@ def resolve_class(
     :class:`ConfigError` for a model that is not conditional (:func:`check_class_applies`), an index
     out of range, or an unknown name (naming the close ones)."""
     check_class_applies(model, value, flag)
+    return class_index(class_names, value, flag)
+
+
+def check_sample_class_applies(model: LatentModel, given: object, flag: str = "--class") -> None:
+    """A :class:`ConfigError` when a class was ``given`` for samples (``generate --class``) of a model
+    that neither decodes them under one (``conditional``) nor draws them under one (``prior_classes``):
+    for a family whose prior is learnt over discrete codes (``vq-vae``), why
+    (its prior has no classes, or it has no prior yet) and what to do; otherwise
+    :func:`check_class_applies`'s refusal."""
+    if given is None or model.conditional or model.prior_classes:
+        return
+    if model.continuous_codes:  # a prior that is not learnt: only a conditional decoder takes a class
+        check_class_applies(model, given, flag)  # raises
+    what = f"{flag} chooses the class a class-conditional prior draws samples under"
+    if model.has_prior:
+        raise ConfigError(
+            f"{what}, and this run's {model.family} prior was trained without classes (its images had no labels); "
+            f"leave {flag} out"
+        )
+    raise ConfigError(
+        f"{what}, and this {model.family} run has no prior yet; {model.missing_prior_hint}, then use {flag}"
+    )
+
+
+def class_index(class_names: tuple[str, ...], value: str | int | None, flag: str = "--class") -> int | None:
+    """The index of the class ``value`` names among ``class_names`` (see :func:`resolve_class`);
+    None for None. A :class:`ConfigError` for an index out of range or an unknown name."""
     if value is None:
         return None
     count = len(class_names)

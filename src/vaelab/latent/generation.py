@@ -10,14 +10,16 @@ import numpy as np
 from vaelab.latent.codec import decode_points
 from vaelab.latent.conditions import sample_classes
 from vaelab.latent.embedding import Embedding
-from vaelab.latent.samplers import Sampler, make_sampler
+from vaelab.latent.samplers import PriorSampler, Sampler, make_sampler
 from vaelab.models.base import LatentModel
 
 
 @dataclass
 class Generated:
     """Sampled latent points [n, d], their decoded images [n, C, H, W] and how they were drawn;
-    for a conditional model, the class of each sample (``labels``, int64 [n]) and the class names."""
+    the class of each sample (``labels``, int64 [n]) and the class names for a conditional model
+    (the class it decoded the sample under) and for a class-conditional prior told a class (the
+    class it drew the sample under)."""
 
     points: np.ndarray
     images: np.ndarray
@@ -50,9 +52,12 @@ def generate(
     """Decode ``count`` points drawn by ``sampler`` fitted to ``fit_to`` (default: the
     embeddings). See :mod:`vaelab.latent.samplers`; the book uses ``uniform-box`` for its AE and
     ``prior`` for its VAE. A conditional model decodes them all under class ``condition``, or under
-    every class in turn when it is None (:func:`~vaelab.latent.conditions.sample_classes`).
-    ``progress`` shows the bar of a sampler that is fitted by training (``two-stage``)."""
-    fitted = make_sampler(sampler, model, progress).fit(embedding.z if fit_to is None else fit_to)
+    every class in turn when it is None (:func:`~vaelab.latent.conditions.sample_classes`); a
+    class-conditional prior (``model.prior_classes``) draws them all under class ``condition``, or as
+    the model chooses when it is None (:func:`~vaelab.latent.conditions.check_sample_class_applies`
+    checks a user's choice). ``progress`` shows the bar of a sampler that is fitted by training (``two-stage``)."""
+    prior_class = condition if model.prior_classes else None
+    fitted = make_sampler(sampler, model, progress, prior_class).fit(embedding.z if fit_to is None else fit_to)
     return draw(model, fitted, count, seed, condition, embedding.class_names)
 
 
@@ -67,9 +72,18 @@ def draw(
     """Decode ``count`` points drawn by an already ``fitted`` sampler with ``seed`` (the same seed
     gives the same points): what :func:`generate` does after fitting, for a caller that keeps one
     fitted sampler for many draws (the explorer). A conditional model decodes them under class
-    ``condition``, or under every class in turn when it is None; ``class_names`` name its classes."""
+    ``condition``, or under every class in turn when it is None; ``class_names`` name its classes.
+    Points a class-conditional prior drew under one class (its sampler's ``condition``) record it."""
     points = fitted.sample(count, seed)
     labels = sample_classes(model, count, condition)
     images = decode_points(model, points, labels=labels)
+    if labels is None:
+        labels = _class_drawn_under(fitted, count)
     names = class_names if labels is not None else ()
     return Generated(points, images, fitted.name, seed, fitted.describe(), labels, names)
+
+
+def _class_drawn_under(fitted: Sampler, count: int) -> np.ndarray | None:
+    """int64 [count]: the class a prior sampler told one drew every point under; None otherwise."""
+    condition = fitted.condition if isinstance(fitted, PriorSampler) else None
+    return None if condition is None else np.full(count, condition, dtype=np.int64)

@@ -74,15 +74,18 @@ class UniformBoxSampler:
 
 class PriorSampler:
     """The model's prior p(z): N(0, I) drawn with numpy (seeded), or the model's own
-    :meth:`~vaelab.models.base.LatentModel.sample_prior` for a prior that is not standard normal."""
+    :meth:`~vaelab.models.base.LatentModel.sample_prior` for a prior that is not standard normal;
+    a class-conditional prior draws every point under class ``condition`` when one is given (else
+    as the model chooses: class k mod classes for point k)."""
 
     name = "prior"
     fits_training_set: ClassVar[bool] = False
     #: A family with discrete codes and a prior draws them from that prior (its ``sample_prior``).
     continuous_only: ClassVar[bool] = False
 
-    def __init__(self, model: LatentModel | None = None) -> None:
+    def __init__(self, model: LatentModel | None = None, condition: int | None = None) -> None:
         self.model = model
+        self.condition = condition
 
     def fit(self, z: np.ndarray) -> PriorSampler:
         self.dim = z.shape[1]
@@ -91,7 +94,7 @@ class PriorSampler:
     def sample(self, count: int, seed: int = 0) -> np.ndarray:
         if self.model is None or not self.model.has_prior or self.model.standard_normal_prior:
             return np.random.default_rng(seed).standard_normal((count, self.dim)).astype(np.float32)
-        return _model_prior_sample(self.model, count, seed)
+        return _model_prior_sample(self.model, count, seed, self.condition)
 
     def describe(self) -> dict[str, Any]:
         model = self.model
@@ -103,12 +106,13 @@ class PriorSampler:
 
 
 @torch.inference_mode()
-def _model_prior_sample(model: LatentModel, count: int, seed: int) -> np.ndarray:
+def _model_prior_sample(model: LatentModel, count: int, seed: int, condition: int | None = None) -> np.ndarray:
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
+    labels = None if condition is None else torch.full((count,), condition, dtype=torch.long, device=device)
     was_training = model.training
     model.eval()
-    points = model.sample_prior(count, generator).float().cpu().numpy()
+    points = model.sample_prior(count, generator, labels).float().cpu().numpy()
     model.train(was_training)
     return points
 
@@ -183,12 +187,15 @@ def check_sampler(name: str) -> None:
         raise ConfigError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
 
 
-def make_sampler(name: str, model: LatentModel | None = None, progress: bool = True) -> Sampler:
+def make_sampler(
+    name: str, model: LatentModel | None = None, progress: bool = True, prior_class: int | None = None
+) -> Sampler:
     """A new, unfitted sampler called ``name`` (``prior`` draws ``model``'s prior, N(0, I) for a family
-    without one; ``two-stage`` fits with its default settings, showing a progress bar when ``progress``)."""
+    without one, under class ``prior_class`` for a class-conditional prior; ``two-stage`` fits with its
+    default settings, showing a progress bar when ``progress``)."""
     check_sampler(name)
     if name == PriorSampler.name:
-        return PriorSampler(model)
+        return PriorSampler(model, prior_class)
     if name == TwoStageSampler.name:
         return TwoStageSampler(progress=progress)
     sampler: Sampler = SAMPLERS[name]()

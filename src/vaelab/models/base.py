@@ -22,7 +22,10 @@ The rest of vaelab asks a model's *capabilities* — class attributes of its fam
   of chosen code vectors, flattened, so that encode, decode and reconstruction work as for any
   family. Its prior is learnt after training, over the code grids: ``has_prior`` is then a property
   of the model (True once a prior is attached), its ``default_sampler`` is ``prior`` and
-  ``standard_normal_prior`` False, so ``--sampler prior`` draws codes through its ``sample_prior``.
+  ``standard_normal_prior`` False, so ``--sampler prior`` draws codes through its ``sample_prior``;
+* :attr:`~LatentModel.prior_classes` — the number of classes a class-conditional prior draws under
+  (a vq-vae's PixelCNN trained on labelled images): ``sample_prior`` then takes a class per draw
+  (``generate --class``); 0 for every other prior.
 
 The training forward pass (:meth:`LatentModel.forward`) returns a :class:`ModelOutput`. Every
 computation through the model's parameters happens there (DistributedDataParallel only sees what a
@@ -177,18 +180,23 @@ class LatentModel(nn.Module):
         """Latent points to images in [0, 1]."""
         return torch.sigmoid(self.decode_logits(z, condition))
 
-    def sample_prior(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_prior(
+        self, count: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``count`` draws from p(z): [count, d]. N(0, I) unless the family says otherwise; a
-        ValueError for a family without a prior."""
+        ValueError for a family without a prior. ``labels`` (int64 [count]), the class of each draw,
+        only for a class-conditional prior (:attr:`prior_classes`; :func:`check_prior_labels`)."""
         if not self.has_prior:
             raise ValueError(f"the {self.family} family has no prior to sample")
+        check_prior_labels(self, count, labels)
         device = next(self.parameters()).device
         return torch.randn((count, self.latent_dim), generator=generator, device=device)
 
     @property
     def prior_classes(self) -> int:
         """The number of classes a learnt prior draws under (a class-conditional prior over discrete
-        codes); 0 for every other prior, and for a model without one."""
+        codes: its ``sample_prior`` then takes ``labels``); 0 for every other prior, and for a model
+        without one."""
         return 0
 
     def code_indices(self, z: torch.Tensor) -> torch.Tensor:
@@ -230,6 +238,19 @@ def clamp_log_var(log_var: torch.Tensor) -> torch.Tensor:
 def has_gaussian_posterior(model: LatentModel) -> TypeGuard[LatentModel]:
     """Whether ``model`` encodes to a Gaussian q(z|x) (sampled embeddings, likelihood bounds)."""
     return model.posterior_kind == "gaussian"
+
+
+def check_prior_labels(model: LatentModel, count: int, labels: torch.Tensor | None) -> None:
+    """A ValueError unless ``labels`` fit ``count`` draws of ``model``'s prior: None, or for a
+    class-conditional prior one class per draw (int64 [count], each below ``prior_classes``)."""
+    if labels is None:
+        return
+    if not model.prior_classes:
+        raise ValueError(f"the {model.family} model's prior takes no classes")
+    if labels.shape != (count,) or labels.dtype != torch.long:
+        raise ValueError(f"a class-conditional prior needs int64 labels of shape ({count},), got {tuple(labels.shape)}")
+    if count and not 0 <= int(labels.min()) <= int(labels.max()) < model.prior_classes:
+        raise ValueError(f"the prior's classes are 0 to {model.prior_classes - 1}")
 
 
 def check_condition(model: LatentModel, condition: torch.Tensor | None) -> None:

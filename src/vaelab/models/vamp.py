@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaelab.errors import ConfigError
-from vaelab.models.base import GaussianPosterior, LatentModel, ModelOutput
+from vaelab.models.base import GaussianPosterior, LatentModel, ModelOutput, check_prior_labels
 from vaelab.models.conv_encoder import GaussianEncoder
 from vaelab.models.distributions import mixture_log_density
 from vaelab.models.spec import ModelSpec
@@ -97,8 +97,12 @@ class VampPriorVAE(VariationalAutoencoder):
         flat = z.reshape(-1, z.shape[-1])
         return mixture_log_density(flat, prior.mean, prior.log_var).reshape(z.shape[:-1])
 
-    def sample_prior(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``count`` draws from the mixture: a component k uniformly, then z ~ q(z | u_k): [count, d]."""
+    def sample_prior(
+        self, count: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``count`` draws from the mixture: a component k uniformly, then z ~ q(z | u_k): [count, d]
+        (it takes no classes: ``labels`` must be None)."""
+        check_prior_labels(self, count, labels)
         prior = self.prior_components()
         mean, log_var = prior.mean, prior.log_var
         device = mean.device

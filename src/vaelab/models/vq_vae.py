@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from vaelab.errors import ConfigError
-from vaelab.models.base import LatentModel, ModelOutput, PointPosterior, check_condition
+from vaelab.models.base import LatentModel, ModelOutput, PointPosterior, check_condition, check_prior_labels
 from vaelab.models.conv_decoder import upsampling
 from vaelab.models.pixelcnn import GatedPixelCNN
 from vaelab.models.quantizer import EmaQuantizer
@@ -110,21 +110,26 @@ class VectorQuantisedAutoencoder(LatentModel):
         object.__setattr__(self, "_prior", prior.to(device).eval())
         self.has_prior = True
 
-    def sample_prior(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_prior(
+        self, count: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``count`` code grids drawn from the attached prior, position by position (in batches of
-        :data:`SAMPLE_BATCH`), as latent points [count, D·H·W]; a class-conditional prior draws them
-        under each class in turn (sample k under class k mod classes). A ValueError without a prior."""
+        :data:`SAMPLE_BATCH`), as latent points [count, D·H·W]. A class-conditional prior draws sample k
+        under class ``labels[k]`` (int64 [count]) or, without ``labels``, under class k mod classes (so
+        a set of samples is class-balanced); a prior without classes takes no ``labels``. A ValueError
+        without a prior, or for labels that do not fit it (:func:`~vaelab.models.base.check_prior_labels`)."""
         prior = self._prior
         if prior is None:
             raise ValueError("the vq-vae run has no prior over its codes yet")
+        check_prior_labels(self, count, labels)
         device = self.quantizer.codebook.device
+        if labels is None and prior.classes:
+            labels = torch.arange(count, device=device) % prior.classes
         points = []
         for begin in range(0, count, SAMPLE_BATCH):
             size = min(SAMPLE_BATCH, count - begin)
-            labels = None
-            if prior.classes:
-                labels = torch.arange(begin, begin + size, device=device) % prior.classes
-            points.append(self.codes_to_points(prior.sample(size, labels, generator)))
+            part = None if labels is None else labels[begin : begin + size].to(device)
+            points.append(self.codes_to_points(prior.sample(size, part, generator)))
         return torch.cat(points) if points else torch.zeros((0, self.latent_dim), device=device)
 
     @property

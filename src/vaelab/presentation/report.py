@@ -18,7 +18,7 @@ from vaelab.data.selection import requested_count
 from vaelab.errors import ConfigError
 from vaelab.latent import decode_grid, embed, generate, reconstruct
 from vaelab.latent.codec import conditions_of, encode_images
-from vaelab.latent.conditions import resolve_class
+from vaelab.latent.conditions import check_sample_class_applies, class_index, resolve_class
 from vaelab.latent.denoising import denoise, denoising_corruption
 from vaelab.latent.embedding import Embedding
 from vaelab.latent.grids import check_grid_applies, decode_quantile_grid
@@ -143,15 +143,18 @@ def write_generated(
     others to the embedded test images. ``progress`` shows the bar of a sampler fitted by training.
 
     A conditional model (``cvae``) decodes every sample under class ``condition`` (a name of
-    ``test_set.class_names`` or an index; refused for other models), or, when it is None, under
-    every class in turn: then ``count`` defaults to a row of the book's grid per class (6 × 10 for
-    Fashion-MNIST) and ``generated_classes.png`` shows the samples one row per class. The classes
-    go into ``generated.json`` (``classes``, ``class_names``) and ``generated.npz`` (``labels``)."""
+    ``test_set.class_names`` or an index), or, when it is None, under every class in turn: then
+    ``count`` defaults to a row of the book's grid per class (6 × 10 for Fashion-MNIST) and
+    ``generated_classes.png`` shows the samples one row per class. A model whose prior is
+    class-conditional (a vq-vae's PixelCNN) draws every sample under class ``condition``. The classes
+    go into ``generated.json`` (``classes``, ``class_names``) and ``generated.npz`` (``labels``).
+    ``condition`` is refused in one line, first, for other models (:func:`check_sample_class_applies`)."""
+    check_sample_class_applies(run.model, condition)
     sampler = sampler or default_sampler(run.model)
     check_sampler_applies(sampler, run.model)
     check_range("--count", count, 1, MAX_GENERATED)
     check_range("--seed", seed, 0, MAX_SEED)
-    chosen = resolve_class(run.model, test_set.class_names, condition)
+    chosen = class_index(test_set.class_names, condition)
     cycling = run.model.conditional and chosen is None
     if cycling and count is None:
         _, columns = sample_grid(run.config.dataset)
