@@ -282,3 +282,12 @@ def test_a_damaged_prior_is_not_attached_and_the_hint_says_what_to_run(run_copy,
     assert not train_prior(run, config, resume=True, log=logged.append, **data).trained
     assert logged[0] == f"wrote {weights} again from the checkpoint of prior epoch 1"
     assert load_run(run_copy, "cpu").model.has_prior  # as the hint said
+
+
+def test_the_help_states_the_prior_s_defaults():
+    from dataclasses import fields
+
+    from vaelab.cli.prior import DEFAULTS
+    from vaelab.training.prior_dir import PriorConfig
+
+    assert {f.name: f.default for f in fields(PriorConfig) if f.name in DEFAULTS} == DEFAULTS

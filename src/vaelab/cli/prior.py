@@ -24,6 +24,10 @@ from vaelab.cli.arguments import (
 )
 from vaelab.limits import MAX_BATCH_SIZE
 
+#: The prior's default settings as ``--help`` states them: :class:`vaelab.training.prior_dir.PriorConfig`'s
+#: (written out here so that ``--help`` does not load PyTorch; tests/test_vq_prior.py checks they agree).
+DEFAULTS = {"epochs": 8, "batch_size": 128, "lr": 1e-3, "channels": 64, "layers": 8, "kernel": 3}
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``prior`` (with its subcommand ``train``) to the subcommands ``sub``."""
@@ -44,16 +48,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("run_dir", metavar="RUN_DIR", help="a vq-vae run directory written by `vaelab train`")
     q.add_argument("--resume", action="store_true", help="continue the run's prior from its checkpoint")
-    q.add_argument("--epochs", type=epochs_int, help=f"number of epochs, {EPOCHS_RANGE} (default: 10)")
+    q.add_argument(
+        "--epochs", type=epochs_int, help=f"number of epochs, {EPOCHS_RANGE} (default: {DEFAULTS['epochs']})"
+    )
     q.add_argument(
         "--batch-size",
         type=count_up_to(MAX_BATCH_SIZE),
-        help=f"code grids per step, 1 to {MAX_BATCH_SIZE:,} (default: 64)",
+        help=f"code grids per step, 1 to {MAX_BATCH_SIZE:,} (default: {DEFAULTS['batch_size']})",
     )
-    q.add_argument("--lr", type=positive_float, help="Adam's learning rate (default: 1e-3)")
-    q.add_argument("--channels", type=bounded_int(1, 1024), help="channels of each layer, 1 to 1,024 (default: 64)")
-    q.add_argument("--layers", type=bounded_int(1, 64), help="gated layers, 1 to 64 (default: 8)")
-    q.add_argument("--kernel", type=bounded_int(3, 15), help="kernel width, odd, 3 to 15 (default: 5)")
+    q.add_argument("--lr", type=positive_float, help=f"Adam's learning rate (default: {DEFAULTS['lr']:g})")
+    q.add_argument(
+        "--channels",
+        type=bounded_int(1, 1024),
+        help=f"channels of each layer, 1 to 1,024 (default: {DEFAULTS['channels']})",
+    )
+    q.add_argument("--layers", type=bounded_int(1, 64), help=f"gated layers, 1 to 64 (default: {DEFAULTS['layers']})")
+    q.add_argument(
+        "--kernel", type=bounded_int(3, 15), help=f"kernel width, odd, 3 to 15 (default: {DEFAULTS['kernel']})"
+    )
     add_seed(q, "initialisation and shuffling seed")
     q.set_defaults(seed=None)
     add_device(q)

@@ -53,9 +53,9 @@ class PriorConfig:
 
     channels: int = 64
     layers: int = 8
-    kernel: int = 5
-    epochs: int = 10
-    batch_size: int = 64
+    kernel: int = 3
+    epochs: int = 8
+    batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0
     classes: int = 0
