@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from vaelab.data.image_set import ImageSet
-from vaelab.latent.codec import code_grids, conditions_of, decode_points, encode_images
+from vaelab.latent.codec import code_grids_of_points, conditions_of, decode_points, encode_images
 from vaelab.latent.conditions import cycled_classes, sample_classes
 from vaelab.latent.samplers import make_sampler
 from vaelab.models.base import LatentModel
@@ -55,6 +55,6 @@ def draw_samples(
     if model.continuous_codes:
         return SampleSet(train_z, points, images, fitted.describe(), seed, labels)
     prior_labels = cycled_classes(count, model.prior_classes) if model.prior_classes else None
-    train_codes, codes = code_grids(model, train_z), code_grids(model, points)
+    train_codes, codes = code_grids_of_points(model, train_z), code_grids_of_points(model, points)
     described = fitted.describe()
     return SampleSet(train_z, points, images, described, seed, prior_labels, train_codes, codes, model.codebook_size)

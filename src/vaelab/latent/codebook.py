@@ -19,6 +19,7 @@ import torch
 
 from vaelab.data.image_set import ImageSet
 from vaelab.errors import ConfigError
+from vaelab.latent.code_usage import usage_counts
 from vaelab.latent.projection import Projection, fit_projection
 from vaelab.models.base import LatentModel
 from vaelab.models.quantizer import perplexity
@@ -100,7 +101,7 @@ def codebook_usage(model: LatentModel, images: ImageSet) -> CodebookUsage:
     """How often ``model`` chooses each of its codes over ``images`` (see :class:`CodebookUsage`)."""
     discrete = codebook_model(model)
     grids = code_grids(discrete, images)
-    counts = np.bincount(grids.reshape(-1), minlength=discrete.codebook_size).astype(np.int64)
+    counts = usage_counts(grids, discrete.codebook_size)
     return CodebookUsage(counts, len(images), discrete.grid)
 
 

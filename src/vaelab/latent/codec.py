@@ -105,7 +105,7 @@ def decode_points(
 
 
 @torch.inference_mode()
-def code_grids(model: LatentModel, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
+def code_grids_of_points(model: LatentModel, points: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """The code grids of latent points [N, latent_dim] of a family with discrete codes: int64 [N, H, W]
     (:meth:`~vaelab.models.base.LatentModel.code_indices`)."""
     device = model_device(model)
