@@ -303,11 +303,12 @@ def _model_spec(folder: PretrainedDir, config: dict[str, Any]) -> ModelSpec:
 def _load_checked(path: Path, network: torch.nn.Module, record: Mapping[str, Any], folder: PretrainedDir) -> None:
     """Load the weights file ``path`` into ``network`` after checking it against the digest ``config.json``
     records for it (``record``) and for finite values; one :class:`PretrainedError` line otherwise."""
-    fix = f"the export in {folder} is incomplete or damaged; {EXPORT_AGAIN}"
-    tensors, _ = read_safetensors(path, PretrainedError, fix, max_bytes=weights_file_cap(network))
+    tensors, _ = read_safetensors(path, PretrainedError, EXPORT_AGAIN, max_bytes=weights_file_cap(network))
     if tensors_digest(tensors) != record["sha256"]:
-        raise PretrainedError(f"{path} does not hold the weights {folder.config} records (an export cut short?); {fix}")
-    check_finite_weights(tensors, path, fix, PretrainedError)
+        raise PretrainedError(
+            f"{path} does not hold the weights {folder.config} records (an export cut short?); {EXPORT_AGAIN}"
+        )
+    check_finite_weights(tensors, path, EXPORT_AGAIN, PretrainedError)
     load_weights_into(network, tensors, path)
 
 
