@@ -38,7 +38,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -184,7 +183,7 @@ def _remove_prior(folder: PretrainedDir) -> None:
         for path in (folder.prior_config, folder.prior_model):
             path.unlink(missing_ok=True)
         if folder.prior.is_dir() and not any(folder.prior.iterdir()):
-            shutil.rmtree(folder.prior)
+            folder.prior.rmdir()
     except OSError as exc:
         raise WriteError.of(folder.prior, exc) from None
 
