@@ -48,7 +48,7 @@ import torch
 from vaelab import __version__
 from vaelab.atomic import atomic_write_text, is_temporary_name
 from vaelab.errors import ConfigError, PretrainedError, WriteError
-from vaelab.folders import check_folder_possible
+from vaelab.folders import check_folder_possible, make_folder
 from vaelab.models import ModelSpec, build_model
 from vaelab.models.base import LatentModel
 from vaelab.models.pixelcnn import GatedPixelCNN
@@ -131,7 +131,7 @@ def write_pretrained(
     (:meth:`PretrainedDir.check_destination`)."""
     spec = _spec_of(model)
     folder.check_destination()
-    prior = _prior_of(model)
+    prior = attached_prior(model)
     tensors = weights_of(model)
     config = {
         "format": FORMAT,
@@ -141,7 +141,7 @@ def write_pretrained(
         "prior": None if prior is None else {"sha256": tensors_digest(prior_state_tensors(prior))},
         "run": None if run is None else run.to_dict(),
     }
-    folder.path.mkdir(parents=True, exist_ok=True)
+    make_folder(folder.path, PretrainedError, "choose another folder")
     atomic_write_text(folder.config, json.dumps(config, indent=2) + "\n")
     metadata = {"format": WEIGHTS_FORMAT, "kind": spec.kind, **({"epoch": str(epoch)} if epoch is not None else {})}
     write_safetensors(folder.model, tensors, metadata)
@@ -150,7 +150,6 @@ def write_pretrained(
         _remove_prior(folder)
         return written
     prior_config = {"format": PRIOR_FORMAT, "pixelcnn": prior.settings(), "training": _training(prior_training)}
-    folder.prior.mkdir(exist_ok=True)
     atomic_write_text(folder.prior_config, json.dumps(prior_config, indent=2) + "\n")
     write_safetensors(folder.prior_model, prior_state_tensors(prior), {"format": WEIGHTS_FORMAT, "kind": "pixelcnn"})
     return [*written, folder.prior_config, folder.prior_model]
@@ -166,7 +165,7 @@ def _spec_of(model: LatentModel) -> ModelSpec:
     return model.spec
 
 
-def _prior_of(model: LatentModel) -> GatedPixelCNN | None:
+def attached_prior(model: LatentModel) -> GatedPixelCNN | None:
     """The prior attached to a vq-vae ``model``; None for one without and for every other family."""
     discrete = discrete_family(model)
     return discrete.prior if discrete is not None else None

@@ -36,7 +36,6 @@ from vaelab.latent.samplers import PriorSampler, check_sampler_applies, default_
 from vaelab.limits import MAX_GENERATED
 from vaelab.models import count_parameters, get_preset
 from vaelab.models.base import LatentModel
-from vaelab.models.vq_vae import discrete_family
 from vaelab.presentation.compare import collect_rows
 from vaelab.presentation.images import save_png, tile
 from vaelab.presentation.model_card import CardFacts, model_card
@@ -47,7 +46,7 @@ from vaelab.reading import MB, FileProblem, check_regular_file
 from vaelab.safetensors_io import read_safetensors_metadata
 from vaelab.training import Run, RunDir, load_run
 from vaelab.training.checkpoint import read_training_state
-from vaelab.training.pretrained import PretrainedDir, read_pretrained_config, write_pretrained
+from vaelab.training.pretrained import PretrainedDir, attached_prior, read_pretrained_config, write_pretrained
 from vaelab.training.prior_dir import PriorConfig, PriorDir
 from vaelab.training.reproduce import Command, export_command, prior_train_command, train_command
 
@@ -123,8 +122,7 @@ def _model_facts(model: LatentModel, target: PretrainedDir, samples: Path | None
     """What a card states that the model and its exported folder tell (:func:`export` adds the run's)."""
     spec = model.spec
     assert spec is not None  # write_pretrained refused a model without one
-    discrete = discrete_family(model)
-    prior = discrete.prior if discrete is not None else None
+    prior = attached_prior(model)
     parameters = {part: count_parameters(getattr(model, part)) for part in ("encoder", "decoder")}
     return CardFacts(
         name=model.family,
@@ -151,8 +149,7 @@ def _description(preset: str) -> str:
 def _prior_record(run: Run) -> tuple[PriorConfig | None, dict[str, Any] | None]:
     """How the prior attached to a vq-vae run was trained, and its last epoch's metrics (from its
     checkpoint, which committed the weights loaded); (None, None) without one."""
-    discrete = discrete_family(run.model)
-    if discrete is None or discrete.prior is None:
+    if attached_prior(run.model) is None:
         return None, None
     folder = PriorDir(run.dir.path)
     history = read_training_state(folder.checkpoint, read_safetensors_metadata(folder.checkpoint)).history
