@@ -10,7 +10,9 @@ number ``at``, applies one of :data:`MODES`:
 * ``kill-after``: the write completes (renamed into place), then the process is killed before
   anything else happens;
 * ``enospc``: the temporary file gets part of its data, then the write fails with
-  ``OSError(ENOSPC)``, as on a full disk; the process goes on and reports the error.
+  ``OSError(ENOSPC)``, as on a full disk; the process goes on and reports the error;
+* ``stop-after`` (:data:`STOP_AFTER`, not in :data:`MODES`): ``kill-after`` in the test's own process,
+  for a scenario cheap enough to run there (``vaelab export``).
 
 The scenarios are those of ``vaelab train`` (:data:`SCENARIOS`, on a book-ae run) and of ``vaelab prior
 train`` (:data:`PRIOR_SCENARIOS`, on a copy of a 1-epoch vq-vae run, whose files they must leave
@@ -47,6 +49,14 @@ from vaelab.training.prior import prepare_prior_config, train_prior
 from vaelab.training.prior_dir import PriorDir
 
 MODES = ("kill-during", "kill-after", "enospc")
+#: An in-process stand-in for ``kill-after``, for scenarios cheap enough to run in the test's own process
+#: (``vaelab export``): the write completes, then :class:`Stopped` is raised, which nothing in vaelab catches.
+STOP_AFTER = "stop-after"
+
+
+class Stopped(BaseException):
+    """The process stopped right after a write (:data:`STOP_AFTER`)."""
+
 
 #: The run every scenario trains: book-ae, 2 epochs of 2 batches of 20 synthetic images.
 SETTINGS = {"epochs": 2, "batch_size": 20, "lr": 2e-3, "seed": 0, "device": "cpu"}
@@ -93,7 +103,7 @@ class WriteFaults:
     """Count atomic writes and apply ``mode`` at write number ``at`` (1-based; None: never)."""
 
     def __init__(self, at: int | None = None, mode: str | None = None) -> None:
-        if mode is not None and mode not in MODES:
+        if mode is not None and mode not in (*MODES, STOP_AFTER):
             raise ValueError(f"unknown fault mode {mode!r}")
         self.at, self.mode = at, mode
         self.paths: list[Path] = []
@@ -110,8 +120,10 @@ class WriteFaults:
         self.paths.append(Path(path))
         if len(self.paths) != self.at:
             return self._original(path, write)
-        if self.mode == "kill-after":
+        if self.mode in ("kill-after", STOP_AFTER):
             self._original(path, write)
+            if self.mode == STOP_AFTER:
+                raise Stopped(path)
             _kill()
         if self.mode == "kill-during":
             return self._original(path, lambda tmp: (write(tmp), _truncate_to_half(tmp), _kill()))

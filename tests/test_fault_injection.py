@@ -8,6 +8,11 @@ a write added to vaelab later is covered without changing this file. Kills run i
 SIGKILLs itself (nothing runs after it, as with ``kill -9``); a full disk (``OSError(ENOSPC)``) is
 raised in this process. Timings (``seconds``, ``train_seconds``, ``images_per_second``) are the only
 values allowed to differ.
+
+``vaelab export`` is stopped the same way at each of its writes, in this process (a full disk, and
+``stop-after``: the write done, then nothing more), into an empty folder and over an earlier export of
+another run: the folder must load as one whole model or be refused in one line, and the same command
+must then write what an export never stopped writes, byte for byte.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from fault_injection import (
     MODES,
     PRIOR_SCENARIOS,
     SCENARIOS,
+    STOP_AFTER,
     WriteFaults,
     make_starts,
     prepare_scenario,
@@ -37,11 +43,13 @@ from fault_injection import (
     run_scenario,
 )
 from vaelab.atomic import is_temporary_name
-from vaelab.errors import RunDirError, WriteError
+from vaelab.errors import PretrainedError, RunDirError, VaelabError, WriteError
 from vaelab.safetensors_io import read_safetensors_metadata, tensors_digest
 from vaelab.training import RunDir, TrainingInterrupted, load_run
 from vaelab.training.checkpoint import read_training_state
+from vaelab.training.pretrained import from_pretrained
 from vaelab.training.prior_dir import PriorDir, prior_state_tensors
+from vaelab.workflows.export import export_run
 
 TIMINGS = ("seconds", "train_seconds", "images_per_second")
 WORKER = Path(fault_injection.__file__)
@@ -243,3 +251,99 @@ def test_a_run_reported_finished_is_finished(tmp_path, reference, fork_servers):
     _assert_same_run(run_dir, reference_dir)
     load_run(run_dir, "cpu")
     shutil.rmtree(run_dir)
+
+
+# ---------------------------------------------------------------- vaelab export
+
+EXPORT_MODES = ("enospc", STOP_AFTER)
+
+
+@pytest.fixture(scope="module")
+def export_reference(tmp_path_factory):
+    """``(root, points)``: in ``root``, the runs (:func:`make_starts`), an export of the 1-epoch book-ae run
+    (``earlier``: what a scenario may start from), and ``reference``, the vq-vae run with its prior
+    exported never stopped; ``points``, the writes of that export. Every export goes to ``root/shared``,
+    the folder its card names, and is moved away from it."""
+    root = tmp_path_factory.mktemp("export")
+    torch.set_num_threads(1)
+    make_starts(root)
+    export_run(root / "one-epoch", root / "shared")
+    shutil.move(root / "shared", root / "earlier")
+    with WriteFaults() as counter:
+        export_run(root / "vq-prior-one-epoch", root / "shared")
+    shutil.move(root / "shared", root / "reference")
+    return root, [str(path.relative_to(root / "shared")) for path in counter.paths]
+
+
+def test_an_export_writes_config_first_and_its_card_last(export_reference):
+    _, points = export_reference
+    assert points == [
+        "config.json",
+        "model.safetensors",
+        "prior/config.json",
+        "prior/model.safetensors",
+        "samples.png",
+        "README.md",
+    ]
+
+
+@pytest.mark.parametrize("mode", EXPORT_MODES)
+@pytest.mark.parametrize("start", ["empty", "earlier"])
+def test_an_export_stopped_at_any_write_is_refused_or_whole_and_the_same_command_repairs_it(
+    export_reference, start, mode
+):
+    """A stop at any write of ``vaelab export`` (into an empty folder or over an earlier export of
+    another run) leaves a folder that loads as one whole model, the old or the new, or is refused in one
+    line; the same command then writes what an export never stopped writes, byte for byte."""
+    root, points = export_reference
+    shared, failures = root / "shared", []
+    for at in range(1, len(points) + 1):
+        shutil.rmtree(shared, ignore_errors=True)
+        if start == "earlier":
+            shutil.copytree(root / "earlier", shared)
+        else:
+            shared.mkdir()
+        where = f"{start}, {mode} at write {at} ({points[at - 1]})"
+        try:
+            _stop_export_at(root, at, mode)
+            _assert_loads_whole_or_refuses(shared, [root / "earlier", root / "reference"])
+            export_run(root / "vq-prior-one-epoch", shared)
+            _assert_same_files(shared, root / "reference")
+        except (AssertionError, VaelabError) as exc:
+            failures.append(f"{where}: {exc}")
+    assert not failures, "\n".join(failures)
+
+
+def _stop_export_at(root: Path, at: int, mode: str) -> None:
+    """Export the vq-vae run into ``root/shared``, stopped at write ``at``."""
+    with WriteFaults(at, mode), pytest.raises((WriteError, fault_injection.Stopped)) as stopped:
+        export_run(root / "vq-prior-one-epoch", root / "shared")
+    if mode == "enospc":
+        message = str(stopped.value)
+        assert "\n" not in message and "no space left on device" in message, message
+        assert "run the command again" in message, message
+
+
+def _assert_loads_whole_or_refuses(folder: Path, exports: list[Path]) -> None:
+    """``folder`` loads as the model of one of ``exports`` (its weights and its prior, or none), or is
+    refused in one line that says to export again."""
+    try:
+        model = from_pretrained(folder, device="cpu")
+    except PretrainedError as exc:
+        assert "\n" not in str(exc) and "export it again" in str(exc), str(exc)
+        return
+    loaded = tensors_digest({k: v.contiguous() for k, v in model.state_dict().items()})
+    prior = getattr(model, "prior", None)
+    loaded_prior = tensors_digest(prior_state_tensors(prior)) if prior is not None else None
+    whole = []
+    for export in exports:
+        config = json.loads((export / "config.json").read_text())
+        whole.append((config["weights"]["sha256"], (config["prior"] or {}).get("sha256")))
+    assert (loaded, loaded_prior) in whole, "a stopped export loaded as a mixture of two"
+
+
+def _assert_same_files(folder: Path, reference: Path) -> None:
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(reference).as_posix() for p in reference.rglob("*") if p.is_file())
+    different = [name for name in files if (folder / name).read_bytes() != (reference / name).read_bytes()]
+    assert not different, f"differ from an export never stopped: {different}"

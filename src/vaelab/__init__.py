@@ -6,6 +6,8 @@ does not pay for importing PyTorch)::
     import vaelab
     run = vaelab.load_run("runs/ae")
     z = vaelab.encode_images(run.model, run.test_set().images)
+    vaelab.save_pretrained(run, "shared/ae")        # config.json, model.safetensors, a model card
+    model = vaelab.from_pretrained("shared/ae")     # or a Hugging Face Hub repo id
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ _LAZY = {
     "RunConfig": "vaelab.training",
     "train": "vaelab.training",
     "load_run": "vaelab.training",
+    "from_pretrained": "vaelab.training",
+    "save_pretrained": "vaelab.workflows.export",
     "encode_images": "vaelab.latent",
     "decode_points": "vaelab.latent",
     "embed": "vaelab.latent",
@@ -39,10 +43,12 @@ __all__ = [  # _LAZY's names, spelled out for static tools (tests/test_gates.py 
     "decode_points",
     "embed",
     "encode_images",
+    "from_pretrained",
     "generate",
     "load_run",
     "morph",
     "reconstruct",
+    "save_pretrained",
     "train",
 ]
 

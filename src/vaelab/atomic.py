@@ -27,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,12 @@ def _write_and_replace(path: Path, write: Callable[[Path], object]) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Atomically replace ``path`` with ``text`` (UTF-8)."""
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_copy(source: Path, path: Path) -> Path:
+    """Atomically replace ``path`` with a copy of the file ``source``; returns ``path``."""
+    atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
+    return path
 
 
 def atomic_write_json(path: Path, data: Any) -> Path:

@@ -29,6 +29,11 @@ class RunDirError(VaelabError):
     """A run directory is missing, incomplete or belongs to another model."""
 
 
+class PretrainedError(VaelabError):
+    """A shared model's folder (``vaelab export``) or Hub repository is missing, incomplete, damaged,
+    or cannot be downloaded."""
+
+
 class TrainingDivergedError(VaelabError):
     """The training loss became NaN or infinite."""
 

@@ -1,16 +1,21 @@
-"""Progress bars: the one place that decides how vaelab's bars look and how often they redraw.
+"""Progress bars and colour: the one place that decides how vaelab's terminal output looks.
 
 On a terminal a bar redraws up to ten times a second. When stderr is a file or a pipe (``make demo
 > log``, CI), a bar that redrew that often would fill the log with hundreds of carriage-return
 updates per epoch, so it writes at most one update every :data:`LOG_INTERVAL_S` seconds, plus its
-final state.
+final state. Bars are never coloured.
+
+Colour, where a library would add it (the explorer's server log), is allowed only on a terminal whose
+user has not set ``NO_COLOR`` (https://no-color.org: any non-empty value) and whose ``TERM`` is not
+``dumb`` (:func:`colour_allowed`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -51,8 +56,20 @@ def progress_bar(
     )
 
 
+def colour_allowed(stream: TextIO | None = None) -> bool:
+    """Whether output to ``stream`` (default: stderr) may be coloured: a terminal, ``NO_COLOR`` unset
+    or empty, ``TERM`` not ``dumb``."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return _is_terminal(sys.stderr if stream is None else stream)
+
+
 def _stderr_is_terminal() -> bool:
+    return _is_terminal(sys.stderr)
+
+
+def _is_terminal(stream: Any) -> bool:
     try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # replaced or closed stderr
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed
         return False

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from vaelab.models.distributions import gaussian_log_density, kl_to_standard_normal, standard_normal_log_density
+from vaelab.models.spec import ModelSpec
 
 #: Range of a Gaussian encoder's log-variance. The upper bound is a standard deviation of
 #: exp(0.5·20) ≈ 2.2e4, far outside any sensible posterior (the prior's is 1), so it only stops exp()
@@ -162,6 +163,9 @@ class LatentModel(nn.Module):
     decoder: nn.Module
     latent_dim: int
     condition_dim: int = 0
+    #: The description it was built from (:func:`~vaelab.models.build_model` sets it), which rebuilds it:
+    #: what ``save_pretrained`` writes as the model's ``config.json``; None for a model built by hand.
+    spec: ModelSpec | None = None
 
     @property
     def kind(self) -> str:

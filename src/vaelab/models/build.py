@@ -20,10 +20,12 @@ ARCHITECTURE_PARTS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
 
 
 def build_model(spec: ModelSpec) -> LatentModel:
-    """A freshly initialised model for ``spec``."""
+    """A freshly initialised model for ``spec``, which it keeps as ``model.spec``."""
     features_class, decoder_class = ARCHITECTURE_PARTS[spec.architecture]
     features = features_class(spec.image_channels, spec.encoder_channels)
-    return get_family(spec.kind).build(spec, features, decoder_class)
+    model = get_family(spec.kind).build(spec, features, decoder_class)
+    model.spec = spec
+    return model
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

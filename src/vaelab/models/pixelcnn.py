@@ -35,6 +35,7 @@ that the logits at a position never depend on that position or any later one.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -84,7 +85,9 @@ class GatedLayer(nn.Module):
 class GatedPixelCNN(nn.Module):
     """p(c | y) over grids of ``grid`` = (H, W) indices into ``codes`` = K codes (see the module
     docstring): ``layers`` gated layers of ``channels`` = C channels, ``kernel`` odd, and ``classes``
-    > 0 for a class-conditional prior."""
+    > 0 for a class-conditional prior. Its settings stay attributes (``codes``, ``grid``, ``channels``,
+    ``kernel``, ``classes``; the layers are ``len(self.layers)``): :meth:`settings` gives them back as
+    the constructor takes them."""
 
     def __init__(
         self, codes: int, grid: tuple[int, int], channels: int = 64, layers: int = 8, kernel: int = 5, classes: int = 0
@@ -95,9 +98,21 @@ class GatedPixelCNN(nn.Module):
         if codes < 2 or channels < 1 or layers < 1 or classes < 0:
             raise ConfigError(f"bad PixelCNN settings: {codes} codes, {channels} channels, {layers} layers")
         self.codes, self.grid, self.classes = codes, grid, classes
+        self.channels, self.kernel = channels, kernel
         self.embedding = nn.Embedding(codes, channels)
         self.layers = nn.ModuleList(GatedLayer(channels, kernel, index == 0, classes) for index in range(layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, codes, 1))
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's arguments that rebuild this network (JSON-ready: ``grid`` as a list)."""
+        return {
+            "codes": self.codes,
+            "grid": list(self.grid),
+            "channels": self.channels,
+            "layers": len(self.layers),
+            "kernel": self.kernel,
+            "classes": self.classes,
+        }
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
         """The codes' embeddings: int64 [N, H, W] → [N, C, H, W]."""

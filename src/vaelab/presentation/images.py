@@ -76,6 +76,13 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
+def save_png(image: np.ndarray, path: Path, scale: int = 1) -> Path:
+    """Write an image [C, H, W] in [0, 1] as a PNG (:func:`png_bytes`) atomically; returns ``path``."""
+    data = png_bytes(image, scale)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    return path
+
+
 def save_figure(fig: Figure, path: Path) -> Path:
     """Save ``fig`` as a PNG atomically and close it."""
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))

@@ -2,6 +2,7 @@
 
 from vaelab.training.config import RunConfig
 from vaelab.training.objectives import make_objective
+from vaelab.training.pretrained import from_pretrained
 from vaelab.training.run import Run, load_run
 from vaelab.training.run_dir import RunDir
 from vaelab.training.trainer import TrainingInterrupted, TrainResult, prepare_config, train
@@ -12,6 +13,7 @@ __all__ = [
     "RunDir",
     "TrainResult",
     "TrainingInterrupted",
+    "from_pretrained",
     "load_run",
     "make_objective",
     "prepare_config",

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from vaelab import __version__
-from vaelab.errors import RunDirError
+from vaelab.errors import RunDirError, VaelabError
 from vaelab.json_fields import describe_value, fields_problem, unknown_fields, value_problem
 from vaelab.reading import MB
 from vaelab.safetensors_io import read_safetensors, write_safetensors
@@ -390,6 +390,16 @@ def _setting(value: Any, other: Any) -> str:
         other = other if isinstance(other, dict) else {}
         return " ".join(f"{k}={v}" for k, v in sorted(value.items()) if k not in other or other[k] != v)
     return str(value)
+
+
+def check_finite_weights(
+    tensors: dict[str, torch.Tensor], source: Path, fix: str, error: type[VaelabError] = RunDirError
+) -> None:
+    """An ``error`` naming ``source`` and the first tensor, ending with ``fix``, when a floating-point
+    weight of a weights file is NaN or infinite."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise error(f"{source} holds non-finite weights (NaN or infinity in {name}); {fix}")
 
 
 def load_weights_into(model: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:

@@ -33,7 +33,7 @@ from vaelab.models.pixelcnn import GatedPixelCNN
 from vaelab.models.vq_vae import VectorQuantisedAutoencoder
 from vaelab.reading import FileProblem, read_json
 from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, read_safetensors_metadata, write_safetensors
-from vaelab.training.checkpoint import read_training_state
+from vaelab.training.checkpoint import check_finite_weights, read_training_state
 from vaelab.training.run_dir import WeightsRecord, metrics_text, weights_file_cap
 
 #: The ``format`` recorded in a prior's weights file.
@@ -173,8 +173,7 @@ class PriorDir:
         prior = config.build(codes, grid)
         cap = weights_file_cap(prior)
         tensors, metadata = read_safetensors(self.model, RunDirError, self.train_hint(), max_bytes=cap)
-        if any(t.is_floating_point() and not torch.isfinite(t).all() for t in tensors.values()):
-            raise RunDirError(f"{self.model} holds non-finite weights (NaN or infinity); {self.train_hint()}")
+        check_finite_weights(tensors, self.model, self.train_hint())
         committed = read_training_state(self.checkpoint, read_safetensors_metadata(self.checkpoint)).weights
         if committed != {"epoch": _int(metadata.get("epoch")), "sha256": metadata.get(DIGEST_KEY)}:
             raise RunDirError(f"{self.model} is not the checkpoint's last epoch; {self.train_hint()}")

@@ -55,7 +55,13 @@ from vaelab.errors import ConfigError, RunDirError
 from vaelab.folders import check_folder_possible, make_folder, not_writable_reason
 from vaelab.reading import MB, FileProblem, parse_json, read_text
 from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, read_safetensors_metadata, write_safetensors
-from vaelab.training.checkpoint import load_weights_into, read_training_state, sound_metrics_row, state_bytes
+from vaelab.training.checkpoint import (
+    check_finite_weights,
+    load_weights_into,
+    read_training_state,
+    sound_metrics_row,
+    state_bytes,
+)
 from vaelab.training.config import RunConfig
 
 #: The ``format`` recorded in a weights file's metadata.
@@ -264,9 +270,7 @@ class RunDir:
         fix = self.finish_training_hint() if self.checkpoint.is_file() else "restore it from a backup, or train again"
         committed = self.checkpoint_record(strict=True)
         tensors, metadata = read_safetensors(self.model, RunDirError, fix, max_bytes=weights_file_cap(model))
-        for name, tensor in tensors.items():
-            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                raise RunDirError(f"{self.model} holds non-finite weights (NaN or infinity in {name}); {fix}")
+        check_finite_weights(tensors, self.model, fix)
         record = _record(metadata.get("epoch"), metadata.get(DIGEST_KEY))
         self._check_current(record, committed)
         load_weights_into(model, tensors, self.model)

@@ -20,6 +20,7 @@ from typing import Any
 from vaelab.data.selection import AtMost, requested_count
 from vaelab.errors import ConfigError
 from vaelab.presentation.explorer.state import DEFAULT_POINTS
+from vaelab.progress import colour_allowed
 from vaelab.training.run import load_run
 
 INSTALL_HINT = "pip install 'vaelab[explore]'"
@@ -95,7 +96,8 @@ class Explorer:
     def run(self) -> None:
         import uvicorn
 
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False)
+        # uvicorn colours its log on any terminal; vaelab honours NO_COLOR (vaelab.progress.colour_allowed)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, use_colors=colour_allowed())
         self.server = uvicorn.Server(config)
         try:
             self.server.run(sockets=[self.sock])
