@@ -71,15 +71,32 @@ class GatedLayer(nn.Module):
         self, v: torch.Tensor, h: torch.Tensor, labels: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The stacks' next feature maps, each [N, C, H, W], from ``v`` and ``h`` (and the classes)."""
+        v_pre, v_next = self.vertical_part(v, labels)
+        return v_next, self.horizontal_part(h, self.vertical_to_horizontal(shift_down(v_pre)), labels)
+
+    def vertical_part(self, v: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The vertical stack: its pre-activation [N, 2C, H, W] (before the class bias; row i from rows
+        i−n…i of ``v``) and its next feature map, the gated, biased pre-activation [N, C, H, W]."""
         n = self.n
         v_pre = self.vertical(F.pad(v, (n, n, n, 0)))
+        return v_pre, gate(self._biased(v_pre, labels))
+
+    def horizontal_part(
+        self, h: torch.Tensor, from_vertical: torch.Tensor, labels: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The horizontal stack's next feature map [N, C, H, W] from ``h`` (each row on its own) and
+        ``from_vertical``, what the vertical stack adds to each row: its 1×1-convolved pre-activation of
+        the row above (:meth:`forward`), [N, 2C, H, W] or, for rows that share it, broadcastable."""
+        n = self.n
         h_in = F.pad(h, (n + 1, 0, 0, 0))[..., :-1] if self.first else F.pad(h, (n, 0, 0, 0))
-        h_pre = self.horizontal(h_in) + self.vertical_to_horizontal(shift_down(v_pre))
-        if self.class_bias is not None and labels is not None:
-            bias = self.class_bias(labels)[:, :, None, None]
-            v_pre, h_pre = v_pre + bias, h_pre + bias
-        h_out = self.horizontal_out(gate(h_pre))
-        return gate(v_pre), h_out if self.first else h + h_out
+        h_out = self.horizontal_out(gate(self._biased(self.horizontal(h_in) + from_vertical, labels)))
+        return h_out if self.first else h + h_out
+
+    def _biased(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """``x`` plus each item's class bias (a class-conditional layer given classes), else ``x``."""
+        if self.class_bias is None or labels is None:
+            return x
+        return x + self.class_bias(labels)[:, :, None, None]
 
 
 class GatedPixelCNN(nn.Module):
@@ -141,19 +158,41 @@ class GatedPixelCNN(nn.Module):
     def sample(
         self, count: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """``count`` code grids drawn position by position in raster order: int64 [count, H, W]
-        (H·W forward passes). Draws come from ``generator`` (or the global generator).
+        """``count`` code grids drawn position by position in raster order: int64 [count, H, W].
+        Draws come from ``generator`` (or the global generator).
 
-        A position's logits depend on the rows above it and its own row only (and no padding below
-        a row reaches it), so the pass for row i runs on rows 0…i alone: the same logits, in about
-        (H + 1) / 2H of the work."""
+        The logits are those of :meth:`forward`, computed in a fraction of the work. At row i the
+        horizontal stack gets from the vertical one only its pre-activations of row i − 1, which
+        depend on rows 0…i − 1 alone, fixed before row i is drawn: so the vertical stack runs once per
+        row, on the rows above (:meth:`_from_rows_above`), and each position of row i then runs the
+        horizontal stack on row i alone, whose positions see only their left (tests/test_pixelcnn.py
+        checks the draws against passes of the whole network over the whole grid)."""
+        self._check_labels(labels)
         device = self.embedding.weight.device
         codes = torch.zeros((count, *self.grid), dtype=torch.long, device=device)
         for i in range(self.grid[0]):
+            from_vertical = self._from_rows_above(codes[:, :i], labels)
             for j in range(self.grid[1]):
-                probabilities = torch.softmax(self(codes[:, : i + 1], labels)[:, :, i, j].float(), dim=1)
+                h = self.embed(codes[:, i : i + 1])
+                for layer, added in zip(self.layers, from_vertical, strict=True):
+                    h = layer.horizontal_part(h, added, labels)
+                probabilities = torch.softmax(self.head(h)[:, :, 0, j].float(), dim=1)
                 codes[:, i, j] = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
         return codes
+
+    def _from_rows_above(self, above: torch.Tensor, labels: torch.Tensor | None) -> list[torch.Tensor]:
+        """What each layer's vertical stack adds to the horizontal stack's next row, given the code rows
+        ``above`` it [N, i, W]: the 1×1 convolution of its pre-activations of row i − 1 (of zeros for
+        the first row, which has no row above), [N, 2C, 1, W] per layer."""
+        count, rows, width = above.shape
+        if rows == 0:
+            zeros = self.embedding.weight.new_zeros((count, 2 * self.channels, 1, width))
+            return [layer.vertical_to_horizontal(zeros) for layer in self.layers]
+        added, v = [], self.embed(above)
+        for layer in self.layers:
+            v_pre, v = layer.vertical_part(v, labels)
+            added.append(layer.vertical_to_horizontal(v_pre[:, :, -1:, :]))
+        return added
 
     def _check_labels(self, labels: torch.Tensor | None) -> None:
         if self.classes and labels is None:
