@@ -17,9 +17,18 @@ from conftest import small_config
 from idx_fixtures import install_fake_fashion_mnist
 from tensorboard_events import assert_steps_increase, needs_tensorboard, read_events, scalar_values
 from test_distributed import torchrun
+from test_execution import CudaEventStandIn
 from vaelab.cli.train import TENSORBOARD_EVERY
 from vaelab.errors import ConfigError
-from vaelab.training import RunConfig, RunDir, TensorBoardOptions, TrainingInterrupted, tensorboard_options, train
+from vaelab.training import (
+    RunConfig,
+    RunDir,
+    TensorBoardOptions,
+    TrainingInterrupted,
+    monitor,
+    tensorboard_options,
+    train,
+)
 from vaelab.training import trainer as trainer_module
 from vaelab.training.tensorboard import DEFAULT_EVERY, EVENT_FILE_PREFIX, EXAMPLES, TensorBoardLog
 
@@ -117,6 +126,22 @@ def test_logging_changes_nothing_in_the_run(tmp_path, train_images, test_images)
 
 def _without_timings(rows):
     return [{k: v for k, v in row.items() if k not in TIMINGS} for row in rows]
+
+
+@needs_tensorboard
+def test_on_a_gpu_the_points_come_one_interval_late_at_their_own_steps(
+    tmp_path, train_images, test_images, monkeypatch
+):
+    now = read_events(_train(tmp_path / "cpu", train_images, test_images).tensorboard)
+    original = monitor.SumsReader.__init__
+
+    def as_on_a_gpu(self, sums):
+        original(self, sums)
+        self.event = CudaEventStandIn()
+
+    monkeypatch.setattr(monitor.SumsReader, "__init__", as_on_a_gpu)
+    late = read_events(_train(tmp_path / "gpu", train_images, test_images).tensorboard)
+    assert scalar_values(late, "train/") == scalar_values(now, "train/")
 
 
 @needs_tensorboard
