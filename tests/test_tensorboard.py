@@ -20,6 +20,7 @@ from test_distributed import torchrun
 from test_execution import CudaEventStandIn
 from vaelab.cli.train import TENSORBOARD_EVERY
 from vaelab.errors import ConfigError
+from vaelab.models import PRESETS, build_model, get_preset
 from vaelab.training import (
     RunConfig,
     RunDir,
@@ -30,7 +31,7 @@ from vaelab.training import (
     train,
 )
 from vaelab.training import trainer as trainer_module
-from vaelab.training.tensorboard import DEFAULT_EVERY, EVENT_FILE_PREFIX, EXAMPLES, TensorBoardLog
+from vaelab.training.tensorboard import DEFAULT_EVERY, EVENT_FILE_PREFIX, EXAMPLES, TensorBoardLog, example_images
 
 QUIET = {"progress": False, "log": lambda s: None}
 STEPS = 12  # an epoch of small_config on the 240 synthetic training images (batches of 20)
@@ -110,6 +111,24 @@ def test_a_model_without_a_prior_logs_reconstructions_only(tmp_path, train_image
     tags = read_events(result.tensorboard).Tags()
     assert tags["images"] == ["images/reconstructions"]
     assert set(tags["scalars"]) >= {"train/loss", "train/bce_nats", "val/loss", "val/bce_nats"}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_family_s_images_are_its_reconstructions_and_prior_draws(preset):
+    """What the capabilities say, never a family's name: reconstructions for every model (under each
+    image's class for a conditional one), samples for a model with a prior only."""
+    torch.manual_seed(0)
+    model = build_model(get_preset(preset).model)
+    spec = get_preset(preset).model
+    images = torch.randint(0, 256, (3, spec.image_channels, spec.image_size, spec.image_size), dtype=torch.uint8)
+    labels = torch.tensor([0, 1, 2]) if model.conditional else None
+    model.train()
+    shown, samples = example_images(model, images, labels)
+    assert shown.shape == (6, *images.shape[1:]) and torch.equal(shown[:3], images / 255.0)
+    assert shown.min() >= 0 and shown.max() <= 1 and model.training  # left as it was found
+    assert (samples is not None) == model.has_prior
+    if samples is not None:
+        assert samples.shape == images.shape and torch.equal(samples, example_images(model, images, labels)[1])
 
 
 @needs_tensorboard
