@@ -16,14 +16,14 @@ help:
 	@echo "make demo       train book-ae on Fashion-MNIST and write every figure into runs/demo"
 	@echo "make test       run the test suite (all of it, with the 15 slowest tests' times)"
 	@echo "make test-fast  the suite without the tests marked slow (a developer's quick check)"
-	@echo "make setup      create .venv and install vaelab (and the Fashion-MNIST package when possible)"
+	@echo "make setup      create .venv and install vaelab with its extras (and the Fashion-MNIST package when possible)"
 
 setup: $(STAMP) data
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[dev,explore]"
+	$(PY) -m pip install --quiet -e ".[dev,explore,tensorboard]"
 	@touch $(STAMP)
 
 # Installs Debian's dataset-fashion-mnist when the data is missing and apt can be used (root).

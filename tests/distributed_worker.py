@@ -5,6 +5,7 @@ sets of tests/conftest.py (so a single-process run in the test can be compared w
 saves this process's final weights to ``WEIGHTS_DIR/rank<r>.safetensors`` so the test can check
 that the ranks agree. ``--stop-rank R --stop-after N`` makes rank R alone "press Ctrl-C" at its
 N-th poll of the stop flag, to test that all processes agree to stop at the same step.
+``--tensorboard`` logs the run for TensorBoard into RUN_DIR/tensorboard, as ``train --tensorboard`` does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).parent))
 
 from synthetic import synthetic_images
-from vaelab.training import RunConfig, TrainingInterrupted, train
+from vaelab.training import RunConfig, TensorBoardOptions, TrainingInterrupted, train
 from vaelab.training import trainer as trainer_module
 
 
@@ -34,6 +35,7 @@ def main() -> int:
     parser.add_argument("--check-every", type=int, default=trainer_module.CHECK_EVERY)
     parser.add_argument("--stop-rank", type=int)
     parser.add_argument("--stop-after", type=int)
+    parser.add_argument("--tensorboard", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rank = int(os.environ["RANK"])
@@ -56,6 +58,7 @@ def main() -> int:
             test_set=synthetic_images(80, seed=1),
             progress=False,
             log=print,
+            tensorboard=TensorBoardOptions(every=4) if args.tensorboard else None,
         )
     except TrainingInterrupted as exc:
         print(f"rank {rank}: {exc}")

@@ -14,9 +14,11 @@ number ``at``, applies one of :data:`MODES`:
 * ``stop-after`` (:data:`STOP_AFTER`, not in :data:`MODES`): ``kill-after`` in the test's own process,
   for a scenario cheap enough to run there (``vaelab export``).
 
-The scenarios are those of ``vaelab train`` (:data:`SCENARIOS`, on a book-ae run) and of ``vaelab prior
-train`` (:data:`PRIOR_SCENARIOS`, on a copy of a 1-epoch vq-vae run, whose files they must leave
-untouched). Each starts from a folder :func:`make_starts` builds once (:data:`STARTS`).
+The scenarios are those of ``vaelab train`` (:data:`SCENARIOS`, on a book-ae run; the same again with
+``--tensorboard``, :data:`TENSORBOARD_SCENARIOS`, whose event files are no part of the run's protocol
+and must not change it) and of ``vaelab prior train`` (:data:`PRIOR_SCENARIOS`, on a copy of a 1-epoch
+vq-vae run, whose files they must leave untouched). Each starts from a folder :func:`make_starts`
+builds once (:data:`STARTS`).
 
 For the kills, the tests start this file as a *fork server* (``python fault_injection.py``): it imports
 PyTorch and vaelab, trains each model once to warm up (one thread, so no thread pool exists to be forked), then
@@ -29,12 +31,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import os
 import shutil
 import signal
 import sys
 import tempfile
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import torch
@@ -43,7 +47,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from synthetic import synthetic_images
 from vaelab import atomic
-from vaelab.training import RunConfig, RunDir, TrainingInterrupted, load_run, prepare_config, train
+from vaelab.training import (
+    RunConfig,
+    RunDir,
+    TensorBoardOptions,
+    TrainingInterrupted,
+    load_run,
+    prepare_config,
+    train,
+)
 from vaelab.training.interrupts import StopRequest
 from vaelab.training.prior import prepare_prior_config, train_prior
 from vaelab.training.prior_dir import PriorDir
@@ -66,6 +78,9 @@ PRESET = "book-ae"
 #: ``fresh``: a new run of 2 epochs; ``stopped``: a new run that Ctrl-C stops in its second epoch
 #: (writing a mid-epoch checkpoint); ``resumed``: ``--resume`` of a 1-epoch run to 2 epochs.
 SCENARIOS = ("fresh", "stopped", "resumed")
+#: The same with ``--tensorboard`` (a point every step, into RUN_DIR/tensorboard): ``tensorboard-fresh``, …
+TENSORBOARD_SCENARIOS = tuple(f"tensorboard-{scenario}" for scenario in SCENARIOS)
+TENSORBOARD = TensorBoardOptions(every=1)
 
 #: The prior's scenarios, on a copy of the 1-epoch vq-vae run ``vq``: ``prior-fresh``: a new prior of 2
 #: epochs; ``prior-stopped``: a new prior that Ctrl-C stops in its second epoch; ``prior-resumed``:
@@ -80,6 +95,9 @@ STARTS = {
     "fresh": None,
     "stopped": None,
     "resumed": "one-epoch",
+    "tensorboard-fresh": None,
+    "tensorboard-stopped": None,
+    "tensorboard-resumed": "one-epoch",
     "prior-fresh": "vq",
     "prior-stopped": "vq",
     "prior-resumed": "vq-prior-one-epoch",
@@ -150,11 +168,13 @@ def run_scenario(scenario: str, run_dir: Path) -> None:
         with stopping:
             _train_prior(run_dir, resume=scenario == "prior-resumed")
         return
+    tensorboard = TENSORBOARD if scenario in TENSORBOARD_SCENARIOS else None
+    scenario = scenario.removeprefix("tensorboard-")
     if scenario == "resumed":
-        _train(run_dir, resume=True)
+        _train(run_dir, resume=True, tensorboard=tensorboard)
         return
     with _stop_after(STOP_AFTER_POLLS) if scenario == "stopped" else contextlib.nullcontext():
-        _train(run_dir, resume=False)
+        _train(run_dir, resume=False, tensorboard=tensorboard)
 
 
 @contextlib.contextmanager
@@ -174,15 +194,27 @@ def _stop_after(polls: int) -> Iterator[None]:
         StopRequest.__bool__ = original
 
 
-def _train(run_dir: Path, resume: bool, epochs: int = SETTINGS["epochs"]) -> None:
-    """``vaelab train`` of the book-ae run in ``run_dir``: a new one, or ``--resume`` to ``epochs``."""
+def _train(
+    run_dir: Path, resume: bool, epochs: int = SETTINGS["epochs"], tensorboard: TensorBoardOptions | None = None
+) -> None:
+    """``vaelab train`` of the book-ae run in ``run_dir``: a new one, or ``--resume`` to ``epochs``
+    (with ``--tensorboard`` when ``tensorboard`` says so)."""
     train_set, test_set = data()
     folder = RunDir(run_dir)
     if resume:
         config = prepare_config(folder, None, True, epochs=epochs)
     else:
         config = prepare_config(folder, PRESET, False, **{**SETTINGS, "epochs": epochs})
-    train(config, folder, resume=resume, train_set=train_set, test_set=test_set, progress=False, log=quiet)
+    train(
+        config,
+        folder,
+        resume=resume,
+        train_set=train_set,
+        test_set=test_set,
+        progress=False,
+        log=quiet,
+        tensorboard=tensorboard,
+    )
 
 
 def _train_prior(run_dir: Path, resume: bool, epochs: int = 2) -> None:
@@ -216,7 +248,10 @@ def recover(scenario: str, run_dir: Path) -> str:
     prior = scenario in PRIOR_SCENARIOS
     checkpoint = PriorDir(run_dir).checkpoint if prior else RunDir(run_dir).checkpoint
     resume = checkpoint.exists()
-    (_train_prior if prior else _train)(run_dir, resume=resume)
+    if prior:
+        _train_prior(run_dir, resume=resume)
+    else:
+        _train(run_dir, resume=resume, tensorboard=TENSORBOARD if scenario in TENSORBOARD_SCENARIOS else None)
     return "resume" if resume else "again"
 
 
@@ -233,6 +268,8 @@ def run_with_fault(scenario: str, run_dir: str, at: str, mode: str) -> int:
 def serve() -> None:
     """The fork server (see the module's docstring)."""
     torch.set_num_threads(1)
+    if find_spec("tensorboard") is not None:
+        importlib.import_module("torch.utils.tensorboard")  # once, not in every child of a tensorboard scenario
     with tempfile.TemporaryDirectory() as folder:
         make_starts(Path(folder))  # trains each model of the scenarios once
     print("ready", flush=True)

@@ -11,7 +11,7 @@ from vaelab.models import build_model
 from vaelab.training import RunConfig, RunDir, prepare_config, train
 from vaelab.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from vaelab.training.execution import choose_execution
-from vaelab.training.monitor import RunningLoss
+from vaelab.training.monitor import RunningLoss, SumsCopy, SumsReader
 from vaelab.training.optimizer import make_adam
 from vaelab.training.trainer import Trainer
 
@@ -126,6 +126,28 @@ def test_running_loss_on_the_cpu_is_the_current_mean():
     assert running.read(3) == 2.0
     sums[0] = 9.0
     assert running.read(4) == 2.25
+
+
+class CudaEventStandIn:
+    """A stand-in for a CUDA event, so that the GPU path of SumsReader runs on the CPU."""
+
+    def record(self):
+        pass
+
+    def synchronize(self):
+        pass
+
+
+def test_sums_read_on_a_gpu_come_one_read_late_with_their_own_step():
+    sums = torch.tensor([6.0, 1.0], dtype=torch.float64)
+    reader = SumsReader(sums)
+    assert reader.read(5, 3) == SumsCopy(5, 3, (6.0, 1.0))  # the CPU: the sums now
+    reader.event = CudaEventStandIn()
+    assert reader.read(5, 3) is None
+    sums += 1
+    assert reader.read(10, 6) == SumsCopy(5, 3, (6.0, 1.0))
+    assert reader.drain() == SumsCopy(10, 6, (7.0, 2.0))
+    assert reader.drain() is None
 
 
 def test_bf16_losses_are_computed_from_float32_outputs():

@@ -4,7 +4,9 @@ to one that was never stopped, and in between, no reader may be served stale wei
 
 The write points are not listed by hand: each scenario is first run once while its writes are
 counted (:class:`fault_injection.WriteFaults`), and every one of them is then stopped at in turn, so
-a write added to vaelab later is covered without changing this file. Kills run in a subprocess that
+a write added to vaelab later is covered without changing this file. The scenarios of ``vaelab train``
+run again with ``--tensorboard``: TensorBoard's event files add no write point, change no run file, and
+after any stop and recovery show each point at most once, in order. Kills run in a subprocess that
 SIGKILLs itself (nothing runs after it, as with ``kill -9``); a full disk (``OSError(ENOSPC)``) is
 raised in this process. Timings (``seconds``, ``train_seconds``, ``images_per_second``) are the only
 values allowed to differ.
@@ -36,11 +38,19 @@ from fault_injection import (
     PRIOR_SCENARIOS,
     SCENARIOS,
     STOP_AFTER,
+    TENSORBOARD_SCENARIOS,
     WriteFaults,
     make_starts,
     prepare_scenario,
     recover,
     run_scenario,
+)
+from tensorboard_events import (
+    TENSORBOARD_INSTALLED,
+    assert_steps_increase,
+    needs_tensorboard,
+    read_events,
+    scalar_values,
 )
 from vaelab.atomic import is_temporary_name
 from vaelab.errors import PretrainedError, RunDirError, VaelabError, WriteError
@@ -53,25 +63,29 @@ from vaelab.workflows.export import export_run
 
 TIMINGS = ("seconds", "train_seconds", "images_per_second")
 WORKER = Path(fault_injection.__file__)
-ALL_SCENARIOS = SCENARIOS + PRIOR_SCENARIOS
+#: The scenarios this machine can run (those with --tensorboard need the tensorboard package).
+ALL_SCENARIOS = SCENARIOS + (TENSORBOARD_SCENARIOS if TENSORBOARD_INSTALLED else ()) + PRIOR_SCENARIOS
 EPOCH_FILES = ["checkpoint.safetensors", "metrics.jsonl", "model.safetensors"]
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The folders the scenarios start from, the runs never stopped (``fresh``, and ``prior-fresh``:
-    a vq-vae run with its prior) and each scenario's write points: ``(starts, {scenario: reference
-    dir}, {scenario: [paths relative to the run dir]})``."""
+    a vq-vae run with its prior), each scenario's write points and, for the scenarios with
+    --tensorboard, the never-stopped run whose event files theirs must equal in the end (a resumed
+    run's hold no first epoch): ``(starts, {scenario: reference dir}, {scenario: [paths relative to the
+    run dir]}, {scenario: reference dir})``."""
     root = tmp_path_factory.mktemp("reference")
     torch.set_num_threads(1)
     starts = root / "starts"
     make_starts(starts)
     never_stopped = {}
-    for scenario in ("fresh", "prior-fresh"):
-        never_stopped[scenario] = root / f"reference-{scenario}"
-        prepare_scenario(scenario, never_stopped[scenario], starts)
-        run_scenario(scenario, never_stopped[scenario])
-    references = {s: never_stopped["prior-fresh" if s in PRIOR_SCENARIOS else "fresh"] for s in ALL_SCENARIOS}
+    for scenario in ALL_SCENARIOS:
+        if scenario == _fresh(scenario):
+            never_stopped[scenario] = root / f"reference-{scenario}"
+            prepare_scenario(scenario, never_stopped[scenario], starts)
+            run_scenario(scenario, never_stopped[scenario])
+    references = {s: never_stopped[_fresh(s)] for s in ALL_SCENARIOS}
     points = {}
     for scenario in ALL_SCENARIOS:
         run_dir = root / f"count-{scenario}"
@@ -79,11 +93,20 @@ def reference(tmp_path_factory):
         with WriteFaults() as counter, contextlib.suppress(TrainingInterrupted):
             run_scenario(scenario, run_dir)
         points[scenario] = [str(path.relative_to(run_dir)) for path in counter.paths]
-    return starts, references, points
+    logs = {
+        s: root / "count-tensorboard-resumed" if s == "tensorboard-resumed" else references[s] for s in ALL_SCENARIOS
+    }
+    return starts, references, points, logs
+
+
+def _fresh(scenario: str) -> str:
+    """The scenario whose run, never stopped, ``scenario``'s must equal in the end."""
+    family = scenario.split("-")[0]
+    return "fresh" if family in SCENARIOS else f"{family}-fresh"
 
 
 def test_every_scenario_writes_each_run_file(reference):
-    _, _, points = reference
+    _, _, points, _ = reference
     assert points["fresh"] == ["config.json", "metrics.jsonl"] + EPOCH_FILES * 2
     assert points["stopped"][-1] == "checkpoint.safetensors" and len(points["stopped"]) == 6
     assert points["resumed"][:2] == ["config.json", "metrics.jsonl"] and len(points["resumed"]) == 5
@@ -93,10 +116,22 @@ def test_every_scenario_writes_each_run_file(reference):
     assert points["prior-resumed"] == ["prior/metrics.jsonl", "prior/config.json", *prior_epoch]
 
 
+@needs_tensorboard
+def test_tensorboard_adds_no_write_point(reference):
+    _, _, points, _ = reference
+    for scenario in SCENARIOS:
+        assert points[f"tensorboard-{scenario}"] == points[scenario], scenario
+
+
+def _scenarios(names: tuple[str, ...]) -> list:
+    """``names`` as parameters, those with --tensorboard skipped (saying why) without the package."""
+    return [pytest.param(name, marks=needs_tensorboard) if name in TENSORBOARD_SCENARIOS else name for name in names]
+
+
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("scenario", ALL_SCENARIOS)
+@pytest.mark.parametrize("scenario", _scenarios(SCENARIOS + TENSORBOARD_SCENARIOS + PRIOR_SCENARIOS))
 def test_a_stop_at_any_write_resumes_bit_identically(reference, fork_servers, tmp_path, scenario, mode):
-    starts, references, points = reference
+    starts, references, points, logs = reference
     cases = [(at, tmp_path / f"at-{at}") for at in range(1, len(points[scenario]) + 1)]
     for _, run_dir in cases:
         prepare_scenario(scenario, run_dir, starts)
@@ -114,6 +149,8 @@ def test_a_stop_at_any_write_resumes_bit_identically(reference, fork_servers, tm
                 _assert_prior_readers_are_not_lied_to(run_dir)
             recover(scenario, run_dir)
             _assert_same_run(run_dir, references[scenario])
+            if scenario in TENSORBOARD_SCENARIOS:
+                _assert_points_once_in_order(run_dir, logs[scenario])
             if scenario in PRIOR_SCENARIOS:
                 _assert_same_run(run_dir / "prior", references[scenario] / "prior")
         except (AssertionError, RunDirError, WriteError) as exc:
@@ -218,6 +255,16 @@ def _assert_same_run(run_dir: Path, reference_dir: Path) -> None:
     assert not different, f"checkpoint tensors differ: {different[:5]}"
 
 
+def _assert_points_once_in_order(run_dir: Path, reference_dir: Path) -> None:
+    """TensorBoard shows the points of the never-stopped run, each once, in order: every point is on
+    disk before the checkpoint after it, and those after the last checkpoint are hidden by the
+    resumed run's purge mark and written again (only images/s, a timing, may differ)."""
+    mine, expected = read_events(run_dir / "tensorboard"), read_events(reference_dir / "tensorboard")
+    assert assert_steps_increase(mine) == assert_steps_increase(expected), "the points' steps differ"
+    for prefix in ("train/", "train_epoch/", "val/"):
+        assert scalar_values(mine, prefix) == scalar_values(expected, prefix), f"the {prefix} points differ"
+
+
 def _rows(path: Path) -> list[dict]:
     return [_without_timings(json.loads(line)) for line in path.read_text().splitlines()]
 
@@ -240,7 +287,7 @@ def _checkpoint(run_dir: Path) -> tuple[dict, dict]:
 def test_a_run_reported_finished_is_finished(tmp_path, reference, fork_servers):
     """The window issue 11 found: the last checkpoint written, the weights not. `--resume` must write
     them (not say "already trained" and leave them stale) and the analyses must then agree."""
-    _, references, points = reference
+    _, references, points, _ = reference
     reference_dir = references["fresh"]
     run_dir = tmp_path / "run"
     last_weights = len(points["fresh"])

@@ -26,9 +26,14 @@ from vaelab.limits import (
     MAX_LATENT_DIM,
     MAX_NOISE_SIGMA,
     MAX_PSEUDO_INPUTS,
+    MAX_TENSORBOARD_EVERY,
     MAX_THREADS,
     MIN_LATENT_DIM,
 )
+
+#: ``--tensorboard-every``'s default as ``--help`` states it: :data:`vaelab.training.tensorboard.DEFAULT_EVERY`
+#: (written out here so that ``--help`` does not load PyTorch; tests/test_tensorboard.py checks they agree).
+TENSORBOARD_EVERY = 50
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _add_data_options(p)
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_tensorboard_options(p)
     _add_speed_options(p)
     p.set_defaults(handler=cmd_train)
 
@@ -158,6 +164,31 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tensorboard_options(parser: argparse.ArgumentParser) -> None:
+    """Logs for TensorBoard (not saved in config.json: a --resume asks for them again). See docs/training.md."""
+    group = parser.add_argument_group("tensorboard", "logs for TensorBoard (needs `pip install 'vaelab[tensorboard]'`)")
+    group.add_argument(
+        "--tensorboard",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help=(
+            "also write TensorBoard's event files into DIR (default: RUN_DIR/tensorboard; a folder of its own per "
+            "run): the loss terms every --tensorboard-every steps and per epoch, the validation terms, images/s, "
+            "reconstructions and samples once per epoch, the recipe as hyperparameters"
+        ),
+    )
+    group.add_argument(
+        "--tensorboard-every",
+        type=bounded_int(1, MAX_TENSORBOARD_EVERY),
+        metavar="N",
+        help=(
+            f"training steps between two points of the loss curves, 1 to {MAX_TENSORBOARD_EVERY:,} "
+            f"(default: {TENSORBOARD_EVERY})"
+        ),
+    )
+
+
 def _add_speed_options(parser: argparse.ArgumentParser) -> None:
     """How `train` executes (saved in config.json; a --resume may change them). See README "Speed"."""
     group = parser.add_argument_group("speed", "how the run executes; none of these changes the recipe")
@@ -197,7 +228,9 @@ def _add_speed_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     """Train (or resume) the run in ``--run-dir``; print where it wrote and the last validation loss."""
-    from vaelab.training import RunDir, prepare_config, train
+    from vaelab.training import RunDir, prepare_config, tensorboard_options, train
+
+    tensorboard = tensorboard_options(args.tensorboard, args.tensorboard_every)
 
     run_dir = RunDir(args.run_dir)
     config = prepare_config(
@@ -228,11 +261,14 @@ def cmd_train(args: argparse.Namespace) -> None:
         cuda_graphs=args.cuda_graphs,
         threads=args.threads,
     )
-    result = train(config, run_dir, resume=args.resume, progress=not args.no_progress)
+    result = train(config, run_dir, resume=args.resume, progress=not args.no_progress, tensorboard=tensorboard)
     if not result.is_main:  # another process of a torchrun job: rank 0 reports
         return
     if result.trained:
         print(f"wrote {run_dir.model}, {run_dir.metrics} and {run_dir.checkpoint}")
+    if result.tensorboard:
+        folder = result.tensorboard
+        print(f"wrote TensorBoard's event files into {folder} (see them: tensorboard --logdir {folder})")
     if result.history:
         last = result.history[-1]
         print(f"after {last['epoch']} epochs: validation loss {last['val']['loss']:.5f}")

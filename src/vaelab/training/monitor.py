@@ -1,15 +1,57 @@
-"""Reading the running loss during an epoch without making the host wait for the GPU.
+"""Reading the loss sums during an epoch without making the host wait for the GPU.
 
-The loss sums live on the device. On a GPU, :class:`RunningLoss` starts a non-blocking copy of
-them into pinned host memory at each check and returns the value copied at the *previous* check,
-which finished long ago: the progress bar and the NaN check lag by one interval, and the GPU's
-queue never drains. On the CPU there is nothing to wait for and the current value is returned.
-The end of an epoch always reads the exact sums.
+The loss sums live on the device. On a GPU, :class:`SumsReader` starts a non-blocking copy of
+them into pinned host memory at each read and returns the copy made at the *previous* read, which
+finished long ago: the progress bar, the NaN check and TensorBoard's points lag by one interval,
+and the GPU's queue never drains. On the CPU there is nothing to wait for and the current sums
+are returned. The end of an epoch always reads the exact sums.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+
+@dataclass(frozen=True)
+class SumsCopy:
+    """The sums as they stood after the caller's step ``step``: one value per loss term (Σ term ×
+    images) over ``images`` images."""
+
+    step: int
+    images: int
+    values: tuple[float, ...]
+
+
+class SumsReader:
+    """Copies of ``sums`` (a device tensor that a training step adds to), read every few steps."""
+
+    def __init__(self, sums: torch.Tensor) -> None:
+        self.sums = sums
+        on_gpu = sums.device.type == "cuda"
+        self.host = torch.zeros(sums.shape, dtype=sums.dtype, pin_memory=on_gpu)
+        self.event = torch.cuda.Event() if on_gpu else None
+        self.pending: tuple[int, int] | None = None  # (step, images) of the copy in flight
+
+    def read(self, step: int, images: int) -> SumsCopy | None:
+        """The sums now, after step ``step`` over ``images`` images — on a GPU, the copy of the
+        previous call instead (``None`` at the first call)."""
+        if self.event is None:
+            return SumsCopy(step, images, tuple(self.sums.tolist()))
+        previous = self.drain()
+        self.host.copy_(self.sums, non_blocking=True)
+        self.event.record()
+        self.pending = (step, images)
+        return previous
+
+    def drain(self) -> SumsCopy | None:
+        """The copy still in flight on a GPU (waiting for it, and only once); None on the CPU."""
+        if self.event is None or self.pending is None:
+            return None
+        self.event.synchronize()
+        (step, images), self.pending = self.pending, None
+        return SumsCopy(step, images, tuple(self.host.tolist()))
 
 
 class RunningLoss:
@@ -17,21 +59,10 @@ class RunningLoss:
 
     def __init__(self, sums: torch.Tensor) -> None:
         self.sums = sums
-        on_gpu = sums.device.type == "cuda"
-        self.host = torch.zeros(sums.shape, dtype=sums.dtype, pin_memory=on_gpu)
-        self.event = torch.cuda.Event() if on_gpu else None
-        self.copied_images = 0
+        self.reader = SumsReader(sums)
 
     def read(self, images: int) -> float | None:
         """The mean loss over ``images`` (those the sums hold now) — on a GPU, over the images of
         the previous call instead (``None`` at the first call of an epoch)."""
-        if self.event is None:
-            return self.sums[0].item() / images if images else None
-        value = None
-        if self.copied_images:
-            self.event.synchronize()
-            value = self.host[0].item() / self.copied_images
-        self.host.copy_(self.sums, non_blocking=True)
-        self.event.record()
-        self.copied_images = images
-        return value
+        copy = self.reader.read(0, images)
+        return copy.values[0] / copy.images if copy is not None and copy.images else None

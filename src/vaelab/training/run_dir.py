@@ -7,6 +7,8 @@ keeps them telling the truth whenever the process stops.
       metrics.jsonl             one JSON object per completed epoch (an export of the checkpoint)
       model.safetensors         the last completed epoch's weights (an export of the checkpoint)
       figures/                  analysis figures (*.png) and their data (*.json, *.npz)
+      tensorboard/              with ``train --tensorboard``: TensorBoard's event files (append-only logs, no part
+                                of this protocol: :mod:`vaelab.training.tensorboard`)
 
 The protocol. Every file is written atomically (:mod:`vaelab.atomic`), so each one is either its old
 or its new version, never half of either; what remains is the order between files. An epoch ends by
@@ -101,6 +103,7 @@ class RunDir:
         self.metrics = self.path / "metrics.jsonl"
         self.checkpoint = self.path / "checkpoint.safetensors"
         self.figures = self.path / "figures"
+        self.tensorboard = self.path / "tensorboard"
 
     def __str__(self) -> str:
         return str(self.path)
@@ -148,7 +151,8 @@ class RunDir:
     def check_new_run_possible(self) -> None:
         """A :class:`RunDirError` before any work unless a new run may start here: the folder is new
         or empty, or holds only vaelab's files of a run stopped before its first epoch ended (a
-        ``config.json`` vaelab can read, an empty ``metrics.jsonl``, temporary files of cut writes).
+        ``config.json`` vaelab can read, an empty ``metrics.jsonl``, temporary files of cut writes, a
+        ``tensorboard/`` folder, whose earlier points the new run's purge mark hides).
         Anything else, such as an unrelated ``config.json``, is named and left alone."""
         self.check_can_create()
         if not self.path.is_dir():
@@ -178,6 +182,8 @@ class RunDir:
             return _reads_as_config(entry)
         if entry == self.metrics:
             return entry.is_file() and not entry.is_symlink() and _is_empty(entry)
+        if entry == self.tensorboard:
+            return entry.is_dir() and not entry.is_symlink()
         return False
 
     def check_writable(self) -> None:

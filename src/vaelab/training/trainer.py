@@ -9,7 +9,9 @@ also holds the metric history and the record of the weights), ``metrics.jsonl`` 
 ``model.safetensors`` (the protocol and its invariant: :mod:`vaelab.training.run_dir`). Ctrl-C or
 SIGTERM stops after the current step and checkpoints mid-epoch; ``resume`` first rewrites exports the
 previous process did not finish, then continues exactly where it stopped. Under torchrun the
-same loop trains with DistributedDataParallel (:mod:`vaelab.training.distributed`).
+same loop trains with DistributedDataParallel (:mod:`vaelab.training.distributed`). With
+``--tensorboard``, rank 0 also logs the loss terms every few steps and each epoch's row, images and
+the recipe for TensorBoard (:mod:`vaelab.training.tensorboard`), flushed before each checkpoint.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,6 +56,7 @@ from vaelab.training.objectives import make_objective
 from vaelab.training.optimizer import make_adam
 from vaelab.training.run_dir import RunDir, WeightsRecord, metrics_text, weights_of
 from vaelab.training.step import TrainStep
+from vaelab.training.tensorboard import EXAMPLES, NoTensorBoard, TensorBoardOptions, check_installed, open_tensorboard
 from vaelab.training.validation import mean_terms
 
 #: Steps between reads of the running loss (progress bar, NaN check) and, under torchrun, between
@@ -76,7 +80,8 @@ class TrainResult:
     Under torchrun every process gets one; ``is_main`` is true for rank 0, the one that wrote the
     run directory and whose ``history`` holds the metrics (the other processes' is empty; their
     ``model`` holds the same weights). ``trained`` is false when a resumed run had already
-    reached its epochs, so nothing was trained or written.
+    reached its epochs, so nothing was trained or written. ``tensorboard`` is the folder that received
+    TensorBoard's event files (rank 0, with ``--tensorboard``), None otherwise.
     """
 
     run_dir: RunDir
@@ -85,6 +90,7 @@ class TrainResult:
     history: list[dict[str, Any]]
     is_main: bool = True
     trained: bool = True
+    tensorboard: Path | None = None
 
 
 def prepare_config(run_dir: RunDir, preset: str | None, resume: bool, **overrides: Any) -> RunConfig:
@@ -121,7 +127,8 @@ class Trainer:
 
     ``processes`` and ``device`` come from :func:`vaelab.training.distributed.open_processes`
     (default: one process on the config's device); ``execution`` overrides the automatic choice
-    of :func:`vaelab.training.execution.choose_execution` (the benchmark and tests use it).
+    of :func:`vaelab.training.execution.choose_execution` (the benchmark and tests use it). ``board``
+    receives the TensorBoard log (:meth:`open_tensorboard`; by default, nothing is logged).
     """
 
     def __init__(
@@ -169,7 +176,9 @@ class Trainer:
                 f"per process; use --batch-size {self.min_last} or more"
             )
         self.test_data = DeviceImages(test_set.images, _labels_for(self.model, test_set), self.device)
+        self.steps_per_epoch = self.train_data.num_batches(config.batch_size, self.min_last)
         self.state = TrainingState()
+        self.board = NoTensorBoard()
         step = TrainStep(
             forward,
             self.optimizer,
@@ -191,7 +200,7 @@ class Trainer:
         check_state_fits(
             self.run_dir.checkpoint,
             self.state,
-            steps=self.train_data.num_batches(self.config.batch_size, self.min_last),
+            steps=self.steps_per_epoch,
             terms=self.objective.terms,
             batch_size=self.config.batch_size,
             max_epochs=MAX_EPOCHS,
@@ -250,8 +259,27 @@ class Trainer:
                 f"--epochs {state.epoch + 1} or more to finish that epoch, which writes its weights"
             )
 
+    def global_step(self) -> int:
+        """The optimiser steps taken since the run began (TensorBoard's step axis)."""
+        return self.state.epoch * self.steps_per_epoch + self.state.step
+
+    def open_tensorboard(self, options: TensorBoardOptions | None, resumed: bool) -> NoTensorBoard:
+        """This process's TensorBoard log (:mod:`vaelab.training.tensorboard`): rank 0's when ``options``
+        ask for one. A new run marks step 0 as its start, a resumed one the step after its checkpoint."""
+        images, labels = self.test_data.images[:EXAMPLES], self.test_data.labels
+        return open_tensorboard(
+            options,
+            self.run_dir.tensorboard,
+            is_main=self.processes.is_main,
+            first_step=self.global_step() + 1 if resumed else 0,
+            sums=self.step.sums,
+            terms=tuple(self.objective.terms),
+            examples=(images, None if labels is None else labels[:EXAMPLES]),
+            recipe=self.config.recipe(),
+        )
+
     def fit(self) -> list[dict[str, Any]]:
-        """Train up to ``config.epochs``; returns the metric history."""
+        """Train up to ``config.epochs`` (logging to ``board``, when set); returns the metric history."""
         if self.processes.is_main:
             self.run_dir.write_metrics(self.state.history)
         with StopRequest() as stop:
@@ -284,8 +312,10 @@ class Trainer:
         local_images = saved.get("images", 0)
         images = state.progress.get("images", 0)
         elapsed = state.progress.get("seconds", 0.0)
-        steps = self.train_data.num_batches(config.batch_size, self.min_last)
+        steps = self.steps_per_epoch
+        before = state.epoch * steps  # global steps done before this epoch
         running = RunningLoss(self.step.sums)
+        self.board.begin_epoch(before + state.step, local_images)
         self.model.train()
         bar = progress_bar(
             total=steps,
@@ -303,6 +333,7 @@ class Trainer:
                 begin, end = processes.shard(batch.shape[0])
                 local_images += end - begin
                 images += batch.shape[0]
+                self.board.after_step(before + step + 1, local_images)
                 bar.update(1)
                 at_check = (step + 1) % CHECK_EVERY == 0 and step + 1 < steps
                 loss = running.read(local_images) if at_check else None
@@ -372,6 +403,7 @@ class Trainer:
         state.epoch, state.step, state.progress = state.epoch + 1, 0, {}
         state.weights = WeightsRecord(state.epoch, tensors_digest(weights_of(self.model))).to_dict()
         rng = capture_rng(self.shuffle) | rank_rng
+        self.board.end_epoch(self.global_step(), row, self.model)  # on disk before the commit, as every point
         # The checkpoint commits the epoch; the two exports follow (vaelab.training.run_dir).
         save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng, self.config.recipe())
         self.run_dir.write_metrics(state.history)
@@ -405,6 +437,7 @@ class Trainer:
         if processes.is_main:
             state.step = step
             state.progress = {"sums": sums.tolist(), "images": images, "seconds": seconds}
+            self.board.flush()  # the points so far, on disk before the checkpoint
             save_checkpoint(self.run_dir.checkpoint, self.model, self.optimizer, state, rng, self.config.recipe())
         processes.agree()  # every process waits until the checkpoint is written
         raise TrainingInterrupted(
@@ -442,6 +475,7 @@ def train(
     test_set: ImageSet | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    tensorboard: TensorBoardOptions | None = None,
 ) -> TrainResult:
     """Train ``config`` in ``run_dir`` (new, or resumed from its checkpoint).
 
@@ -449,8 +483,12 @@ def train(
     validation, as in the book) to its test split; pass :class:`ImageSet` objects to
     train on data held in memory (tests, notebooks). Started by torchrun (``WORLD_SIZE`` > 1 in
     the environment), each process calls this and they train together with DDP; rank 0 writes.
-    ``config.threads`` applies for the duration of the call.
+    ``config.threads`` applies for the duration of the call. ``tensorboard`` asks rank 0 to log the
+    run for TensorBoard as well (:mod:`vaelab.training.tensorboard`; a :class:`ConfigError` first, before
+    any data is read, when the ``tensorboard`` package is missing).
     """
+    if tensorboard is not None:
+        check_installed()
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if train_set is None:
         train_set = load_dataset(
@@ -464,7 +502,7 @@ def train(
         processes, device = open_processes(resolve_device(config.device))
         finished = False
         try:
-            result = _train(config, run_dir, resume, train_set, test_set, progress, log, processes, device)
+            result = _train(config, run_dir, resume, train_set, test_set, progress, log, processes, device, tensorboard)
             finished = True
             return result
         except WriteError as exc:
@@ -497,6 +535,7 @@ def _train(
     log: Callable[[str], None],
     processes: SingleProcess,
     device: torch.device,
+    tensorboard: TensorBoardOptions | None,
 ) -> TrainResult:
     trainer = Trainer(
         config, run_dir, train_set, test_set, progress=progress, log=log, processes=processes, device=device
@@ -517,14 +556,19 @@ def _train(
         run_dir.create()
     if processes.is_main:
         run_dir.write_config(config)
-    trainer.fit()
-    return _result(trainer, processes)
+    with trainer.open_tensorboard(tensorboard, resume) as board:
+        trainer.board = board
+        trainer.fit()
+        board.finish(trainer.global_step())
+    return _result(trainer, processes, tensorboard=board.folder)
 
 
 def _epochs(count: int) -> str:
     return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
-def _result(trainer: Trainer, processes: SingleProcess, trained: bool = True) -> TrainResult:
+def _result(
+    trainer: Trainer, processes: SingleProcess, trained: bool = True, tensorboard: Path | None = None
+) -> TrainResult:
     history = trainer.state.history if processes.is_main else []
-    return TrainResult(trainer.run_dir, trainer.config, trainer.model, history, processes.is_main, trained)
+    return TrainResult(trainer.run_dir, trainer.config, trainer.model, history, processes.is_main, trained, tensorboard)
