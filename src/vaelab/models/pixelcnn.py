@@ -35,6 +35,7 @@ that the logits at a position never depend on that position or any later one.
 from __future__ import annotations
 
 import math
+from typing import cast
 from typing import Any
 
 import torch
@@ -174,11 +175,16 @@ class GatedPixelCNN(nn.Module):
             from_vertical = self._from_rows_above(codes[:, :i], labels)
             for j in range(self.grid[1]):
                 h = self.embed(codes[:, i : i + 1])
-                for layer, added in zip(self.layers, from_vertical, strict=True):
+                for layer, added in zip(self.gated_layers, from_vertical, strict=True):
                     h = layer.horizontal_part(h, added, labels)
                 probabilities = torch.softmax(self.head(h)[:, :, 0, j].float(), dim=1)
                 codes[:, i, j] = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
         return codes
+
+    @property
+    def gated_layers(self) -> list[GatedLayer]:
+        """The gated layers, in order (typed: iterating the ModuleList gives modules)."""
+        return [cast(GatedLayer, layer) for layer in self.layers]
 
     def _from_rows_above(self, above: torch.Tensor, labels: torch.Tensor | None) -> list[torch.Tensor]:
         """What each layer's vertical stack adds to the horizontal stack's next row, given the code rows
@@ -187,9 +193,9 @@ class GatedPixelCNN(nn.Module):
         count, rows, width = above.shape
         if rows == 0:
             zeros = self.embedding.weight.new_zeros((count, 2 * self.channels, 1, width))
-            return [layer.vertical_to_horizontal(zeros) for layer in self.layers]
+            return [layer.vertical_to_horizontal(zeros) for layer in self.gated_layers]
         added, v = [], self.embed(above)
-        for layer in self.layers:
+        for layer in self.gated_layers:
             v_pre, v = layer.vertical_part(v, labels)
             added.append(layer.vertical_to_horizontal(v_pre[:, :, -1:, :]))
         return added
