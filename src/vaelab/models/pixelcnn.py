@@ -35,8 +35,7 @@ that the logits at a position never depend on that position or any later one.
 from __future__ import annotations
 
 import math
-from typing import cast
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
