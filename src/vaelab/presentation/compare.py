@@ -180,14 +180,28 @@ def _header() -> list[str]:
     return [*KEYS, *(name for name, *_ in COLUMNS)]
 
 
-def _formatted(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+#: Each metric column's format.
+FORMATS = {name: fmt for name, _, _, fmt in COLUMNS}
+
+
+def _cell(row: dict[str, Any], name: str) -> str:
+    """``row``'s value of column ``name`` as the tables show it ("–" for a metric not measured)."""
+    if name not in FORMATS:
+        return str(row[name])
+    return "–" if row[name] is None else format(row[name], FORMATS[name])
+
+
+def formatted(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The table's header and its rows' cells, as text: one row per run, sampler and weights."""
     header = _header()
-    formats = {name: fmt for name, _, _, fmt in COLUMNS}
-    cells = [
-        [str(row[h]) if h not in formats else ("–" if row[h] is None else format(row[h], formats[h])) for h in header]
-        for row in rows
-    ]
-    return header, cells
+    return header, [[_cell(row, name) for name in header] for row in rows]
+
+
+def metric_lines(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """The table turned on its side: one line per metric that any of ``rows`` measured, its name first,
+    then its value in each row (for a model card or a report, whose rows are one run's samplers)."""
+    names = [name for name, *_ in COLUMNS if any(row.get(name) is not None for row in rows)]
+    return [[name, *(_cell(row, name) for row in rows)] for name in names]
 
 
 #: What a "–" in the table means, printed under it.
@@ -199,7 +213,7 @@ LEGEND = (
 
 def as_text(rows: list[dict[str, Any]]) -> str:
     """The table for a terminal, one column per metric, and the :data:`LEGEND` under it."""
-    return format_table(*_formatted(rows)) + "\n" + LEGEND
+    return format_table(*formatted(rows)) + "\n" + LEGEND
 
 
 def _markdown_row(cells: Sequence[str]) -> str:
@@ -209,7 +223,7 @@ def _markdown_row(cells: Sequence[str]) -> str:
 def as_markdown(rows: list[dict[str, Any]]) -> str:
     """The table in GitHub Markdown, after :data:`MARKDOWN_MARKER` and a blank line, and the
     :data:`LEGEND` after another."""
-    header, cells = _formatted(rows)
+    header, cells = formatted(rows)
     lines = [MARKDOWN_MARKER, "", _markdown_row(header), "|" + "---|" * len(header)]
     lines += [_markdown_row(row) for row in cells]
     lines += ["", LEGEND]
@@ -233,7 +247,7 @@ FIRST_LINE_STARTS = {
 }
 
 
-def _written_by_vaelab(path: Path, starts: tuple[str, ...]) -> bool:
+def written_by_vaelab(path: Path, starts: tuple[str, ...]) -> bool:
     """Whether ``path`` is missing, or a regular file whose first line begins with one of ``starts``."""
     try:
         check_regular_file(path)
@@ -251,7 +265,7 @@ def check_output(folder: Path) -> None:
     """A :class:`ConfigError` naming the ``comparison.md``/``.csv`` in ``folder`` that vaelab did not
     write (which compare would replace)."""
     foreign = [
-        folder / name for name, starts in FIRST_LINE_STARTS.items() if not _written_by_vaelab(folder / name, starts)
+        folder / name for name, starts in FIRST_LINE_STARTS.items() if not written_by_vaelab(folder / name, starts)
     ]
     if foreign:
         names = " and ".join(str(path) for path in foreign)

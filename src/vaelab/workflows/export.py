@@ -34,7 +34,7 @@ from vaelab.errors import ConfigError, RunDirError
 from vaelab.latent.generation import Generated, draw
 from vaelab.latent.samplers import PriorSampler, check_sampler_applies, default_sampler, make_sampler
 from vaelab.limits import MAX_GENERATED
-from vaelab.models import count_parameters, get_preset
+from vaelab.models import get_preset, parameter_counts
 from vaelab.models.base import LatentModel
 from vaelab.presentation.compare import collect_rows
 from vaelab.presentation.images import save_png, tile
@@ -123,7 +123,6 @@ def _model_facts(model: LatentModel, target: PretrainedDir, samples: Path | None
     spec = model.spec
     assert spec is not None  # write_pretrained refused a model without one
     prior = attached_prior(model)
-    parameters = {part: count_parameters(getattr(model, part)) for part in ("encoder", "decoder")}
     return CardFacts(
         name=model.family,
         description=f"A {model.family} model saved from Python with vaelab.",
@@ -131,7 +130,7 @@ def _model_facts(model: LatentModel, target: PretrainedDir, samples: Path | None
         spec=spec,
         capabilities=model.facts(),
         latent=latent_size(model),
-        parameters={**parameters, "total": count_parameters(model)},
+        parameters=parameter_counts(model),
         weights=read_pretrained_config(target)["weights"],
         samples=samples.name if samples is not None else None,
         samples_note=note,
