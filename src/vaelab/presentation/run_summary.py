@@ -12,9 +12,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from vaelab.models import ModelSpec
+from vaelab.errors import ConfigError
+from vaelab.models import ModelSpec, get_preset
 from vaelab.training.config import RunConfig
 from vaelab.training.reproduce import Command
+
+
+def preset_description(preset: str) -> str:
+    """The preset's one-line description (a sentence naming it for a preset this vaelab no longer has)."""
+    try:
+        return get_preset(preset).description
+    except ConfigError:
+        return f"Trained from the preset {preset}."
 
 
 def model_rows(
