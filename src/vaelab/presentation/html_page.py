@@ -48,6 +48,9 @@ figure { display: inline-block; margin: 0.6em 1.2em 0.6em 0; vertical-align: top
 figure img { max-width: 100%; height: auto; border: 1px solid var(--rule); background: #fff; }
 figcaption { font-size: 0.9em; }
 .note { font-size: 0.92em; }
+.side-by-side { display: flex; flex-wrap: wrap; column-gap: 2.5em; }
+.side-by-side > * { flex: 1 1 380px; min-width: 0; }
+td code { overflow-wrap: anywhere; }
 """
 
 _CODE = re.compile(r"`([^`]+)`")
@@ -108,6 +111,11 @@ def details(summary: str, body: str) -> str:
 def section(title: str, *parts: str, level: int = 2) -> str:
     """A heading of ``level`` and the parts under it."""
     return f"<section><h{level}>{prose(title)}</h{level}>{''.join(parts)}</section>"
+
+
+def side_by_side(*parts: str) -> str:
+    """``parts`` (sections) in columns, one under the other where the page is narrow."""
+    return '<div class="side-by-side">' + "".join(parts) + "</div>"
 
 
 def page(title: str, body: Sequence[str]) -> str:

@@ -44,6 +44,7 @@ from vaelab.presentation.html_page import (
     page,
     paragraph,
     section,
+    side_by_side,
     table,
 )
 from vaelab.presentation.report_figures import CURVES_CAPTION, figures_html, loss_curves_html
@@ -91,8 +92,12 @@ def report_page(run_dir: str | Path, warn: Warn = warn_on_stderr) -> str:
         f"<h1>{_title(run, config)}</h1>",
         paragraph(preset_description(config.preset)),
         paragraph(f"Written by vaelab {__version__} from the files of `{run}`.", note=True),
-        section("Model", table(None, _model_lines(run, config, model))),
-        section("Recipe", table(None, recipe_rows(config)), details("The run's `config.json`", _config_json(config))),
+        side_by_side(
+            section("Model", table(None, _model_lines(run, config, model))),
+            section(
+                "Recipe", table(None, recipe_rows(config)), details("The run's `config.json`", _config_json(config))
+            ),
+        ),
         section("Training", *_training(run, config)),
         section("Evaluation and diagnostics", *measures),
         _prior_section(run, model, prior),
@@ -142,9 +147,17 @@ def _training(run: RunDir, config: RunConfig) -> list[str]:
     return [
         done,
         loss_curves_html(rows, CURVES_CAPTION),
-        table(("epoch", "training loss", "validation loss", "seconds", "images/s"), epochs),
-        section(
-            f"Epoch {last['epoch']}, every term", table(("term", "training", "validation"), epoch_lines(last)), level=3
+        side_by_side(
+            section(
+                "Each epoch",
+                table(("epoch", "training loss", "validation loss", "seconds", "images/s"), epochs),
+                level=3,
+            ),
+            section(
+                f"Epoch {last['epoch']}, every term",
+                table(("term", "training", "validation"), epoch_lines(last)),
+                level=3,
+            ),
         ),
     ]
 
@@ -225,5 +238,12 @@ def _reproduce(run: RunDir, config: RunConfig, prior: PriorConfig | None, measur
     ]
     parts += [paragraph(note, note=True) for note in reproduce_notes(commands, prior is not None)]
     if measured:
-        parts.append(paragraph("`evaluate` and `diagnose` need the judge: `vaelab judge train`, once.", note=True))
+        parts.append(
+            paragraph(
+                "`evaluate` and `diagnose` need the judge (`vaelab judge train`, once), and are shown with their "
+                "default options: `evaluation.json` and `diagnostics.json` record the samples, seed and bounds each "
+                "measurement used.",
+                note=True,
+            )
+        )
     return parts

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 #: Panels per row.
-COLUMNS = 3
+COLUMNS = 4
 
 
 def loss_terms(rows: Sequence[dict[str, Any]]) -> list[str]:
