@@ -25,7 +25,7 @@ from headless_chromium import MISSING, Chromium, find_chromium
 from synthetic import synthetic_images
 from vaelab.evaluation.results import DIAGNOSTICS, EVALUATION, merge_results
 from vaelab.presentation import report
-from vaelab.presentation.compare import write_comparison
+from vaelab.presentation.compare import CSV_FILE, MARKDOWN_FILE, write_comparison
 from vaelab.presentation.html_page import MARKER
 from vaelab.presentation.html_report import REPORT_FILE, report_page, write_report
 from vaelab.training import RunConfig, RunDir, load_run, train
@@ -250,7 +250,7 @@ def test_compare_html_holds_the_table_and_each_runs_key_figures(capsys, analysed
     assert code == 0
     assert out.splitlines()[-3:] == [
         f"wrote {page_path}",
-        *(f"wrote {tmp_path / 'out' / name}" for name in ("comparison.md", "comparison.csv")),
+        *(f"wrote {tmp_path / 'out' / name}" for name in (MARKDOWN_FILE, CSV_FILE)),
     ]
     text = page_path.read_text(encoding="utf-8")
     page = assert_self_contained(text)
@@ -269,7 +269,7 @@ def test_compare_refuses_a_foreign_html_file_before_writing(capsys, analysed_run
         capsys, "compare", str(analysed_run), "--output", str(tmp_path / "out"), "--html", str(tmp_path / "mine.html")
     )
     assert_one_line_error(code, err, 1, "mine.html was not written by vaelab", "choose another --html")
-    assert not (tmp_path / "out" / "comparison.md").exists()
+    assert not (tmp_path / "out" / MARKDOWN_FILE).exists()
 
 
 # The pages in a real browser.
