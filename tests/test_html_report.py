@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,11 +27,12 @@ from synthetic import synthetic_images
 from vaelab.evaluation.results import DIAGNOSTICS, EVALUATION, merge_results
 from vaelab.presentation import report
 from vaelab.presentation.compare import CSV_FILE, MARKDOWN_FILE, write_comparison
-from vaelab.presentation.html_page import MARKER
+from vaelab.presentation.html_page import MARKER, prose
 from vaelab.presentation.html_report import REPORT_FILE, report_page, write_report
 from vaelab.training import RunConfig, RunDir, load_run, train
 from vaelab.training.prior import prepare_prior_config, train_prior
 from vaelab.training.reproduce import train_command
+from vaelab.training.run_dir import WeightsRecord
 
 QUIET = {"progress": False, "log": lambda s: None}
 #: The only elements a page may have: no script, link, frame, object, form or base.
@@ -200,6 +202,26 @@ def test_a_vq_vae_report_shows_its_prior(vq_run):
     assert "bits per code" in text and len(page.images()) == 2  # the run's curves and the prior's
     assert f"vaelab prior train {vq_run} --seed 0 --channels 8 --layers 2 --epochs 1 --batch-size 20" in text
     assert "latent</th><td>8×8×16" in text
+
+
+def test_a_prior_of_other_weights_says_so(vq_run, tmp_path):
+    run_dir = shutil.copytree(vq_run, tmp_path / "vq")
+    config = json.loads((run_dir / "prior" / "config.json").read_text())
+    config["vq_weights"]["sha256"] = "0" * 64
+    (run_dir / "prior" / "config.json").write_text(json.dumps(config))
+    text = report_page(run_dir)
+    assert "the code grids of epoch 1, not the run&#x27;s current weights: delete" in text
+    assert f"<code>vaelab prior train {run_dir}</code>" in text
+
+
+def test_measures_of_other_weights_are_marked_and_said(run_copy):
+    other = WeightsRecord(1, "0" * 64)
+    merge_results(run_copy / "figures" / EVALUATION, "gmm", {"precision": 0.5}, other, warn=lambda message: None)
+    warnings: list[str] = []
+    text = report_page(run_copy, warn=warnings.append)
+    assert "<th>gmm (epoch 1 (not current))</th>" in text and '<td class="number">0.500</td>' in text
+    (warning,) = warnings
+    assert "were not measured on the weights of epoch 2" in warning and prose(warning) in text
 
 
 def test_the_command_writes_the_page_and_replaces_only_its_own(capsys, run_copy, tmp_path):

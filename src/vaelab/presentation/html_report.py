@@ -195,9 +195,6 @@ def _prior_section(run: RunDir, model: LatentModel, prior: PriorConfig | None) -
         return section("Prior", paragraph(f"No prior yet: `vaelab prior train {run}` trains one over the code grids."))
     with torch.device("meta"):
         parameters = count_parameters(prior.build(vq.codebook_size, vq.grid))
-    record = run.weights_record()
-    models = prior.vq_weights or {}
-    current = record is not None and models == record.to_dict()
     rows: list[tuple[str, Any]] = [
         ("network", f"gated PixelCNN: {prior.channels} channels, {prior.layers} layers, kernel {prior.kernel}"),
         ("classes", prior.classes or "none (unconditional)"),
@@ -206,15 +203,7 @@ def _prior_section(run: RunDir, model: LatentModel, prior: PriorConfig | None) -
             "training",
             f"Adam, lr {prior.lr:g}, batch {prior.batch_size}, {count(prior.epochs, 'epoch')}, seed {prior.seed}",
         ),
-        (
-            "models",
-            f"the code grids of the weights of epoch {models.get('epoch')}"
-            + (
-                ", the run's current ones"
-                if current
-                else f", not the run's current ones: `vaelab prior train {run}` again"
-            ),
-        ),
+        ("models", _modelled_weights(run, prior)),
     ]
     history = PriorDir(run.path).read_metrics()
     parts = [
@@ -224,6 +213,18 @@ def _prior_section(run: RunDir, model: LatentModel, prior: PriorConfig | None) -
     if history:
         parts.append(paragraph(prior_epoch_sentence(history[-1])))
     return section("Prior", *parts)
+
+
+def _modelled_weights(run: RunDir, prior: PriorConfig) -> str:
+    """Which weights' code grids the prior models, and whether they are the run's current ones."""
+    record = run.weights_record()
+    if record is not None and prior.vq_weights == record.to_dict():
+        return f"the code grids of the weights of epoch {record.epoch}, the run's current ones"
+    modelled = f"epoch {prior.vq_weights['epoch']}" if prior.vq_weights else "unrecorded weights"
+    return (
+        f"the code grids of {modelled}, not the run's current weights: delete `{PriorDir(run.path)}` and train a "
+        f"new one with `vaelab prior train {run}`"
+    )
 
 
 def _reproduce(run: RunDir, config: RunConfig, prior: PriorConfig | None, measured: list[str]) -> list[str]:
