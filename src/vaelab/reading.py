@@ -47,9 +47,9 @@ def check_regular_file(path: Path, max_bytes: int | None = None, what: str = "th
     return status.st_size
 
 
-def read_text(path: Path, max_bytes: int, what: str = "the file", encoding: str = "utf-8") -> str:
-    """The text of the regular file ``path`` (at most ``max_bytes``); a :class:`FileProblem` when it is
-    not a regular file, too large, unreadable or not text in ``encoding``."""
+def read_bytes(path: Path, max_bytes: int, what: str = "the file") -> bytes:
+    """The content of the regular file ``path`` (at most ``max_bytes``); a :class:`FileProblem` when it is
+    not a regular file, too large or unreadable."""
     check_regular_file(path, max_bytes, what)
     try:
         with open(path, "rb") as handle:
@@ -60,6 +60,13 @@ def read_text(path: Path, max_bytes: int, what: str = "the file", encoding: str 
         raise FileProblem(f"cannot be read ({_reason(exc)})") from None
     if len(data) > max_bytes:  # it grew since the check
         raise FileProblem(f"is more than the {_size(max_bytes)} {what} can be")
+    return data
+
+
+def read_text(path: Path, max_bytes: int, what: str = "the file", encoding: str = "utf-8") -> str:
+    """The text of the regular file ``path`` (at most ``max_bytes``); a :class:`FileProblem` when it is
+    not a regular file, too large, unreadable or not text in ``encoding``."""
+    data = read_bytes(path, max_bytes, what)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -82,6 +89,21 @@ def parse_json(text: str) -> Any:
 def read_json(path: Path, max_bytes: int, what: str = "the file") -> Any:
     """The JSON content of the regular file ``path`` (see :func:`read_text` and :func:`parse_json`)."""
     return parse_json(read_text(path, max_bytes, what))
+
+
+def is_own_file(path: Path, starts: tuple[str, ...]) -> bool:
+    """Whether vaelab may write its file at ``path``: nothing is there (not even a dangling symbolic link),
+    or a regular file whose first line begins with one of ``starts`` (the marker or header vaelab writes)."""
+    try:
+        check_regular_file(path)
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except FileNotFoundError:
+        return not path.is_symlink()
+    except (FileProblem, OSError):
+        return False
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    return first.decode("utf-8", errors="replace").startswith(starts)
 
 
 def _reason(exc: OSError) -> str:

@@ -120,10 +120,18 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
         help="one table of every metric across runs and samplers",
         description="Print one table of the diagnostics and metrics stored in each RUN_DIR (by "
         "`vaelab diagnose` and `vaelab evaluate`), one row per run and sampler, and write it as "
-        "comparison.md and comparison.csv into --output.",
+        "comparison.md and comparison.csv into --output (and, with --html, as a page).",
     )
     p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="run directories")
     p.add_argument("--output", default=".", help="folder for comparison.md and comparison.csv (default: .)")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help=(
+            "also write the comparison as one self-contained HTML file (the table, and each run's recipe, loss "
+            "curves and key figures), in an existing folder; new, or a page vaelab wrote"
+        ),
+    )
     p.set_defaults(handler=cmd_compare)
 
 
@@ -200,7 +208,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     """``vaelab compare``: print the table, then the files written."""
     from vaelab.presentation.compare import write_comparison
 
-    table, paths = write_comparison(args.run_dirs, args.output)
+    table, paths = write_comparison(args.run_dirs, args.output, html=args.html)
     print(table)
     print_paths(paths)
 

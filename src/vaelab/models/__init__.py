@@ -10,7 +10,7 @@ from vaelab.models.base import (
     Posterior,
     has_gaussian_posterior,
 )
-from vaelab.models.build import build_model, count_parameters
+from vaelab.models.build import build_model, count_parameters, parameter_counts
 from vaelab.models.families import FAMILIES, Family, get_family
 from vaelab.models.presets import PRESETS, Preset, get_preset
 from vaelab.models.recipe import RECIPE_FIELDS, Recipe
@@ -37,4 +37,5 @@ __all__ = [
     "get_family",
     "get_preset",
     "has_gaussian_posterior",
+    "parameter_counts",
 ]

@@ -31,3 +31,10 @@ def build_model(spec: ModelSpec) -> LatentModel:
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters of ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def parameter_counts(model: LatentModel) -> dict[str, int]:
+    """The trainable parameters of ``model``'s ``encoder`` and ``decoder``, and the ``total``, which also
+    counts a family's own (the VampPrior's pseudo-inputs)."""
+    parts = {part: count_parameters(getattr(model, part)) for part in ("encoder", "decoder")}
+    return {**parts, "total": count_parameters(model)}

@@ -12,7 +12,8 @@ the Markdown starts with :data:`MARKDOWN_MARKER`, the CSV with its header row (o
 earlier vaelab, whose tables had other columns, the key columns their header rows began with:
 :data:`FIRST_LINE_STARTS`). Anything else there is refused in one
 line before anything is written. The CSV, the data, is written last, after the old one is removed,
-so a ``comparison.csv`` is always the table of the ``comparison.md`` beside it.
+so a ``comparison.csv`` is always the table of the ``comparison.md`` beside it. ``--html FILE`` adds
+the comparison as one self-contained HTML page (:mod:`~vaelab.presentation.comparison_page`).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ from vaelab.evaluation.results import (
     result_weights,
 )
 from vaelab.folders import make_folder
+from vaelab.presentation.comparison_page import comparison_page
+from vaelab.presentation.html_page import check_destination
 from vaelab.presentation.tables import format_table
-from vaelab.reading import FileProblem, check_regular_file
+from vaelab.reading import is_own_file
 from vaelab.training.run_dir import RunDir, WeightsRecord
 
 
@@ -180,14 +183,28 @@ def _header() -> list[str]:
     return [*KEYS, *(name for name, *_ in COLUMNS)]
 
 
-def _formatted(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+#: Each metric column's format.
+FORMATS = {name: fmt for name, _, _, fmt in COLUMNS}
+
+
+def _cell(row: dict[str, Any], name: str) -> str:
+    """``row``'s value of column ``name`` as the tables show it ("–" for a metric not measured)."""
+    if name not in FORMATS:
+        return str(row[name])
+    return "–" if row[name] is None else format(row[name], FORMATS[name])
+
+
+def formatted(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The table's header and its rows' cells, as text: one row per run, sampler and weights."""
     header = _header()
-    formats = {name: fmt for name, _, _, fmt in COLUMNS}
-    cells = [
-        [str(row[h]) if h not in formats else ("–" if row[h] is None else format(row[h], formats[h])) for h in header]
-        for row in rows
-    ]
-    return header, cells
+    return header, [[_cell(row, name) for name in header] for row in rows]
+
+
+def metric_lines(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """The table turned on its side: one line per metric that any of ``rows`` measured, its name first,
+    then its value in each row (for a model card or a report, whose rows are one run's samplers)."""
+    names = [name for name, *_ in COLUMNS if any(row.get(name) is not None for row in rows)]
+    return [[name, *(_cell(row, name) for row in rows)] for name in names]
 
 
 #: What a "–" in the table means, printed under it.
@@ -199,7 +216,7 @@ LEGEND = (
 
 def as_text(rows: list[dict[str, Any]]) -> str:
     """The table for a terminal, one column per metric, and the :data:`LEGEND` under it."""
-    return format_table(*_formatted(rows)) + "\n" + LEGEND
+    return format_table(*formatted(rows)) + "\n" + LEGEND
 
 
 def _markdown_row(cells: Sequence[str]) -> str:
@@ -209,7 +226,7 @@ def _markdown_row(cells: Sequence[str]) -> str:
 def as_markdown(rows: list[dict[str, Any]]) -> str:
     """The table in GitHub Markdown, after :data:`MARKDOWN_MARKER` and a blank line, and the
     :data:`LEGEND` after another."""
-    header, cells = _formatted(rows)
+    header, cells = formatted(rows)
     lines = [MARKDOWN_MARKER, "", _markdown_row(header), "|" + "---|" * len(header)]
     lines += [_markdown_row(row) for row in cells]
     lines += ["", LEGEND]
@@ -233,26 +250,10 @@ FIRST_LINE_STARTS = {
 }
 
 
-def _written_by_vaelab(path: Path, starts: tuple[str, ...]) -> bool:
-    """Whether ``path`` is missing, or a regular file whose first line begins with one of ``starts``."""
-    try:
-        check_regular_file(path)
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-    except FileNotFoundError:
-        return not path.is_symlink()
-    except (FileProblem, OSError):
-        return False
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    return first.decode("utf-8", errors="replace").startswith(starts)
-
-
 def check_output(folder: Path) -> None:
     """A :class:`ConfigError` naming the ``comparison.md``/``.csv`` in ``folder`` that vaelab did not
     write (which compare would replace)."""
-    foreign = [
-        folder / name for name, starts in FIRST_LINE_STARTS.items() if not _written_by_vaelab(folder / name, starts)
-    ]
+    foreign = [folder / name for name, starts in FIRST_LINE_STARTS.items() if not is_own_file(folder / name, starts)]
     if foreign:
         names = " and ".join(str(path) for path in foreign)
         raise ConfigError(
@@ -263,16 +264,26 @@ def check_output(folder: Path) -> None:
 
 
 def write_comparison(
-    run_dirs: Sequence[str | Path], output: str | Path, warn: Warn = warn_on_stderr
+    run_dirs: Sequence[str | Path],
+    output: str | Path,
+    warn: Warn = warn_on_stderr,
+    html: str | Path | None = None,
 ) -> tuple[str, list[Path]]:
     """Collect, and write ``comparison.md`` and ``comparison.csv`` into ``output`` (refusing to
-    replace files there that vaelab did not write); returns the terminal table and the paths. The
+    replace files there that vaelab did not write) and, given ``html``, the comparison's page there
+    (:mod:`~vaelab.presentation.comparison_page`, written first); returns the terminal table and the
+    paths. Every destination is checked, and the page laid out, before any file is written. The
     warnings about rows of other weights go through ``warn`` once the files are written (an error
     is the only line)."""
     warnings: list[str] = []
     rows = collect_rows(run_dirs, warnings.append)
     folder = make_folder(output, ConfigError, "choose another --output")
     check_output(folder)
+    page_path = check_destination(html, "--html") if html is not None else None  # may lie in the new folder
+    written = []
+    if page_path is not None:
+        atomic_write_text(page_path, comparison_page(*formatted(rows), LEGEND, warnings, run_dirs))
+        written.append(page_path)
     md, csv_path = folder / MARKDOWN_FILE, folder / CSV_FILE
     try:  # vaelab's own (checked above): gone until the new one is written, last
         csv_path.unlink(missing_ok=True)
@@ -282,4 +293,4 @@ def write_comparison(
     atomic_write_text(csv_path, as_csv(rows))
     for warning in warnings:
         warn(warning)
-    return as_text(rows), [md, csv_path]
+    return as_text(rows), [*written, md, csv_path]

@@ -85,6 +85,16 @@ def save_png(image: np.ndarray, path: Path, scale: int = 1) -> Path:
 
 def save_figure(fig: Figure, path: Path) -> Path:
     """Save ``fig`` as a PNG atomically and close it."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))
-    plt.close(fig)
+    data = figure_png(fig)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
     return path
+
+
+def figure_png(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes (as :func:`save_figure` writes it), and close it."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()

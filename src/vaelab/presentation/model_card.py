@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaelab.models import ModelSpec
-from vaelab.presentation.compare import COLUMNS
+from vaelab.presentation.compare import metric_lines
+from vaelab.presentation.run_summary import (
+    epoch_lines,
+    model_rows,
+    prior_epoch_sentence,
+    recipe_rows,
+    reproduce_notes,
+)
 from vaelab.training.config import RunConfig
 from vaelab.training.reproduce import Command
 
@@ -150,14 +157,9 @@ def _use(facts: CardFacts) -> str:
 
 
 def _model(facts: CardFacts) -> str:
-    spec, capabilities, parameters = facts.spec, facts.capabilities, facts.parameters
     epoch = facts.weights.get("epoch")
-    family = f"{spec.kind} ({capabilities['posterior']} posterior; default sampler {capabilities['default_sampler']})"
-    rows = [
-        ("family", family),
-        ("latent", facts.latent),
-        ("images", f"{spec.image_channels} × {spec.image_size} × {spec.image_size}, values in [0, 1]"),
-        ("parameters", ", ".join(f"{name} {count:,}" for name, count in parameters.items())),
+    rows = model_rows(facts.spec, facts.capabilities, facts.latent, facts.parameters)
+    rows += [
         ("weights", (f"epoch {epoch}, " if epoch is not None else "") + f"SHA-256 `{facts.weights['sha256']}`"),
         ("files", "`config.json` (rebuilds the model), `model.safetensors` (its weights)"),
     ]
@@ -171,29 +173,14 @@ def _model(facts: CardFacts) -> str:
 def _recipe(facts: CardFacts) -> str:
     if facts.run is None:
         return "## Recipe\n\nSaved from Python, not from a run: no recipe, metrics or commands are known."
-    run = facts.run
-    rows = [
-        ("preset", run.preset),
-        ("dataset", run.dataset + _limits(run)),
-        ("objective", f"{run.objective} {json.dumps(run.objective_params)}" if run.objective_params else run.objective),
-        ("optimiser", f"Adam, lr {run.lr:g}, batch {run.batch_size}, {_count(run.epochs, 'epoch')}, seed {run.seed}"),
-    ]
-    if run.corruption is not None:
-        rows.append(("corruption", run.corruption.describe()))
-    recipe = json.dumps(run.to_dict(), indent=2)
+    recipe = json.dumps(facts.run.to_dict(), indent=2)
     terms = f"Terms: {facts.terms.terms}."
     return (
         "## Recipe\n\n"
-        + _table(("", ""), rows)
+        + _table(("", ""), recipe_rows(facts.run))
         + f"\n\n{terms}\n\nThe run's `config.json` (also under `run` in this folder's `config.json`):\n\n"
         + f"```json\n{recipe}\n```"
     )
-
-
-def _limits(run: RunConfig) -> str:
-    limits = (("training", run.limit_train), ("test", run.limit_test))
-    parts = [f"first {count:,} {split} images" for split, count in limits if count]
-    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _metrics(facts: CardFacts) -> str:
@@ -204,18 +191,11 @@ def _metrics(facts: CardFacts) -> str:
     if row is None:
         parts.append("The run's `metrics.jsonl` holds no epoch.")
     else:
-        train, val = row.get("train", {}), row.get("val", {})
-        lines = [(term, _number(train.get(term)), _number(val.get(term))) for term in dict.fromkeys([*train, *val])]
-        table = _table(("term", "training", "validation"), lines)
+        table = _table(("term", "training", "validation"), epoch_lines(row))
         parts.append(f"Epoch {row['epoch']}, as the run's `metrics.jsonl` records it:\n\n{table}")
     parts.append(_measures(facts.measures))
     if facts.prior_last_epoch is not None:
-        prior_row = facts.prior_last_epoch
-        bits = [_number(prior_row.get(split, {}).get("nll_bits_per_code")) for split in ("train", "val")]
-        parts.append(
-            f"The prior, epoch {prior_row['epoch']}: {bits[0]} bits per code on the training images' code grids, "
-            f"{bits[1]} on the test images'."
-        )
+        parts.append(prior_epoch_sentence(facts.prior_last_epoch))
     return "\n\n".join(parts)
 
 
@@ -223,11 +203,9 @@ def _measures(rows: list[dict[str, Any]]) -> str:
     """The numbers ``vaelab evaluate`` and ``vaelab diagnose`` measured on these weights, one column per sampler."""
     if not rows:
         return "No `vaelab evaluate` or `vaelab diagnose` results of these weights (run them, then export again)."
-    names = [name for name, *_ in COLUMNS if any(row.get(name) is not None for row in rows)]
-    formats = {name: fmt for name, _, _, fmt in COLUMNS}
-    lines = [(name, *(_number(row[name], formats[name]) for row in rows)) for name in names]
     header = ("measured on the test set", *(f"sampler {row['sampler']}" for row in rows))
-    return "What `vaelab evaluate` and `vaelab diagnose` measured on these weights:\n\n" + _table(header, lines)
+    text = "What `vaelab evaluate` and `vaelab diagnose` measured on these weights:\n\n"
+    return text + _table(header, metric_lines(rows))
 
 
 def _samples(facts: CardFacts) -> str:
@@ -240,17 +218,7 @@ def _reproduce(facts: CardFacts) -> str:
     if not facts.commands:
         return ""
     block = "\n".join(command.text for command in facts.commands)
-    notes = [
-        f"`{command.text.split(' --', 1)[0]}` cannot set {', '.join(command.unreproduced)}: the run's `config.json` "
-        "above holds their values."
-        for command in facts.commands
-        if command.unreproduced
-    ]
-    if facts.prior is not None:
-        notes.append(
-            "`vaelab prior train` takes the run's data; add `--data-dir`, `--limit-train` or `--limit-test` if the "
-            "prior was trained on others (its config does not record them)."
-        )
+    notes = reproduce_notes(facts.commands, facts.prior is not None)
     text = "## Reproduce\n\nThe commands that train this model again, with the same numbers on the same device:\n\n"
     return text + f"```bash\n{block}\n```" + "".join(f"\n\n{note}" for note in notes)
 
@@ -259,11 +227,3 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
-
-
-def _number(value: Any, fmt: str = ".5g") -> str:
-    return "–" if value is None else format(value, fmt)

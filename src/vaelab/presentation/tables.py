@@ -10,7 +10,7 @@ from vaelab.data.dataset_check import DatasetCheck
 from vaelab.data.fashion_mnist import FileReport
 from vaelab.data.image_dataset_check import Check
 from vaelab.evaluation.judge import Judge
-from vaelab.models import PRESETS, build_model, count_parameters
+from vaelab.models import PRESETS, build_model, parameter_counts
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -45,9 +45,7 @@ def presets_table() -> str:
                 preset.dataset,
                 preset.model.kind,
                 latent_size(model),
-                f"{count_parameters(model.encoder):,}",
-                f"{count_parameters(model.decoder):,}",
-                f"{count_parameters(model):,}",
+                *(f"{count:,}" for count in parameter_counts(model).values()),  # encoder, decoder, total
                 preset.epochs,
                 preset.batch_size,
                 f"{preset.lr:g}",

@@ -34,7 +34,7 @@ from vaelab.models.vq_vae import VectorQuantisedAutoencoder
 from vaelab.reading import FileProblem, read_json
 from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, read_safetensors_metadata, write_safetensors
 from vaelab.training.checkpoint import check_finite_weights, read_training_state
-from vaelab.training.run_dir import WeightsRecord, metrics_text, weights_file_cap
+from vaelab.training.run_dir import WeightsRecord, metrics_text, read_metrics_file, weights_file_cap
 
 #: The ``format`` recorded in a prior's weights file.
 PRIOR_FORMAT = "vaelab-prior-1"
@@ -142,6 +142,11 @@ class PriorDir:
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         atomic_write_text(self.metrics, metrics_text(rows))
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """Rows of ``metrics.jsonl`` (empty when there are none yet); a :class:`RunDirError` naming a
+        damaged file or line."""
+        return read_metrics_file(self.metrics, f"write it again with `vaelab prior train {self.run_path} --resume`")
 
     def save_weights(self, prior: GatedPixelCNN, epoch: int) -> WeightsRecord:
         """Write ``model.safetensors`` tagged with ``epoch``; returns its record."""

@@ -35,11 +35,17 @@ PRIOR_FLAGS = ("channels", "layers", "kernel", "epochs", "batch_size", "lr", "se
 
 @dataclass(frozen=True)
 class Command:
-    """A command line (``text``, quoted for a POSIX shell) and the settings of the run it cannot
+    """A ``vaelab`` command line (``text``, quoted for a POSIX shell) and the settings of the run it cannot
     reproduce (``unreproduced``: their names in ``config.json``; empty when it reproduces them all)."""
 
     text: str
     unreproduced: tuple[str, ...] = ()
+
+    @property
+    def program(self) -> str:
+        """The command without its arguments: ``vaelab train``, ``vaelab prior train``, ``vaelab export``."""
+        words = self.text.split()
+        return " ".join(words[:3] if words[1] == "prior" else words[:2])
 
 
 def train_command(config: RunConfig, run_dir: str) -> Command:

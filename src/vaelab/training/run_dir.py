@@ -214,13 +214,7 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, Any]]:
         """Rows of ``metrics.jsonl`` (empty when there are none yet); a :class:`RunDirError` when a
         line is not a JSON object with an ``epoch`` number."""
-        try:
-            lines = read_text(self.metrics, MAX_METRICS_BYTES, "a metrics.jsonl").splitlines()
-        except FileNotFoundError:
-            return []
-        except FileProblem as problem:
-            raise RunDirError(f"{self.metrics} {problem}; {metrics_fix(self.path)}") from None
-        return [_metrics_row(self.metrics, number, line) for number, line in enumerate(lines, 1) if line.strip()]
+        return read_metrics_file(self.metrics, metrics_fix(self.path))
 
     def read_metrics_text(self) -> str | None:
         """The text of ``metrics.jsonl``, or None when it is missing or unreadable."""
@@ -384,15 +378,27 @@ def metrics_fix(run_dir: Path) -> str:
     return f"write it again from the checkpoint with `vaelab train --run-dir {run_dir} --resume`, or restore it"
 
 
-def _metrics_row(path: Path, number: int, line: str) -> dict[str, Any]:
+def read_metrics_file(path: Path, fix: str) -> list[dict[str, Any]]:
+    """The rows of the ``metrics.jsonl`` at ``path`` (a run's or a prior's; empty when it is missing); a
+    :class:`RunDirError` naming the file, or the line that is not a metrics row, and ending in ``fix``."""
+    try:
+        lines = read_text(path, MAX_METRICS_BYTES, "a metrics.jsonl").splitlines()
+    except FileNotFoundError:
+        return []
+    except FileProblem as problem:
+        raise RunDirError(f"{path} {problem}; {fix}") from None
+    return [_metrics_row(path, number, line, fix) for number, line in enumerate(lines, 1) if line.strip()]
+
+
+def _metrics_row(path: Path, number: int, line: str, fix: str) -> dict[str, Any]:
     """One line of ``metrics.jsonl`` as a dict; a :class:`RunDirError` naming the line otherwise."""
     try:
         row = parse_json(line)
     except FileProblem as problem:
-        raise RunDirError(f"{path} line {number} {problem}; {metrics_fix(path.parent)}") from None
+        raise RunDirError(f"{path} line {number} {problem}; {fix}") from None
     if not sound_metrics_row(row):
         raise RunDirError(
             f"{path} line {number} is not a metrics row (an object with an epoch from 1 and train/val loss terms "
-            f"that are finite numbers); {metrics_fix(path.parent)}"
+            f"that are finite numbers); {fix}"
         )
     return row

@@ -34,13 +34,14 @@ from vaelab.errors import ConfigError, RunDirError
 from vaelab.latent.generation import Generated, draw
 from vaelab.latent.samplers import PriorSampler, check_sampler_applies, default_sampler, make_sampler
 from vaelab.limits import MAX_GENERATED
-from vaelab.models import count_parameters, get_preset
+from vaelab.models import parameter_counts
 from vaelab.models.base import LatentModel
 from vaelab.presentation.compare import collect_rows
 from vaelab.presentation.images import save_png, tile
 from vaelab.presentation.model_card import CardFacts, model_card
 from vaelab.presentation.outputs import remove_data_file
 from vaelab.presentation.report import sample_grid
+from vaelab.presentation.run_summary import preset_description
 from vaelab.presentation.tables import latent_size
 from vaelab.reading import MB, FileProblem, check_regular_file
 from vaelab.safetensors_io import read_safetensors_metadata
@@ -92,7 +93,7 @@ def export(run: Run, folder: str | Path) -> list[Path]:
     facts = replace(
         _model_facts(run.model, target, samples, note),
         name=run.config.preset,
-        description=_description(run.config.preset),
+        description=preset_description(run.config.preset),
         run=run.config,
         last_epoch=_epoch_row(run),
         measures=_measures(run),
@@ -123,7 +124,6 @@ def _model_facts(model: LatentModel, target: PretrainedDir, samples: Path | None
     spec = model.spec
     assert spec is not None  # write_pretrained refused a model without one
     prior = attached_prior(model)
-    parameters = {part: count_parameters(getattr(model, part)) for part in ("encoder", "decoder")}
     return CardFacts(
         name=model.family,
         description=f"A {model.family} model saved from Python with vaelab.",
@@ -131,19 +131,12 @@ def _model_facts(model: LatentModel, target: PretrainedDir, samples: Path | None
         spec=spec,
         capabilities=model.facts(),
         latent=latent_size(model),
-        parameters={**parameters, "total": count_parameters(model)},
+        parameters=parameter_counts(model),
         weights=read_pretrained_config(target)["weights"],
         samples=samples.name if samples is not None else None,
         samples_note=note,
         prior=prior.settings() if prior is not None else None,
     )
-
-
-def _description(preset: str) -> str:
-    try:
-        return get_preset(preset).description
-    except ConfigError:  # a preset this vaelab no longer has
-        return f"Trained from the preset {preset}."
 
 
 def _prior_record(run: Run) -> tuple[PriorConfig | None, dict[str, Any] | None]:
