@@ -45,12 +45,12 @@ browser:
 		echo "could not install chromium; the browser tests will skip"; \
 	fi
 
-# The gates (README "Development"), configured in pyproject.toml: lint and format (ruff), types over src/
-# (mypy), the layer contract (import-linter). `make test`, and so CI, runs them before the tests.
+# The gates (README "Development"), configured in pyproject.toml: lint and format (ruff; the notebooks' code cells
+# too), types over src/ (mypy), the layer contract (import-linter). `make test`, and so CI, runs them before the tests.
 .PHONY: lint
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check src tests benchmarks notebooks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

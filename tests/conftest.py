@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# Figures are drawn off screen, whatever the machine's display offers (vaelab itself chooses no backend).
+os.environ["MPLBACKEND"] = "Agg"
 
 import pytest
 import torch

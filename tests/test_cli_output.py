@@ -59,6 +59,29 @@ def test_version_loads_no_pytorch():
     assert result.stdout == f"vaelab {vaelab.__version__}\n"
 
 
+def _backend_after(script: str) -> str:
+    """matplotlib's backend once ``script`` has run in a process whose user chose another (``MPLBACKEND=svg``)."""
+    script += "\nimport matplotlib\nprint(matplotlib.get_backend())"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=_env(MPLBACKEND="svg"), timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1].lower()
+
+
+def test_importing_vaelab_s_figures_keeps_the_backend_chosen_by_its_user():
+    """A notebook's inline backend stays, so its figures show (vaelab once forced Agg on import)."""
+    assert _backend_after("import vaelab.presentation.images") == "svg"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("before", ["", "import matplotlib.pyplot\n"], ids=["first", "imported-before"])
+def test_the_command_line_draws_off_screen(before):
+    """Agg, chosen before matplotlib is imported or switched to when it already was."""
+    script = before + "from vaelab.cli import main\nassert main(['presets']) == 0\nimport matplotlib.pyplot"
+    assert _backend_after(script) == "agg"
+
+
 @pytest.mark.parametrize(
     "terminal, environment, allowed",
     [

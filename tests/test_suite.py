@@ -9,11 +9,11 @@ import shlex
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("benchmarks", "docs", "src", "tests")
+FOLDERS = ("benchmarks", "docs", "notebooks", "src", "tests")
 #: Any file name of these kinds, in the tests' and benchmarks' text (docstrings, comments, strings).
-FILE_NAME = re.compile(r"[\w./-]*\w\.(?:py|md|toml)\b")
+FILE_NAME = re.compile(r"[\w./-]*\w\.(?:py|md|toml|ipynb)\b")
 #: A path from the repository's root, in the package's docstrings, the docs and the README.
-REPO_PATH = re.compile(r"\b(?:benchmarks|docs|src|tests)/[\w./-]*\w\.(?:py|md|toml)\b")
+REPO_PATH = re.compile(r"\b(?:benchmarks|docs|notebooks|src|tests)/[\w./-]*\w\.(?:py|md|toml|ipynb)\b")
 
 
 def _repository_files() -> set[str]:

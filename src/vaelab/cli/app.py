@@ -10,6 +10,7 @@ printed here as one line on stderr with a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -41,6 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def draw_off_screen() -> None:
+    """The command line draws figures into files, never on a screen: matplotlib's Agg backend, whatever
+    the desktop offers. Chosen through ``MPLBACKEND`` so that matplotlib is not imported for nothing
+    (``--help`` loads neither it nor PyTorch), or switched to when it is imported already. The library
+    itself chooses no backend, so that a notebook shows its figures."""
+    if "matplotlib" in sys.modules:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     if hasattr(sys.stdout, "reconfigure"):
@@ -48,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], None] = args.handler
+    draw_off_screen()
     subcommand = getattr(args, "judge_command", None) or getattr(args, "prior_command", None)
     command = " ".join(filter(None, [args.command, subcommand]))
     try:

@@ -1,16 +1,19 @@
 """``vaelab diagnose``: the three problems' numbers of a run and a sampler, and their figure.
 
 The numbers and their checks come from :func:`vaelab.evaluation.run_measures.diagnose_run` (which
-also saves them into ``figures/diagnostics.json``); this module draws ``diagnostics-<sampler>.png``.
+also saves them into ``figures/diagnostics.json``); this module draws them
+(:func:`plot_run_diagnosis`, a figure a notebook shows) and saves ``diagnostics-<sampler>.png``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from vaelab.data.image_set import ImageSet
 from vaelab.evaluation.judge import Judge
-from vaelab.evaluation.run_measures import diagnose_run
+from vaelab.evaluation.run_measures import RunDiagnosis, diagnose_run
 from vaelab.presentation.diagnostics_figure import plot_diagnostics
 from vaelab.presentation.images import save_figure
 from vaelab.training.run import Run
@@ -34,20 +37,27 @@ def write_diagnostics(
     result = diagnose_run(
         run, train_set, judge, sampler, num_samples, seed, progress, data_dir=data_dir, limit_train=limit_train
     )
-    summary, samples, images = result.diagnosis.summary, result.samples, result.train_set
-    title = (
-        f"{run.config.preset}, sampler {result.sampler}: the three problems of the latent space "
-        f"({result.num_samples:,} samples)"
-    )
-    diagnosis = result.diagnosis
-    figure = plot_diagnostics(
-        summary,
-        samples,
+    title = f"{run.config.preset}, {default_title(result)}"
+    figure = plot_run_diagnosis(result, title)
+    return [save_figure(figure, run.dir.figure_path(f"diagnostics-{result.sampler}.png")), result.path]
+
+
+def default_title(result: RunDiagnosis) -> str:
+    """``sampler prior: the three problems of the latent space (10,000 samples)``."""
+    return f"sampler {result.sampler}: the three problems of the latent space ({result.num_samples:,} samples)"
+
+
+def plot_run_diagnosis(result: RunDiagnosis, title: str | None = None) -> Figure:
+    """The figure of a diagnosis (:func:`~vaelab.evaluation.run_measures.diagnose_run`'s result): one
+    panel per problem (:func:`~vaelab.presentation.diagnostics_figure.plot_diagnostics`)."""
+    diagnosis, images = result.diagnosis, result.train_set
+    return plot_diagnostics(
+        diagnosis.summary,
+        result.samples,
         images.labels,
         images.class_names,
         diagnosis.unconfident,
         diagnosis.far,
-        title,
+        title or default_title(result),
         diagnosis.distances,
     )
-    return [save_figure(figure, run.dir.figure_path(f"diagnostics-{result.sampler}.png")), result.path]

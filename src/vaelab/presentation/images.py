@@ -1,13 +1,13 @@
-"""Drawing images and saving figures, and images as PNG bytes."""
+"""Drawing images and saving figures, and images as PNG bytes.
+
+No module of vaelab chooses matplotlib's backend: a notebook shows the figures of the ``plot_*``
+functions inline, and the command line draws off screen (:func:`vaelab.cli.app.draw_off_screen`).
+"""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
