@@ -181,7 +181,8 @@ class Watched:
     page: Page
     origin: str
     problems: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
+    requests: list[Any] = field(default_factory=list)
+    """Every request the page made (Playwright's Request objects), in order."""
 
     def watch(self) -> None:
         page = self.page
@@ -189,7 +190,7 @@ class Watched:
         page.on("pageerror", lambda error: self.problems.append(f"uncaught exception: {error}"))
         page.on("requestfailed", lambda request: self.problems.append(f"failed: {request.url} ({request.failure})"))
         page.on("response", self._response)
-        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("request", lambda request: self.requests.append(request))
 
     def _console(self, message: Any) -> None:
         if message.type in ("error", "assert"):
@@ -205,8 +206,8 @@ class Watched:
     def api_requests(self, route: str) -> list[dict[str, str]]:
         """The query of each request the page made to ``route`` (e.g. "/api/decode"), in order."""
         found = []
-        for url in self.requests:
-            parts = urlsplit(url)
+        for request in self.requests:
+            parts = urlsplit(request.url)
             if parts.path == route:
                 found.append({k: v[-1] for k, v in parse_qs(parts.query).items()})
         return found
@@ -365,19 +366,26 @@ def lonely_points(points: dict[str, Any], view: PlaneView, count: int) -> list[i
 
 def hover(watched: Watched, px: float, py: float) -> dict[str, str]:
     """Moves the mouse to (px, py) of the plot (whole CSS pixels: mouse events carry no fractions) and
-    returns the query of the decode it causes, once its image is shown (the decode of the page's start
-    has finished first)."""
+    returns the query of the decode it causes, once its image and caption are shown. A decode still in
+    flight (the start's, or a click's) is answered first: the one waited for is the first asked after the move."""
     page = watched.page
     assert px == round(px) and py == round(py), (px, py)
-    page.wait_for_function("() => document.getElementById('cursor-coords').textContent.startsWith('(')")
-    before = text(page, "cursor-coords")
-    with page.expect_response(lambda r: urlsplit(r.url).path == "/api/decode") as answer:
+    earlier = len(watched.requests)
+    with page.expect_response(
+        lambda r: urlsplit(r.url).path == "/api/decode" and r.request in watched.requests[earlier:]
+    ) as answer:
         page.locator("#overlay").hover(position={"x": px, "y": py})
     assert answer.value.ok
-    page.wait_for_function(
-        "before => document.getElementById('cursor-coords').textContent !== before", arg=before, timeout=WAIT_MS
+    query = query_of(answer.value.url)
+    page.wait_for_function(  # the caption is written once the image is shown: 3 significant digits
+        r"""([x, y]) => {
+            const m = /^\((\S+), (\S+)\)$/.exec(document.getElementById("cursor-coords").textContent);
+            const near = (shown, value) => Math.abs(Number(shown) - value) <= 5e-3 * Math.abs(value);
+            return m !== null && near(m[1], x) && near(m[2], y);
+        }""",
+        arg=[float(query["x"]), float(query["y"])],
     )
-    return query_of(answer.value.url)
+    return query
 
 
 def caption_point(caption: str) -> tuple[float, float]:
@@ -644,3 +652,34 @@ def test_a_vq_vae_page_without_a_prior_says_what_to_run(bare_vq_served, open_pag
     assert page.locator("#samples").is_hidden() and page.locator("#new-samples").is_disabled()
     assert watched.api_requests("/api/samples") == []  # the facts said it cannot draw: nothing is asked in vain
     watched.assert_clean()
+
+
+def test_the_watch_sees_what_the_tests_forbid(ae_served, open_page):
+    """The check every test ends with can fail: a request outside the server is refused and counted, and
+    so are a console error, an uncaught exception and an answer of 404."""
+    watched = open_page(ae_served.url)
+    page = watched.page
+    with (
+        page.expect_event("requestfailed"),
+        page.expect_response(lambda r: urlsplit(r.url).path == "/api/image/99999"),
+        page.expect_console_message(lambda m: m.text == "an error in the console"),
+        page.expect_event("pageerror"),
+    ):
+        page.evaluate(
+            """async () => {
+                await fetch("http://example.invalid/").catch(() => null);
+                await fetch("/api/image/99999");
+                console.error("an error in the console");
+                setTimeout(() => { throw new Error("uncaught"); }, 0);
+            }"""
+        )
+    for fragment in (
+        "a request outside the server, refused: http://example.invalid/",
+        "failed: http://example.invalid/",
+        "404 from ",
+        "console error: an error in the console",
+        "uncaught exception: ",
+    ):
+        assert any(problem.startswith(fragment) for problem in watched.problems), (fragment, watched.problems)
+    with pytest.raises(AssertionError):
+        watched.assert_clean()
