@@ -228,6 +228,7 @@ def test_samples_are_the_run_s_own_sampler_s_seeded_draws(explored, test_images)
     assert client.get("/api/samples", params={"count": 5, "seed": 8}).content != answer.content
     facts = client.get("/api/run").json()
     assert facts["sampler"] == default_sampler(run.model) and facts["has_prior"] == run.model.has_prior
+    assert facts["sampler_note"] is None
     assert (facts["discrete_codes"], facts["codebook_size"], facts["code_shape"]) == (False, None, None)
 
 
@@ -300,6 +301,11 @@ def test_a_vq_run_s_facts_say_which_panels_apply(vq_runs, vq_clients):
         assert facts["codebook_size"] == 256 and facts["code_shape"] == [16, 8, 8]
         assert facts["latent_dim"] == 16 and facts["projection"]["method"] == "pca"  # of the 1,024-number grids
         assert facts["has_prior"] is has_prior and facts["sampler"] == ("prior" if has_prior else None)
+        if has_prior:
+            assert facts["sampler_note"] is None
+        else:  # the line of the 409 that /api/samples answers, for the page to show without asking for samples
+            assert facts["sampler_note"] == vq_clients[name].get("/api/samples").json()["detail"]
+            assert "vaelab prior train" in facts["sampler_note"]
 
 
 def test_codebook_use_counts_the_codes_of_the_embedded_images(vq_runs, vq_clients, test_images):

@@ -82,6 +82,10 @@ class RunFacts(BaseModel):
         description="the sampler /api/samples draws with (the model's own, e.g. `prior`); null when it cannot "
         "draw yet (a vq-vae run without a prior: /api/samples then answers 409 saying what to run)"
     )
+    sampler_note: str | None = Field(
+        description="one line when `sampler` is null: why the run cannot draw yet and what to run (the line of "
+        "/api/samples's 409); null otherwise"
+    )
 
 
 class PlaneBounds(BaseModel):

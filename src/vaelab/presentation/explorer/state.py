@@ -294,19 +294,23 @@ class ExplorerState:
         """What tells the page which panels apply: ``discrete_codes`` (the model's codes are indices
         into a codebook: ``/api/codebook`` answers), ``codebook_size`` (K) and ``code_shape`` ((D, H, W):
         an image's grid of code vectors), None for continuous codes; ``has_prior``; ``sampler``, what
-        ``/api/samples`` draws with (None when it cannot draw yet: a vq-vae run without a prior)."""
+        ``/api/samples`` draws with (None when it cannot draw yet: a vq-vae run without a prior), and
+        ``sampler_note``, then, the one line of that 409 (why, and what to run), so that the page says it
+        without asking for samples it cannot get."""
         model = self.run.model
         view = self.codebook
+        note = None
         try:
             sampler: str | None = self.sampler()
-        except ConfigError:
-            sampler = None
+        except ConfigError as exc:
+            sampler, note = None, str(exc)
         return {
             "discrete_codes": not model.continuous_codes,
             "codebook_size": None if model.continuous_codes else model.codebook_size,
             "code_shape": None if view is None else [view.vectors.shape[1], *view.usage.grid],
             "has_prior": bool(model.has_prior),
             "sampler": sampler,
+            "sampler_note": note,
         }
 
 

@@ -2,7 +2,8 @@
 // (/api/decode, /api/image/{i}, /api/morph). Plain JavaScript, no libraries, nothing from the network
 // but this server. A conditional model (`conditional` of /api/run) decodes the cursor's point under the
 // class chosen in the "decode as" selector (/api/decode?class=K). The samples panel shows new images
-// drawn by the run's sampler (/api/samples?seed=S; "new samples" takes the next seed). A model with
+// drawn by the run's sampler (/api/samples?seed=S; "new samples" takes the next seed; a run that cannot draw
+// yet shows `sampler_note` of /api/run instead). A model with
 // discrete codes (`discrete_codes` of /api/run: vq-vae) also gets its codebook (/api/codebook): each
 // code's use as a histogram, and its code vectors as a second set of points for the plane.
 "use strict";
@@ -31,6 +32,7 @@
     selected: null,     // index of the clicked point
     second: null,       // index of the shift-clicked point (morph end)
     cursor: null,       // plane coordinates under the mouse
+    linkPoint: null,    // the plane point the address keeps (x, y): the last one decoded for the user
     view: null,         // plane → canvas mapping
     scatterContext: null,
     overlayContext: null,
@@ -299,7 +301,10 @@
     return ` as ${select.options[select.selectedIndex].text}`;
   }
 
-  function requestDecode(x, y) {
+  // Decodes (x, y) once the request in flight is answered. `linked`: the point is the user's (the cursor's,
+  // or the address's), which the address keeps; the plane's centre decoded at start is not.
+  function requestDecode(x, y, linked = true) {
+    if (linked) state.linkPoint = [x, y];
     decoder.next = [x, y];
     if (!decoder.inFlight) pumpDecode();
   }
@@ -471,14 +476,16 @@
     const overlay = $("overlay");
     overlay.addEventListener("mousemove", onMove);
     overlay.addEventListener("click", onClick);
-    overlay.addEventListener("mouseleave", () => { state.cursor = null; drawOverlay(); });
+    // leaving the plot puts the point decoded last in the address (not while hovering: browsers throttle
+    // history updates, and an address that changed on every move would be of no use)
+    overlay.addEventListener("mouseleave", () => { state.cursor = null; drawOverlay(); updateLink(); });
     $("steps").addEventListener("change", showMorph);
     $("method").addEventListener("change", showMorph);
     $("ink").addEventListener("change", () => showFacts(state.facts));
     $("new-samples").addEventListener("click", () => showSamples(state.sampleSeed + 1));
     window.addEventListener("resize", layout);
     const params = new URLSearchParams(window.location.search);
-    showSamples(0);
+    if (state.facts.sampler === null) cannotSample(); else showSamples(0);
     if (state.facts.discrete_codes) await setUpCodebook(params.get("view") === "codebook");
     applyLink(params);
   }
@@ -509,8 +516,16 @@
     } catch (error) {
       $("samples").hidden = true;
       $("samples-info").textContent = error.message;
-      button.disabled = f.sampler === null;  // a run that cannot draw yet: the line says what to run
+      button.disabled = false;  // the line says what went wrong (a run that cannot draw at all: cannotSample)
     }
+  }
+
+  // A run that cannot draw yet (a vq-vae without a prior): the facts' line saying what to run, and no request
+  // for samples that would only be refused (409).
+  function cannotSample() {
+    $("samples").hidden = true;
+    $("samples-info").textContent = state.facts.sampler_note || "This run cannot draw samples.";
+    $("new-samples").disabled = true;
   }
 
   // ---- a model with discrete codes: its codebook -----------------------------------------------
@@ -607,6 +622,8 @@
   }
 
   // ---- links: ?a=TEST_INDEX&b=TEST_INDEX&x=X&y=Y reopens a view ---------------------------------
+  // a and b: the clicked and shift-clicked test images; x, y: the plane point decoded last (the cursor's when
+  // the mouse left the plot, or at a click); view=codebook: the code vectors shown.
 
   function pointOf(params, name) {
     if (!params.has(name)) return null;
@@ -622,21 +639,38 @@
       state.cursor = [x, y];
       drawOverlay();
     }
-    requestDecode(linked ? x : (x0 + x1) / 2, linked ? y : (y0 + y1) / 2);
+    if (linked) requestDecode(x, y); else requestDecode((x0 + x1) / 2, (y0 + y1) / 2, false);
     const a = pointOf(params, "a"), b = pointOf(params, "b");
-    if (a === null) return;
+    if (a === null) {
+      updateLink();
+      return;
+    }
     await selectPoint(a);
     if (b !== null && b !== a) {
       state.second = b;
+      updateLink();
       drawOverlay();
       await showMorph();
     }
+  }
+
+  // A coordinate of the test images' plane for the address: rounded to a tenth of a pixel of the plot, so
+  // the link is short and reopens the same point within a pixel.
+  function linkNumber(value) {
+    const v = makeView(state.points.bounds, canvasSize());
+    const pixel = (v.xmax - v.xmin) / v.inner;
+    const decimals = Math.min(15, Math.max(0, Math.ceil(-Math.log10(pixel / 10))));
+    return String(Number(value.toFixed(decimals)));
   }
 
   function updateLink() {
     const p = state.points, params = new URLSearchParams();
     if (state.selected !== null) params.set("a", p.indices[state.selected]);
     if (state.second !== null) params.set("b", p.indices[state.second]);
+    if (state.linkPoint) {
+      params.set("x", linkNumber(state.linkPoint[0]));
+      params.set("y", linkNumber(state.linkPoint[1]));
+    }
     if (state.mode === "codebook") params.set("view", "codebook");
     const query = params.toString();
     window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
