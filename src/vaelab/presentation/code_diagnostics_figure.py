@@ -13,6 +13,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from vaelab.evaluation.sampling import SampleSet
@@ -40,18 +41,23 @@ def plot_code_diagnostics(
 
 
 def _crowding_panel(ax: Any, crowd: dict[str, Any], class_names: tuple[str, ...]) -> None:
+    """The judge's class shares of the samples (bars, against uniform) and each class's code entropy
+    (markers, on the right-hand axis, up to log₂ K)."""
     k = np.arange(len(class_names))
-    width = 0.4
-    ax.bar(k - width / 2, list(crowd["class_shares"].values()), width, label="decoded samples (judge)")
+    ax.bar(k, list(crowd["class_shares"].values()), 0.6, label="decoded samples (judge)")
+    ax.axhline(1 / len(class_names), color="black", linewidth=1, linestyle="--", label="uniform share")
+    ax.set_xticks(k, class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("share of the samples")
+    ax.legend(fontsize=8, loc="upper left")
     usage = crowd["code_usage"]
     per_class = usage.get("per_class")
     if per_class:
-        entropy = [per_class[name]["entropy_bits"] / usage["max_entropy_bits"] for name in class_names]
-        ax.bar(k + width / 2, entropy, width, label="class's code entropy ÷ log₂ K")
-    ax.axhline(1 / len(class_names), color="black", linewidth=1, linestyle="--", label="uniform share")
-    ax.set_xticks(k, class_names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("share")
-    ax.legend(fontsize=8)
+        entropy = ax.twinx()
+        bits = [per_class[name]["entropy_bits"] for name in class_names]
+        entropy.plot(k, bits, "o", color="tab:orange", label="class's code entropy (training grids)")
+        entropy.set_ylim(0, usage["max_entropy_bits"])
+        entropy.set_ylabel("bits (log₂ K at the top)")
+        entropy.legend(fontsize=8, loc="upper right")
     overall = usage["overall"]
     ax.set_title(
         f"P1 crowding: KL from uniform {crowd['kl_from_uniform']:.3f} nats; "
@@ -74,7 +80,9 @@ def _usage_panel(
         rows = np.stack([usage_counts(samples.train_codes[labels == k], size)[order] for k in range(len(class_names))])
         names = class_names
     rows = rows / np.maximum(rows.sum(axis=1, keepdims=True), 1)
-    image = ax.imshow(rows, aspect="auto", cmap="viridis", interpolation="nearest")
+    floor = 1.0 / max(int(samples.train_codes.size), 1)  # one use among every position: the log scale's floor
+    norm = LogNorm(vmin=floor, vmax=max(float(rows.max()), 2 * floor))
+    image = ax.imshow(np.maximum(rows, floor), aspect="auto", cmap="viridis", interpolation="nearest", norm=norm)
     ax.figure.colorbar(image, ax=ax, label="share of the class's code positions")
     ax.set_yticks(np.arange(len(names)), names, fontsize=8)
     ax.set_xlabel("code, most used first")
