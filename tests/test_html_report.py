@@ -101,6 +101,7 @@ def measure(run_dir: Path, sampler: str = "uniform-box", bce: float = 0.25) -> N
 def analysed_run(tmp_path_factory, trained_run, test_images):
     """The session's book-ae run (2 epochs) with its generated and reconstructions figures and measures."""
     run_dir = shutil.copytree(trained_run.dir.path, tmp_path_factory.mktemp("report") / "ae")
+    shutil.rmtree(run_dir / "figures", ignore_errors=True)  # the session's run: other tests write figures there
     run = load_run(run_dir, "cpu")
     report.write_generated(run, test_images, 6)
     report.write_reconstructions(run, test_images, 4)

@@ -278,6 +278,7 @@ def test_a_vq_vae_without_a_prior_says_so_and_a_new_export_replaces_an_old_one(v
 def test_a_trained_run_card_has_its_metrics_measures_and_samples(trained_run, test_images, tmp_path):
     run_dir = tmp_path / "ae"
     shutil.copytree(trained_run.dir.path, run_dir)
+    shutil.rmtree(run_dir / "figures", ignore_errors=True)  # the session's run: other tests write figures there
     folder = tmp_path / "shared"
     export_run(run_dir, folder)
     card = card_of(folder)
