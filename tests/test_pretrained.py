@@ -165,6 +165,8 @@ def test_the_card_holds_the_recipe_and_the_command_that_trains_it(exported, pres
     for part in ("encoder", "decoder", "total"):
         assert f"{part} " in card
     assert ("![samples](samples.png)" in card) == (folder / "samples.png").exists()
+    point_size = from_pretrained(folder, device="cpu").latent_dim  # a vq-vae's: its grid of code vectors
+    assert "z = model.encode(images" in card and f"# [N, {point_size}]: " in card
 
 
 # ---------------------------------------------------------------- the commands on the card

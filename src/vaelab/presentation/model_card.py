@@ -63,6 +63,8 @@ class CardFacts:
         spec: the model's :class:`~vaelab.models.ModelSpec`.
         capabilities: ``LatentModel.facts()``.
         latent: the latent space's size as ``vaelab presets`` shows it.
+        point_size: the size of a latent point z (``LatentModel.latent_dim``: a vq-vae's is its grid of
+            code vectors, flattened); the spec's ``latent_dim`` when not given.
         parameters: trainable parameters of ``encoder``, ``decoder`` and the ``total``.
         weights: ``sha256`` and ``epoch`` (None for a model saved from Python) of the weights.
         run: the run's config, None for a model saved from Python.
@@ -93,6 +95,7 @@ class CardFacts:
     prior: dict[str, Any] | None = None
     prior_training: dict[str, Any] | None = None
     prior_last_epoch: dict[str, Any] | None = None
+    point_size: int | None = None
 
     @property
     def terms(self) -> DataTerms:
@@ -147,13 +150,20 @@ def _use(facts: CardFacts) -> str:
         code.append("labels = torch.tensor([0, 1, 2, 3])  # the class of each image")
     code += [
         "with torch.no_grad():",
-        f"    z = model.encode(images{labels}).mean  # [N, {spec.latent_dim}]: the posterior's mean (or the code)",
+        f"    z = model.encode(images{labels}).mean  # [N, {facts.point_size or spec.latent_dim}]: {_what_z_is(facts)}",
         f"    decoded = model.decode(z{labels})  # back to images in [0, 1]",
     ]
     if facts.capabilities.get("has_prior"):
         code.append(f"    samples = model.decode(model.sample_prior(4){labels})  # new images, from the prior")
     hub = "`pip install 'vaelab[hub]'` lets `from_pretrained` take a Hugging Face Hub repo id."
     return "## Use\n\n```python\n" + "\n".join(code) + f"\n```\n\n{hub}"
+
+
+def _what_z_is(facts: CardFacts) -> str:
+    """What the card's ``z`` is, in a comment's words."""
+    if not facts.capabilities.get("continuous_codes", True):
+        return "each image's grid of code vectors, flattened"
+    return "the posterior's mean" if facts.capabilities.get("posterior") == "gaussian" else "the code"
 
 
 def _model(facts: CardFacts) -> str:

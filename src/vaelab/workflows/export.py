@@ -131,6 +131,7 @@ def _model_facts(model: LatentModel, target: PretrainedDir, samples: Path | None
         spec=spec,
         capabilities=model.facts(),
         latent=latent_size(model),
+        point_size=model.latent_dim,
         parameters=parameter_counts(model),
         weights=read_pretrained_config(target)["weights"],
         samples=samples.name if samples is not None else None,
