@@ -182,7 +182,7 @@ def test_generate_class_without_a_class_conditional_prior_is_refused_in_one_line
         report.write_generated(run, test_images.head(20), 4, condition="shape-4")
     assert str(refused.value) == (
         "--class chooses the class a class-conditional prior draws samples under, and this vq-vae run has no "
-        f"prior yet; train one with `vaelab prior train {run_copy}`, then use --class"
+        f"prior it can use: train one with `vaelab prior train {run_copy}`; then use --class"
     )
     unlabelled = replace(train_images.head(60), labels=None, class_names=())
     config = prepare_prior_config(run, epochs=1, **SMALL)
@@ -203,7 +203,7 @@ def test_the_command_generates_under_a_class(run_copy, train_images, test_images
     install_fake_fashion_mnist(monkeypatch, tmp_path)
     generate = ["generate", str(run_copy), "--class", "Coat", "--count", "3", "--device", "cpu"]
     code, _, err = run_cli(capsys, *generate)
-    assert_one_line_error(code, err, 1, "has no prior yet", f"`vaelab prior train {run_copy}`, then use --class")
+    assert_one_line_error(code, err, 1, "has no prior it can use", f"`vaelab prior train {run_copy}`; then use --class")
     _prior(run_copy, train_images, test_images, epochs=1)
     code, _, err = run_cli(capsys, *generate)
     assert code == 0, err
@@ -232,7 +232,9 @@ def test_a_prior_of_other_weights_is_not_attached_and_the_hint_says_so(run_copy,
     train(config, run_copy, resume=True, train_set=train_images.head(60), test_set=test_images.head(20), **QUIET)
     run = load_run(run_copy, "cpu")  # the vq-vae has moved on: the prior models other codes
     assert not run.model.has_prior
-    assert run.model.missing_prior_hint.startswith(f"delete {PriorDir(run_copy)} and train a new one")
+    hint = run.model.missing_prior_hint  # why the prior there does not apply, and what to run
+    assert hint.startswith(f"{PriorDir(run_copy)} was trained on other weights of the vq-vae than {run_copy} holds now")
+    assert f"; delete {PriorDir(run_copy)} and train a new one" in hint
 
 
 def test_the_command_refuses_in_one_line_before_reading_data(run_copy, trained_run, capsys):
@@ -275,7 +277,7 @@ def test_a_damaged_prior_is_not_attached_and_the_hint_says_what_to_run(run_copy,
     weights.write_bytes(bytes(data))
     run = load_run(run_copy, "cpu")  # the VQ-VAE itself still loads
     assert not run.model.has_prior
-    assert run.model.missing_prior_hint == f"train it with `vaelab prior train {run_copy} --resume`"
+    assert run.model.missing_prior_hint.endswith(f"; train it with `vaelab prior train {run_copy} --resume`")
     logged: list[str] = []
     config = prepare_prior_config(run, resume=True)
     data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}

@@ -62,7 +62,7 @@ def check_sample_class_applies(model: LatentModel, given: object, flag: str = "-
             f"leave {flag} out"
         )
     raise ConfigError(
-        f"{what}, and this {model.family} run has no prior yet; {model.missing_prior_hint}, then use {flag}"
+        f"{what}, and this {model.family} run has no prior it can use: {model.missing_prior_hint}; then use {flag}"
     )
 
 

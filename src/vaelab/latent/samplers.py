@@ -224,8 +224,8 @@ def check_sampler_applies(name: str, model: LatentModel) -> None:
     if not model.has_prior:
         raise ConfigError(
             f"the {name} sampler draws from the model's prior, and the {model.family} family's codes are discrete, "
-            f"their prior learnt after training, which this run has not done yet; none of them applies until it has "
-            f"one: {model.missing_prior_hint}"
+            f"their prior learnt after training; this run has no prior it can use, and no sampler applies until it "
+            f"has one: {model.missing_prior_hint}"
         )
 
 

@@ -215,4 +215,4 @@ def attach_saved_prior(model: LatentModel, run_path: Path, weights: WeightsRecor
     try:
         model.attach_prior(folder.load(model.codebook_size, model.grid, weights))
     except (RunDirError, ConfigError) as problem:
-        model.missing_prior_hint = str(problem).rsplit("; ", 1)[-1]
+        model.missing_prior_hint = str(problem)  # what is wrong with the prior there, and what to run
