@@ -235,6 +235,12 @@ def test_a_prior_of_other_weights_is_not_attached_and_the_hint_says_so(run_copy,
     hint = run.model.missing_prior_hint  # why the prior there does not apply, and what to run
     assert hint.startswith(f"{PriorDir(run_copy)} was trained on other weights of the vq-vae than {run_copy} holds now")
     assert f"; delete {PriorDir(run_copy)} and train a new one" in hint
+    from vaelab.workflows.export import export_run
+
+    warned: list[str] = []
+    written = export_run(run_copy, run_copy.parent / "shared", warn=warned.append)  # says what it left out
+    assert warned == [f"the export has no prior and no samples: {hint}"]
+    assert not any("prior" in path.parts for path in written) and not (run_copy.parent / "shared" / "prior").exists()
 
 
 def test_the_command_refuses_in_one_line_before_reading_data(run_copy, trained_run, capsys):

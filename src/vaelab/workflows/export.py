@@ -30,6 +30,7 @@ import numpy as np
 
 from vaelab.atomic import atomic_copy, atomic_write_text
 from vaelab.data import CLASS_NAMES
+from vaelab.data.image_cache import Warn, warn_on_stderr
 from vaelab.errors import ConfigError, RunDirError
 from vaelab.latent.generation import Generated, draw
 from vaelab.latent.samplers import PriorSampler, check_sampler_applies, default_sampler, make_sampler
@@ -61,14 +62,19 @@ SAMPLES_SCALE = 2
 MAX_FIGURE_BYTES = 64 * MB
 
 
-def export_run(run_dir: str | Path, folder: str | Path, device: str = "cpu") -> list[Path]:
+def export_run(run_dir: str | Path, folder: str | Path, device: str = "cpu", warn: Warn = warn_on_stderr) -> list[Path]:
     """What ``vaelab export RUN DIR`` does: write the run in ``run_dir`` (its weights checked as every
     analysis checks them; a vq-vae's prior too, when one fits) into ``folder`` with its model card,
     computing on ``device``; returns the files written. ``folder`` must be new, empty or an earlier
-    export (checked before the run is loaded); a run without weights is refused in one line."""
+    export (checked before the run is loaded); a run without weights is refused in one line. A prior
+    in the run that does not fit its weights is left out, with one line through ``warn`` saying why."""
     RunDir(run_dir).read_config()  # a missing or foreign run directory is named first
     PretrainedDir(folder).check_destination()
-    return export(load_run(run_dir, device), folder)
+    run = load_run(run_dir, device)
+    written = export(run, folder)
+    if not run.model.continuous_codes and not run.model.has_prior and PriorDir(run.dir.path).path.is_dir():
+        warn(f"the export has no prior and no samples: {run.model.missing_prior_hint}")
+    return written
 
 
 def save_pretrained(run_or_model: Run | LatentModel | str | Path, folder: str | Path) -> list[Path]:
