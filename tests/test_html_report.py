@@ -292,7 +292,18 @@ def test_compare_refuses_a_foreign_html_file_before_writing(capsys, analysed_run
         capsys, "compare", str(analysed_run), "--output", str(tmp_path / "out"), "--html", str(tmp_path / "mine.html")
     )
     assert_one_line_error(code, err, 1, "mine.html was not written by vaelab", "choose another --html")
-    assert not (tmp_path / "out" / MARKDOWN_FILE).exists()
+    assert not (tmp_path / "out").exists()  # refused before --output was created
+    code, _, err = run_cli(
+        capsys,
+        "compare",
+        str(analysed_run),
+        "--output",
+        str(tmp_path / "out"),
+        "--html",
+        str(tmp_path / "no" / "c.html"),
+    )
+    assert_one_line_error(code, err, 1, "does not exist", "create the folder first")
+    assert not (tmp_path / "out").exists()
 
 
 # The pages in a real browser.

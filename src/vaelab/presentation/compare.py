@@ -277,6 +277,9 @@ def write_comparison(
     is the only line)."""
     warnings: list[str] = []
     rows = collect_rows(run_dirs, warnings.append)
+    into_output = html is not None and Path(html).parent.resolve() == Path(output).resolve()
+    if html is not None and not into_output:  # before --output is created: a refusal leaves nothing behind
+        check_destination(html, "--html")
     folder = make_folder(output, ConfigError, "choose another --output")
     check_output(folder)
     page_path = check_destination(html, "--html") if html is not None else None  # may lie in the new folder
