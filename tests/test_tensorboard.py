@@ -253,6 +253,19 @@ def test_the_tensorboard_flags_are_checked(capsys, tmp_path):
         capsys, "train", "--preset", "book-ae", "--run-dir", "r", "--tensorboard", "--tensorboard-every", "0"
     )
     assert_one_line_error(code, err, 2, "--tensorboard-every")
+    (tmp_path / "afile").write_text("mine")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--preset",
+        "book-ae",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "--tensorboard",
+        str(tmp_path / "afile"),
+    )
+    assert_one_line_error(code, err, 1, "afile is a file, not a folder", "name a folder")
+    assert not (tmp_path / "r").exists()  # refused before the run directory is made
     with pytest.raises(ConfigError, match="--tensorboard-every must be an integer from 1"):
         TensorBoardOptions(every=0)
     assert tensorboard_options(None, None) is None

@@ -81,6 +81,11 @@ class TensorBoardOptions:
         check_range("--tensorboard-every", self.every, 1, MAX_TENSORBOARD_EVERY)
         if self.folder is not None and not str(self.folder).strip():
             raise ConfigError("--tensorboard names an empty folder; name one, or leave DIR out for RUN_DIR/tensorboard")
+        if self.folder is not None and Path(self.folder).exists() and not Path(self.folder).is_dir():
+            raise ConfigError(
+                f"--tensorboard {self.folder} is a file, not a folder; name a folder (it is created when missing), "
+                "or leave DIR out for RUN_DIR/tensorboard"
+            )
 
     def folder_for(self, default: Path) -> Path:
         """The folder the event files go into: ``folder``, or else ``default`` (the run's ``tensorboard/``)."""
