@@ -208,6 +208,7 @@ def test_a_class_by_name_or_index(value, index):
         ("10", "--class 10 is out of range: the model has 10 classes (0 to 9)"),
         (-1, "--class -1 is out of range"),
         ("４", "unknown class '４'"),  # a full-width digit is a name, not a number
+        ("-1", "--class -1 is out of range: the model has 10 classes (0 to 9)"),
         (2.0, "must be a class name or index"),
     ],
 )

@@ -252,8 +252,13 @@ def test_the_command_refuses_in_one_line_before_reading_data(run_copy, trained_r
     assert error.count("\n") == 1
     assert main(["prior", "train", str(run_copy), "--resume", "--device", "cpu"]) == 1
     assert "has no checkpoint to resume" in capsys.readouterr().err
-    assert main(["prior", "train", str(run_copy), "--kernel", "4", "--device", "cpu"]) == 1
-    assert capsys.readouterr().err == "vaelab prior train: error: prior kernel must be odd, got 4\n"
+    with pytest.raises(SystemExit) as refused:  # the parser's: an odd kernel only
+        main(["prior", "train", str(run_copy), "--kernel", "4", "--device", "cpu"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err == (
+        "vaelab prior train: error: argument --kernel: expected an odd integer from 3 to 15, got '4' "
+        "(see `vaelab prior train --help`)\n"
+    )
 
 
 def test_a_prior_stopped_before_its_first_epoch_ended_trains_again_with_the_same_command(run_copy):

@@ -37,3 +37,8 @@ def plain_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"too large for a float: {text!r}")
     return value
+
+
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless the count is 1: ``1 epoch``, ``2 epochs``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

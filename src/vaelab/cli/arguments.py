@@ -59,6 +59,13 @@ def bounded_int(low: int, high: int) -> NumberType[int]:
     return NumberType(plain_int, lambda v: low <= v <= high, f"an integer from {low:,} to {high:,}", high)
 
 
+def odd_int(low: int, high: int) -> NumberType[int]:
+    """An argparse type for odd integers from ``low`` to ``high`` (both odd, both included)."""
+    return NumberType(
+        plain_int, lambda v: low <= v <= high and v % 2 == 1, f"an odd integer from {low} to {high}", high
+    )
+
+
 def count_up_to(high: int) -> NumberType[int]:
     """An argparse type for counts from 1 to ``high``."""
     return bounded_int(1, high)

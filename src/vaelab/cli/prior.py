@@ -19,6 +19,7 @@ from vaelab.cli.arguments import (
     count_up_to,
     epochs_int,
     images_int,
+    odd_int,
     positive_float,
     print_paths,
 )
@@ -63,9 +64,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help=f"channels of each layer, 1 to 1,024 (default: {DEFAULTS['channels']})",
     )
     q.add_argument("--layers", type=bounded_int(1, 64), help=f"gated layers, 1 to 64 (default: {DEFAULTS['layers']})")
-    q.add_argument(
-        "--kernel", type=bounded_int(3, 15), help=f"kernel width, odd, 3 to 15 (default: {DEFAULTS['kernel']})"
-    )
+    q.add_argument("--kernel", type=odd_int(3, 15), help=f"kernel width, odd, 3 to 15 (default: {DEFAULTS['kernel']})")
     add_seed(q, "initialisation and shuffling seed")
     q.set_defaults(seed=None)
     add_device(q)

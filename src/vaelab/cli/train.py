@@ -30,6 +30,7 @@ from vaelab.limits import (
     MAX_THREADS,
     MIN_LATENT_DIM,
 )
+from vaelab.numbers import counted
 
 #: ``--tensorboard-every``'s default as ``--help`` states it: :data:`vaelab.training.tensorboard.DEFAULT_EVERY`
 #: (written out here so that ``--help`` does not load PyTorch; tests/test_tensorboard.py checks they agree).
@@ -271,4 +272,4 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"wrote TensorBoard's event files into {folder} (see them: tensorboard --logdir {folder})")
     if result.history:
         last = result.history[-1]
-        print(f"after {last['epoch']} epochs: validation loss {last['val']['loss']:.5f}")
+        print(f"after {counted(last['epoch'], 'epoch')}: validation loss {last['val']['loss']:.5f}")

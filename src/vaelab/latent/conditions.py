@@ -74,7 +74,7 @@ def class_index(class_names: tuple[str, ...], value: str | int | None, flag: str
     count = len(class_names)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ConfigError(f"{flag} must be a class name or index, got {value!r}")
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.removeprefix("-").isdigit():  # "4"; "-1" is out of range
         value = int(value)
     if isinstance(value, int):
         if not 0 <= value < count:

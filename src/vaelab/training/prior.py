@@ -37,6 +37,7 @@ from vaelab.errors import ConfigError, RunDirError, WriteError
 from vaelab.models.base import LatentModel
 from vaelab.models.pixelcnn import GatedPixelCNN
 from vaelab.models.vq_vae import VectorQuantisedAutoencoder, discrete_family
+from vaelab.numbers import counted
 from vaelab.progress import progress_bar
 from vaelab.safetensors_io import tensors_digest
 from vaelab.training.checkpoint import TrainingState, capture_rng, load_checkpoint, restore_rng, save_checkpoint
@@ -180,7 +181,8 @@ class PriorTrainer:
             self.repair_exports()
         self.dir.write_config(self.config)
         if resume and self.state.epoch >= self.config.epochs:
-            self.log(f"{self.dir} has already trained {self.state.epoch} epochs; pass a larger --epochs to continue")
+            trained = counted(self.state.epoch, "epoch")
+            self.log(f"{self.dir} has already trained {trained}; pass a larger --epochs to continue")
             return False
         self.fit()
         return True

@@ -35,6 +35,7 @@ from vaelab.limits import MAX_EPOCHS
 from vaelab.models import LatentModel, ModelOutput, build_model
 from vaelab.models.cvae import condition_labels
 from vaelab.models.spec import check_trainable_latent_dim
+from vaelab.numbers import counted
 from vaelab.progress import progress_bar
 from vaelab.safetensors_io import tensors_digest
 from vaelab.training.checkpoint import (
@@ -548,9 +549,8 @@ def _train(
         trainer.repair_exports()
         if trainer.state.epoch >= config.epochs:
             trainer.check_weights_written()
-            trainer.log(
-                f"{run_dir} has already trained {_epochs(trainer.state.epoch)}; pass a larger --epochs to continue"
-            )
+            trained = counted(trainer.state.epoch, "epoch")
+            trainer.log(f"{run_dir} has already trained {trained}; pass a larger --epochs to continue")
             return _result(trainer, processes, trained=False)
     elif processes.is_main:
         run_dir.create()
@@ -561,10 +561,6 @@ def _train(
         trainer.fit()
         board.finish(trainer.global_step())
     return _result(trainer, processes, tensorboard=board.folder)
-
-
-def _epochs(count: int) -> str:
-    return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
 def _result(
