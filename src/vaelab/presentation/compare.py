@@ -65,7 +65,7 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any], str]] = [
     ("prior bits/code", "evaluation", _get("prior_likelihood", "bits_per_code"), ".3f"),
     ("Fréchet (judge)", "evaluation", _get("frechet_distance_judge"), ".2f"),
     ("precision", "evaluation", _get("precision"), ".3f"),
-    ("recall", "evaluation", _get("recall"), ".3f"),
+    ("recall", "evaluation", _get("recall"), ".4f"),  # four places: a recall of 0.0004 is not 0
     ("class coverage", "evaluation", _get("class_coverage", "coverage"), ".2f"),
     ("cond. acc. mean", "evaluation", _get("conditional_accuracy", "mean"), ".3f"),
     ("cond. acc. worst", "evaluation", _get("conditional_accuracy", "worst"), ".3f"),
