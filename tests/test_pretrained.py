@@ -474,6 +474,18 @@ def test_what_is_not_an_export_is_named(exported, tmp_path, what):
     assert "\n" not in str(refused.value)
 
 
+@pytest.mark.parametrize("command", [["report"], ["generate"], ["prior", "train"], ["export"]])
+def test_an_export_given_where_a_run_belongs_is_named_as_one(capsys, exported, tmp_path, command):
+    from vaelab.training.pretrained import FORMAT
+    from vaelab.training.run_dir import EXPORT_FORMAT_PREFIX
+
+    assert FORMAT.startswith(EXPORT_FORMAT_PREFIX)
+    _, folder = exported("book-ae")
+    extra = [str(tmp_path / "again")] if command == ["export"] else []
+    code, _, err = run_cli(capsys, *command, str(folder), *extra)
+    assert_one_line_error(code, err, 1, "is a model exported by `vaelab export`, not a run", "from_pretrained")
+
+
 def test_an_export_cut_short_is_refused_then_repaired_by_the_same_command(vq_runs, tmp_path):
     _, run_dir = vq_runs
     folder = tmp_path / "vq"

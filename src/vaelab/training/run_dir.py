@@ -55,7 +55,7 @@ from torch import nn
 from vaelab.atomic import atomic_write_text, is_temporary_name, remove_stale_temporaries
 from vaelab.errors import ConfigError, RunDirError
 from vaelab.folders import check_folder_possible, make_folder, not_writable_reason
-from vaelab.reading import MB, FileProblem, parse_json, read_text
+from vaelab.reading import MB, FileProblem, parse_json, read_json, read_text
 from vaelab.safetensors_io import DIGEST_KEY, read_safetensors, read_safetensors_metadata, write_safetensors
 from vaelab.training.checkpoint import (
     check_finite_weights,
@@ -65,6 +65,9 @@ from vaelab.training.checkpoint import (
     state_bytes,
 )
 from vaelab.training.config import RunConfig
+
+#: How the ``format`` of an exported model's ``config.json`` begins (:data:`vaelab.training.pretrained.FORMAT`).
+EXPORT_FORMAT_PREFIX = "vaelab-pretrained"
 
 #: The ``format`` recorded in a weights file's metadata.
 WEIGHTS_FORMAT = "vaelab-weights-1"
@@ -137,7 +140,21 @@ class RunDir:
         try:
             return RunConfig.read(self.config)
         except ConfigError as exc:
+            if self.holds_export():
+                raise RunDirError(
+                    f"{self.path} is a model exported by `vaelab export`, not a run directory; load it with "
+                    f'`vaelab.from_pretrained("{self.path}")`, or pass the run it was exported from'
+                ) from None
             raise RunDirError(str(exc)) from None
+
+    def holds_export(self) -> bool:
+        """Whether ``config.json`` is that of a model exported by ``vaelab export`` (its ``format`` is
+        one of :mod:`vaelab.training.pretrained`'s), not a run's."""
+        try:
+            data = read_json(self.config, MB)
+        except (OSError, FileProblem):
+            return False
+        return isinstance(data, dict) and str(data.get("format", "")).startswith(EXPORT_FORMAT_PREFIX)
 
     def check_can_create(self) -> None:
         """A :class:`RunDirError` now, before any work, when this folder clearly cannot be created
