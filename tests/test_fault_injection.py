@@ -230,7 +230,8 @@ def _assert_prior_readers_are_not_lied_to(run_dir: Path) -> None:
     folder = PriorDir(run_dir)
     if not model.has_prior:
         hint = model.missing_prior_hint
-        assert "\n" not in hint and hint.startswith(("train one with", "train it with")), hint
+        assert "\n" not in hint, hint  # the prior's problem, if one is there, then what to run:
+        assert hint.startswith("train one with") or "; train it with" in hint, hint
         assert ("--resume" in hint) == folder.checkpoint.exists(), hint
         return
     committed = read_training_state(folder.checkpoint, read_safetensors_metadata(folder.checkpoint)).weights

@@ -289,7 +289,7 @@ def test_a_family_with_discrete_codes_is_refused_in_one_line(sampler):
         "discrete; use --sampler prior, which draws its codes from its prior"
     )
     check_sampler_applies("prior", _Discrete(has_prior=True))
-    with pytest.raises(ConfigError, match="none of them applies"):
+    with pytest.raises(ConfigError, match="no prior it can use, and no sampler applies until it has one"):
         check_sampler_applies("prior", _Discrete(has_prior=False))
 
 
