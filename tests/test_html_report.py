@@ -134,6 +134,9 @@ def test_the_report_holds_the_recipe_counts_curves_figures_tables_and_commands(r
     assert html.escape(train_command(config, str(run_copy)).text) in text
     assert f"vaelab evaluate {run_copy} --sampler uniform-box" in text
     assert f"vaelab diagnose {run_copy} --sampler uniform-box" in text
+    assert text.count(f"vaelab report {run_copy}\n") + text.count(f"vaelab report {run_copy}<") == 1
+    elsewhere = run_copy.parent / "page.html"  # the last command writes the page where it was asked for
+    assert f"vaelab report {run_copy} --output {elsewhere}" in write_report(run_copy, elsewhere).read_text()
 
 
 def test_every_text_from_the_run_is_escaped(analysed_run, tmp_path):

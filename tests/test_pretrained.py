@@ -464,11 +464,16 @@ def _edit_config(folder: Path, **changes) -> None:
     (folder / "config.json").write_text(json.dumps({**config, **changes}))
 
 
-@pytest.mark.parametrize("what", ["missing", "file", "run"])
+@pytest.mark.parametrize("what", ["missing", "file", "run", "empty"])
 def test_what_is_not_an_export_is_named(exported, tmp_path, what):
     run_dir, _ = exported("book-ae")
-    source = {"missing": tmp_path / "a" / "b" / "c", "file": Path(__file__), "run": run_dir}[what]
-    fragment = {"missing": "does not exist", "file": "is a file", "run": "is a run directory"}[what]
+    source = {"missing": tmp_path / "a" / "b" / "c", "file": Path(__file__), "run": run_dir, "empty": ""}[what]
+    fragment = {
+        "missing": "does not exist",
+        "file": "is a file",
+        "run": "is a run directory",
+        "empty": "an empty path",
+    }[what]
     with pytest.raises(VaelabError, match=fragment) as refused:
         from_pretrained(source)
     assert "\n" not in str(refused.value)

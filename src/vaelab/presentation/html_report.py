@@ -75,12 +75,13 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, warn: Wa
     run = RunDir(run_dir)
     run.read_config()  # a missing or foreign run directory is named first
     path = check_destination(run.path / REPORT_FILE if output is None else output, "--output")
-    atomic_write_text(path, report_page(run_dir, warn))
+    atomic_write_text(path, report_page(run_dir, warn, output))
     return path
 
 
-def report_page(run_dir: str | Path, warn: Warn = warn_on_stderr) -> str:
-    """The HTML of the run's page (for a notebook: ``IPython.display.HTML(report_page(run))``)."""
+def report_page(run_dir: str | Path, warn: Warn = warn_on_stderr, output: str | Path | None = None) -> str:
+    """The HTML of the run's page (for a notebook: ``IPython.display.HTML(report_page(run))``); its last
+    command writes it to ``output`` (None: the run's own ``report.html``)."""
     run = RunDir(run_dir)
     config = run.read_config()
     with torch.device("meta"):  # the parameters' shapes, without memory or the caller's random numbers
@@ -102,7 +103,7 @@ def report_page(run_dir: str | Path, warn: Warn = warn_on_stderr) -> str:
         section("Evaluation and diagnostics", *measures),
         _prior_section(run, model, prior),
         section("Figures", figures_html(run)),
-        section("Reproduce", *_reproduce(run, config, prior, measured)),
+        section("Reproduce", *_reproduce(run, config, prior, measured, output)),
     ]
     return page(f"vaelab report: {config.preset} ({run})", body)
 
@@ -227,12 +228,16 @@ def _modelled_weights(run: RunDir, prior: PriorConfig) -> str:
     )
 
 
-def _reproduce(run: RunDir, config: RunConfig, prior: PriorConfig | None, measured: list[str]) -> list[str]:
-    """The commands that train the run (and its prior) again, measure it and write this page."""
+def _reproduce(
+    run: RunDir, config: RunConfig, prior: PriorConfig | None, measured: list[str], output: str | Path | None
+) -> list[str]:
+    """The commands that train the run (and its prior) again, measure it and write this page (to
+    ``output``, when not the run's own ``report.html``)."""
     commands: list[Command] = [train_command(config, str(run))]
     if prior is not None:
         commands.append(prior_train_command(prior, str(run)))
-    lines = [command.text for command in commands] + measured + [shlex.join(["vaelab", "report", str(run)])]
+    report = ["vaelab", "report", str(run), *(["--output", str(output)] if output is not None else [])]
+    lines = [command.text for command in commands] + measured + [shlex.join(report)]
     parts = [
         paragraph("The commands that train this run again, with the same numbers on the same device, then measure it:"),
         code_block(lines),

@@ -198,6 +198,8 @@ def from_pretrained(source: str | Path, device: str = "auto", revision: str | No
 
 def locate(source: str | Path, revision: str | None = None) -> Path:
     """The folder ``source`` names: itself when it exists or is no repo id, else the Hub download."""
+    if not str(source).strip():
+        raise PretrainedError("from_pretrained was given an empty path; pass the folder `vaelab export` wrote")
     path = Path(source)
     if path.exists() or not isinstance(source, str) or not REPO_ID.fullmatch(source):
         return path
