@@ -56,9 +56,9 @@ from vaelab.presentation.explorer.workers import AnswerWorkers, FileReads, ReadT
 from vaelab.reading import FileProblem
 from vaelab.safetensors_io import tensors_digest
 from vaelab.training import RunConfig, RunDir, load_run, prepare_config, train
-from vaelab.training.prior import prepare_prior_config, train_prior
 from vaelab.training.run import Run
 from vaelab.training.run_dir import weights_of
+from vq_runs import make_vq_runs
 
 POINTS = 50
 
@@ -264,7 +264,6 @@ def test_the_codebook_of_continuous_codes_is_a_one_line_404(client):
 
 # ---- a model with discrete codes (vq-vae): its prior's samples, its codebook --------------------------
 
-VQ_PRIOR = {"channels": 8, "layers": 2, "kernel": 3, "batch_size": 20}
 """A PixelCNN small enough to train in a second (as tests/test_vq_prior.py)."""
 
 
@@ -272,15 +271,8 @@ VQ_PRIOR = {"channels": 8, "layers": 2, "kernel": 3, "batch_size": 20}
 def vq_runs(tmp_path_factory, train_images, test_images) -> dict[str, Run]:
     """A vq-vae run trained for 1 short epoch on 60 synthetic images (``bare``, no prior), and a copy
     with a small PixelCNN prior trained for 1 epoch (``prior``), each loaded as ``explore`` loads it."""
-    torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("vq")
-    data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
-    config = RunConfig.from_preset("vq-vae", epochs=1, batch_size=20, lr=2e-3, seed=0, device="cpu")
-    train(config, folder / "bare", progress=False, log=lambda s: None, **data)
-    shutil.copytree(folder / "bare", folder / "prior")
-    run = load_run(folder / "prior", "cpu")
-    train_prior(run, prepare_prior_config(run, False, 1, **VQ_PRIOR), log=lambda s: None, **data)
-    return {name: load_run(folder / name, "cpu") for name in ("bare", "prior")}
+    folders = make_vq_runs(tmp_path_factory.mktemp("vq"), train_images, test_images)
+    return {name: load_run(path, "cpu") for name, path in folders.items()}
 
 
 @pytest.fixture(scope="module")

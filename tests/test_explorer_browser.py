@@ -30,9 +30,9 @@ from PIL import Image
 from vaelab.latent import decode_points, encode_images
 from vaelab.presentation.explorer.app import STATIC_DIR, create_app
 from vaelab.presentation.explorer.server import Explorer, listen, page_url
-from vaelab.training import RunConfig, load_run, train
-from vaelab.training.prior import prepare_prior_config, train_prior
+from vaelab.training import load_run
 from vaelab.training.run import Run
+from vq_runs import make_vq_runs
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the browser tests drive Chromium with Playwright: pip install 'vaelab[dev]'"
@@ -50,7 +50,6 @@ WAIT_MS = 15_000
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_VARIABLE = "VAELAB_CHROMIUM"
 
-VQ_PRIOR = {"channels": 8, "layers": 2, "kernel": 3, "batch_size": 20}
 """A PixelCNN small enough to train in a second (as test_explorer.py and test_vq_prior.py)."""
 
 SCRIPT = (STATIC_DIR / "explorer.js").read_text()
@@ -133,15 +132,7 @@ def ae_served(trained_run, test_images) -> Iterator[Served]:
 def vq_folders(tmp_path_factory, train_images, test_images) -> dict[str, Path]:
     """A vq-vae run trained for 1 short epoch on 60 synthetic images (``bare``, no prior), and a copy with
     a small PixelCNN prior trained for 1 epoch (``prior``)."""
-    torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("vq-browser")
-    data = {"train_set": train_images.head(60), "test_set": test_images.head(20)}
-    config = RunConfig.from_preset("vq-vae", epochs=1, batch_size=20, lr=2e-3, seed=0, device="cpu")
-    train(config, folder / "bare", progress=False, log=lambda s: None, **data)
-    shutil.copytree(folder / "bare", folder / "prior")
-    run = load_run(folder / "prior", "cpu")
-    train_prior(run, prepare_prior_config(run, False, 1, **VQ_PRIOR), log=lambda s: None, **data)
-    return {"bare": folder / "bare", "prior": folder / "prior"}
+    return make_vq_runs(tmp_path_factory.mktemp("vq-browser"), train_images, test_images)
 
 
 @pytest.fixture(scope="module")
