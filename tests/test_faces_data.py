@@ -191,7 +191,8 @@ def test_cache_hit_does_not_decode_again(celeba_dirs, tmp_path, monkeypatch):
     image.write_bytes(image.read_bytes())  # a new modification time: the list changed
     load_celeba("test", root, options=SMALL, progress=False)
     assert len(calls) == 135
-    assert len(list((tmp_path / "fresh-cache" / "vaelab" / "images").glob("*.npz"))) == 3
+    assert len(list((tmp_path / "fresh-cache" / "vaelab" / "images").glob("*.json"))) == 3
+    assert isinstance(again.images, np.memmap)  # mapped from the cache, not loaded
 
 
 def test_damaged_cache_is_rebuilt(celeba_dirs, tmp_path, image_cache_home):
@@ -199,12 +200,12 @@ def test_damaged_cache_is_rebuilt(celeba_dirs, tmp_path, image_cache_home):
     first = load_celeba("test", root, options=SMALL, progress=False)
     files = list_images(root / "img_align_celeba")
     chosen = [f for f in files if f.name in set(first.attributes.image_ids)]
-    path = image_cache.image_cache_dir() / f"{image_cache.cache_key(chosen, SMALL)}.npz"
-    assert path.is_file()
-    path.write_bytes(b"not a cache")
+    entry = image_cache.cache_entry(chosen, SMALL)
+    assert entry.record.is_file() and entry.data.is_file()
+    entry.record.write_bytes(b"not a cache")
     warnings = []
     again = load_dataset_quietly(root, warnings)
-    assert any("unreadable" in w for w in warnings)
+    assert any("does not match its images" in w and "unreadable" in w for w in warnings)
     assert np.array_equal(first.images, again.images)
 
 

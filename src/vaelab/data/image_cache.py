@@ -1,12 +1,20 @@
-"""Decoding image files once into a cached uint8 array, so that no epoch or later run decodes a JPEG.
+"""Decoding image files once into a memory-mapped uint8 cache, so that no epoch or later run decodes
+a JPEG and no process holds a whole image set in its memory.
 
 :func:`load_images` decodes a list of files with Pillow (RGB; optionally the largest centred
-square cut out first; then the whole image resized bilinearly to S × S) into one uint8 array
-``[N, 3, S, S]`` and saves it in the user cache,
-``$XDG_CACHE_HOME/vaelab/images/<key>.npz`` (or ``~/.cache/vaelab/images``). The key is a hash
-of the file list (each file's name, size and modification time), the size and the crop, so a
-changed, added or removed file, or another size, makes a new cache file; anything else finds the
-old one and decodes nothing. The cache file is written atomically and holds no pickled objects.
+square cut out first; then the whole image resized bilinearly to S × S), in parallel threads and
+with a progress bar, into one uint8 array ``[N, 3, S, S]`` stored raw in the user cache,
+``$XDG_CACHE_HOME/vaelab/images/<key>.u8`` (or ``~/.cache/vaelab/images``), beside the record
+``<key>.json`` that commits it (the format: :mod:`vaelab.data.cache_store`). The images come
+back memory-mapped read-only: the operating system's page cache holds them once per machine,
+whatever the number of processes that read them, and pages them in as they are used.
+
+The key is a hash of the file list (each file's name, size and modification time), the size and
+the crop, so a changed, added or removed file, or another size, makes a new cache entry; anything
+else finds the old one and decodes nothing. An entry is trusted only when its file matches its
+record (size and SHA-256): a truncated, resized or edited file is reported in a warning and
+decoded again. A build stopped by a kill resumes where its journal says; a build that cannot
+write (a full disk, a read-only folder) removes what it wrote, warns, and decodes into memory.
 
 Pillow's bilinear filter widens with the shrink factor, so it averages every source pixel
 (antialiased); TensorFlow's ``image_dataset_from_directory``, which the book uses, samples
@@ -19,33 +27,39 @@ out is stored in the cache, so a later ``fail`` run still refuses them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
-from vaelab.atomic import atomic_write
+from vaelab.data import cache_store
+from vaelab.data.cache_store import EntryPaths, Progress, Untrusted
 from vaelab.data.image_files import ImageFile
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.locations import user_cache_dir
-from vaelab.errors import DataError
+from vaelab.errors import DataError, WriteError
 from vaelab.progress import progress_bar
 
 #: Changes whenever the cache's contents would change for the same key.
-CACHE_FORMAT = 1
+CACHE_FORMAT = cache_store.CACHE_FORMAT
 
 #: Threads decoding images (Pillow releases the GIL while it decodes and resizes).
 DECODE_THREADS = min(4, os.cpu_count() or 1)
 
 #: Files handed to the threads at a time.
 CHUNK = 256
+
+#: Files decoded between two commits of the journal (fsync of the rows, then the journal).
+JOURNAL_EVERY = 8192
 
 Warn = Callable[[str], None]
 
@@ -60,10 +74,11 @@ class DecodedImages:
     """The decoded images of a file list.
 
     Attributes:
-        images: uint8 ``[M, 3, S, S]``, one per readable file.
+        images: uint8 ``[M, 3, S, S]``, one per readable file: memory-mapped from the cache file,
+            or in memory when the cache could not be written.
         kept: int64 ``[M]``, the position in the file list of each image.
         skipped: ``(name, reason)`` of each unreadable file.
-        cache_path: where the array is cached (None when it could not be written).
+        cache_path: the cache file that holds ``images`` (None when it could not be written).
         from_cache: whether it was read from the cache (nothing decoded).
     """
 
@@ -87,6 +102,11 @@ def cache_key(files: list[ImageFile], options: ImageOptions) -> str:
     for f in files:
         digest.update(f"\n{f.name}\t{f.size}\t{f.mtime_ns}".encode())
     return digest.hexdigest()[:32]
+
+
+def cache_entry(files: list[ImageFile], options: ImageOptions) -> EntryPaths:
+    """Where the cache entry of ``files`` decoded with ``options`` lives (it may not exist yet)."""
+    return EntryPaths(image_cache_dir(), cache_key(files, options))
 
 
 def decode_image(path: Path, size: int, center_crop: bool = False) -> np.ndarray:
@@ -113,15 +133,29 @@ def load_images(
 ) -> DecodedImages:
     """The images of ``files`` from the cache, or decoded (with a progress bar named ``label`` on
     stderr when ``progress`` and stderr is a terminal) and cached. Applies ``options.on_bad_image``
-    to unreadable files (see the module docstring)."""
-    path = image_cache_dir() / f"{cache_key(files, options)}.npz"
-    decoded = _read_cache(path, len(files), options.image_size, warn)
-    if decoded is None:
-        decoded = _decode_all(files, options, label, progress)
-        if not (decoded.skipped and options.on_bad_image == "fail"):
-            decoded.cache_path = _write_cache(path, decoded, options, label, warn)
+    to unreadable files (see the module docstring). The processes of a torchrun job that ask for
+    the same images decode them once: the others wait for the cache entry and map it."""
+    paths = cache_entry(files, options)
+    with cache_store.locked(paths):
+        decoded = _open_cached(paths, len(files), options.image_size, warn)
+        if decoded is None:
+            decoded = _build(paths, files, options, label, progress, warn)
     _apply_policy(decoded, files, options, label, warn)
     return decoded
+
+
+def _open_cached(paths: EntryPaths, count: int, size: int, warn: Warn) -> DecodedImages | None:
+    """The cached images, or None when there are none or they cannot be trusted (then removed)."""
+    try:
+        entry = cache_store.open_entry(paths, count, (3, size, size))
+    except (Untrusted, OSError) as exc:
+        warn(f"the image cache {paths.data} does not match its images: {exc}; decoding the images again")
+        cache_store.discard(paths, partial=False)
+        return None
+    if entry is None:
+        return None
+    paths.journal.unlink(missing_ok=True)  # left by a build stopped after its commit
+    return DecodedImages(entry.images, entry.kept, entry.skipped, entry.path, True)
 
 
 def _decode_one(file: ImageFile, options: ImageOptions) -> np.ndarray | str:
@@ -132,83 +166,168 @@ def _decode_one(file: ImageFile, options: ImageOptions) -> np.ndarray | str:
         return str(exc) or type(exc).__name__
 
 
-def _decode_all(files: list[ImageFile], options: ImageOptions, label: str, progress: bool) -> DecodedImages:
-    """Decode every file. Under the ``fail`` policy the first unreadable file stops decoding at
-    once (nothing is cached); under ``skip`` it is recorded and left out."""
+def _decoded_chunks(
+    files: list[ImageFile], options: ImageOptions, start: int, pool: ThreadPoolExecutor
+) -> Iterator[tuple[int, list[np.ndarray | str]]]:
+    """``(first position, results)`` for each chunk of :data:`CHUNK` files from ``start``, decoded
+    by the threads of ``pool``, in the list's order."""
+    for begin in range(start, len(files), CHUNK):
+        yield begin, list(pool.map(lambda f: _decode_one(f, options), files[begin : begin + CHUNK]))
+
+
+def _absorb(
+    results: list[np.ndarray | str], begin: int, files: list[ImageFile], progress: Progress, policy: str
+) -> tuple[list[np.ndarray], bool]:
+    """Add a chunk's results to ``progress``: the decoded rows it keeps, and whether decoding stops
+    here (the first unreadable file under the ``fail`` policy)."""
+    rows: list[np.ndarray] = []
+    for index, result in enumerate(results, begin):
+        progress.files_done = index + 1
+        if isinstance(result, str):
+            progress.skipped.append((files[index].name, result))
+            if policy == "fail":
+                return rows, True
+        else:
+            rows.append(result)
+            progress.kept.append(index)
+    return rows, False
+
+
+def _bar(files: list[ImageFile], options: ImageOptions, label: str, show: bool, initial: int = 0) -> tqdm:
+    """The decoding progress bar."""
+    return progress_bar(
+        total=len(files),
+        initial=initial,
+        desc=f"decoding {label} to {options.describe()}",
+        unit="image",
+        enabled=show,
+        leave=False,
+    )
+
+
+def _build(
+    paths: EntryPaths, files: list[ImageFile], options: ImageOptions, label: str, show: bool, warn: Warn
+) -> DecodedImages:
+    """Decode ``files`` into the cache entry ``paths`` (resuming an interrupted build of the same
+    files) and map it. Under the ``fail`` policy the first unreadable file stops decoding and
+    nothing is kept. A write that fails removes the entry's files and decodes into memory."""
+    shape = (3, options.image_size, options.image_size)
+    row_bytes = int(np.prod(shape))
+    progress = cache_store.read_journal(paths, len(files), row_bytes)
+    if progress is not None:
+        warn(f"resuming the interrupted decoding of {label}: {progress.files_done:,} of {len(files):,} files done")
+    progress = progress or Progress()
+    try:
+        with _PartialFile(paths, len(files), row_bytes, progress) as out, _bar(
+            files, options, label, show, progress.files_done
+        ) as bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
+            stopped = False
+            for begin, results in _decoded_chunks(files, options, progress.files_done, pool):
+                rows, stopped = _absorb(results, begin, files, progress, options.on_bad_image)
+                out.append(rows)
+                bar.update(len(results))
+                if stopped:
+                    break
+                if progress.files_done - out.journaled >= JOURNAL_EVERY:
+                    out.checkpoint(progress)
+            sha256 = out.finish(len(progress.kept))
+        if stopped:  # the fail policy: report the file, keep nothing
+            cache_store.discard(paths)
+            return DecodedImages(np.empty((0, *shape), np.uint8), np.array(progress.kept), progress.skipped, None, False)
+        meta = {"source": label, "image_size": options.image_size, "center_crop": options.center_crop}
+        cache_store.commit(paths, progress, shape, sha256, meta)
+        entry = cache_store.open_entry(paths, len(files), shape, verify=False)
+    except (OSError, WriteError) as exc:
+        cache_store.discard(paths)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        warn(
+            f"cannot write the image cache {paths.data} ({reason}); decoding into memory instead, and again next "
+            "time (free some space, or set XDG_CACHE_HOME to a writable folder with room for "
+            f"{len(files) * row_bytes / 1e9:.2f} GB)"
+        )
+        return _decode_in_memory(files, options, label, show)
+    assert entry is not None  # just committed
+    return DecodedImages(entry.images, entry.kept, entry.skipped, entry.path, False)
+
+
+class _PartialFile:
+    """``K.u8.partial`` open for appending rows, with the running SHA-256 of its bytes.
+
+    On entering, the file is cut to the rows that ``progress`` records (a resumed build) and space
+    for every file's row is reserved, so that a disk too small fails at once with ENOSPC.
+    """
+
+    def __init__(self, paths: EntryPaths, count: int, row_bytes: int, progress: Progress) -> None:
+        self.paths, self.count, self.row_bytes, self.progress = paths, count, row_bytes, progress
+        self.journaled = progress.files_done
+        self.digest = hashlib.sha256()
+
+    def __enter__(self) -> _PartialFile:
+        self.paths.folder.mkdir(parents=True, exist_ok=True)
+        committed = len(self.progress.kept) * self.row_bytes
+        self.handle = open(self.paths.partial, "r+b" if self.progress.files_done else "wb")  # noqa: SIM115
+        try:
+            self.handle.truncate(committed)
+            if committed:
+                cache_store.file_sha256(self.paths.partial, digest=self.digest)
+            self.handle.seek(committed)
+            _reserve(self.handle.fileno(), self.count * self.row_bytes)
+        except BaseException:
+            self.handle.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+    def append(self, rows: list[np.ndarray]) -> None:
+        if rows:
+            block = np.ascontiguousarray(np.stack(rows))
+            self.handle.write(memoryview(block).cast("B"))
+            self.digest.update(memoryview(block).cast("B"))
+
+    def _sync(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def checkpoint(self, progress: Progress) -> None:
+        """Put the rows so far on disk, then record them in the journal."""
+        self._sync()
+        cache_store.write_journal(self.paths, progress, self.row_bytes)
+        self.journaled = progress.files_done
+
+    def finish(self, rows: int) -> str:
+        """Cut the reserved space to ``rows`` rows, put them on disk; their SHA-256."""
+        self.handle.truncate(rows * self.row_bytes)
+        self._sync()
+        return str(self.digest.hexdigest())
+
+
+def _reserve(descriptor: int, size: int) -> None:
+    """Allocate ``size`` bytes for the file (ENOSPC now rather than half way); a no-op where the
+    file system cannot preallocate."""
+    try:
+        os.posix_fallocate(descriptor, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+
+
+def _decode_in_memory(files: list[ImageFile], options: ImageOptions, label: str, show: bool) -> DecodedImages:
+    """Decode every file into an array in memory (the cache cannot be written)."""
     size = options.image_size
     images = np.empty((len(files), 3, size, size), dtype=np.uint8)
-    kept: list[int] = []
-    skipped: list[tuple[str, str]] = []
-    bar = progress_bar(
-        total=len(files), desc=f"decoding {label} to {options.describe()}", unit="image", enabled=progress, leave=False
-    )
-    with bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
-        for start in range(0, len(files), CHUNK):
-            chunk = files[start : start + CHUNK]
-            for index, result in enumerate(pool.map(lambda f: _decode_one(f, options), chunk), start):
-                if isinstance(result, str):
-                    skipped.append((files[index].name, result))
-                    if options.on_bad_image == "fail":
-                        break
-                else:
-                    images[len(kept)] = result
-                    kept.append(index)
-            bar.update(len(chunk))
-            if skipped and options.on_bad_image == "fail":
+    progress = Progress()
+    with _bar(files, options, label, show) as bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
+        for begin, results in _decoded_chunks(files, options, 0, pool):
+            rows, stopped = _absorb(results, begin, files, progress, options.on_bad_image)
+            if rows:
+                images[len(progress.kept) - len(rows) : len(progress.kept)] = np.stack(rows)
+            bar.update(len(results))
+            if stopped:
                 break
-    return DecodedImages(images[: len(kept)], np.array(kept, dtype=np.int64), skipped, None, False)
-
-
-def _write_cache(path: Path, decoded: DecodedImages, options: ImageOptions, label: str, warn: Warn) -> Path | None:
-    """Save ``decoded`` at ``path`` atomically; a warning (not an error) when that is impossible."""
-    meta = {"format": CACHE_FORMAT, "source": label, **options.to_dict()}
-    meta.pop("on_bad_image")
-    names = np.array([name for name, _ in decoded.skipped], dtype=str)
-    reasons = np.array([reason for _, reason in decoded.skipped], dtype=str)
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                images=decoded.images,
-                kept=decoded.kept,
-                skipped_names=names,
-                skipped_reasons=reasons,
-                meta=np.array(json.dumps(meta)),
-            )
-
-    try:
-        atomic_write(path, write)
-    except OSError as exc:
-        warn(
-            f"cannot write the image cache {path} ({exc.strerror or exc}); the images will be decoded "
-            "again next time (set XDG_CACHE_HOME to a writable folder)"
-        )
-        return None
-    return path
-
-
-def _read_cache(path: Path, count: int, size: int, warn: Warn) -> DecodedImages | None:
-    """The cached images at ``path``, or None when there are none or they are unusable."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            images, kept = data["images"], data["kept"]
-            skipped = list(zip(data["skipped_names"].tolist(), data["skipped_reasons"].tolist(), strict=True))
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        warn(f"the image cache {path} is unreadable ({exc}); decoding the images again")
-        return None
-    consistent = (
-        images.dtype == np.uint8
-        and images.shape == (len(kept), 3, size, size)
-        and len(kept) + len(skipped) == count
-        and (len(kept) == 0 or (kept.min() >= 0 and kept.max() < count))
-    )
-    if not consistent:
-        warn(f"the image cache {path} does not match its images; decoding the images again")
-        return None
-    return DecodedImages(images, kept.astype(np.int64), skipped, path, True)
+    kept = np.array(progress.kept, dtype=np.int64)
+    return DecodedImages(images[: len(kept)], kept, progress.skipped, None, False)
 
 
 def _apply_policy(

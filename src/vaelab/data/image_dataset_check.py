@@ -21,7 +21,7 @@ from pathlib import Path
 
 from vaelab.data.attributes import read_attributes
 from vaelab.data.celeba import find_celeba
-from vaelab.data.image_cache import cache_key, image_cache_dir
+from vaelab.data.image_cache import cache_entry
 from vaelab.data.image_files import ImageFile, list_images
 from vaelab.data.image_folder import ATTRIBUTES_FILE, existing_folder
 from vaelab.data.image_options import ImageOptions
@@ -142,9 +142,14 @@ def _partition_check(names: list[str], path: Path | None) -> tuple[Check, dict[s
 
 def _cache_check(split: str, files: list[ImageFile], options: ImageOptions) -> Check:
     size = f"{options.image_size}×{options.image_size}" + (", centre-cropped" if options.center_crop else "")
-    path = image_cache_dir() / f"{cache_key(files, options)}.npz"
-    if path.is_file():
-        return Check(f"cache {split}", "ok", path, f"{len(files):,} images decoded at {size}")
+    entry = cache_entry(files, options)
+    if entry.record.is_file():
+        gigabytes = entry.data.stat().st_size / 1e9 if entry.data.is_file() else 0.0
+        return Check(f"cache {split}", "ok", entry.data, f"{len(files):,} images decoded at {size} ({gigabytes:.2f} GB)")
+    if entry.journal.is_file():
+        return Check(
+            f"cache {split}", "todo", entry.partial, f"decoding at {size} was interrupted; the next run resumes it"
+        )
     return Check(
         f"cache {split}",
         "todo",
