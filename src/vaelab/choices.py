@@ -23,6 +23,9 @@ PRECISIONS = ("fp32", "bf16")
 #: ``train --dataset``, ``data --dataset`` (:data:`vaelab.data.registry.DATASETS`).
 DATASETS = ("fashion-mnist", "celeba", "image-folder")
 
+#: ``train --data-placement`` (:mod:`vaelab.training.placement`).
+DATA_PLACEMENTS = ("auto", "device", "host")
+
 #: ``train --on-bad-image`` (:class:`vaelab.data.image_options.ImageOptions`).
 BAD_IMAGE_POLICIES = ("fail", "skip")
 

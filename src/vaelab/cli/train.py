@@ -218,6 +218,15 @@ def _add_speed_options(parser: argparse.ArgumentParser) -> None:
         ),
     )
     group.add_argument(
+        "--data-placement",
+        choices=choices.DATA_PLACEMENTS,
+        help=(
+            "where the images wait between batches: device (copied there whole: fastest when it fits), host (read "
+            "batch by batch from the memory-mapped image cache by a background thread: one copy per machine, in the "
+            "page cache), or auto (default: device when the images take at most a quarter of its free memory)"
+        ),
+    )
+    group.add_argument(
         "--threads",
         type=bounded_int(1, MAX_THREADS),
         help=(
@@ -261,6 +270,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         compile=args.compile,
         cuda_graphs=args.cuda_graphs,
         threads=args.threads,
+        data_placement=args.data_placement,
     )
     result = train(config, run_dir, resume=args.resume, progress=not args.no_progress, tensorboard=tensorboard)
     if not result.is_main:  # another process of a torchrun job: rank 0 reports

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import __version__
-from vaelab.choices import DEVICES
+from vaelab.choices import DATA_PLACEMENTS, DEVICES
 from vaelab.data.corruption import Corruption, override_corruption
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
@@ -36,7 +36,7 @@ MAX_CONFIG_BYTES = 64 * KB
 
 #: Options that may change when a run is resumed (everything else must stay as saved).
 RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
-    {"precision", "compile", "threads", "cuda_graphs"}  # execution settings (vaelab.training.execution)
+    {"precision", "compile", "threads", "cuda_graphs", "data_placement"}  # execution settings (vaelab.training.execution)
 )
 
 #: Model settings that a ``train`` flag overrides: the option's name → the :class:`ModelSpec` field,
@@ -63,7 +63,8 @@ class RunConfig(Recipe):
     policy) is set for the datasets read from image files (``celeba``, ``image-folder``) and
     None for Fashion-MNIST; its ``image_size`` always equals the model's. ``precision``,
     ``compile``, ``threads`` and ``cuda_graphs`` choose how the run executes (see
-    :mod:`vaelab.training.execution`). Every field is checked here, whoever builds the config
+    :mod:`vaelab.training.execution`), ``data_placement`` where its images wait between batches
+    (:mod:`vaelab.training.placement`). Every field is checked here, whoever builds the config
     (the command line, the Python API, ``config.json``), and saved flat in ``config.json``.
     """
 
@@ -78,6 +79,7 @@ class RunConfig(Recipe):
     compile: bool = False
     threads: int | None = None
     cuda_graphs: bool = False
+    data_placement: str = "auto"
 
     def __post_init__(self) -> None:
         _check_positive("epochs", self.epochs, MAX_EPOCHS)
@@ -85,6 +87,10 @@ class RunConfig(Recipe):
             raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.threads is not None:
             _check_positive("threads", self.threads, MAX_THREADS)
+        if self.data_placement not in DATA_PLACEMENTS:
+            raise ConfigError(
+                f"--data-placement must be one of {', '.join(DATA_PLACEMENTS)}, got {self.data_placement!r}"
+            )
         _check_positive("batch_size", self.batch_size, MAX_BATCH_SIZE)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED:,}, got {self.seed!r}")

@@ -26,7 +26,13 @@ from vaelab.training.objectives import OBJECTIVES
 from vaelab.training.prior_dir import PriorConfig
 
 #: The settings a run's execution may have without a flag: what ``vaelab train`` uses when none is given.
-EXECUTION_DEFAULTS = {"device": "auto", "precision": "fp32", "compile": False, "cuda_graphs": False}
+EXECUTION_DEFAULTS = {
+    "device": "auto",
+    "precision": "fp32",
+    "compile": False,
+    "cuda_graphs": False,
+    "data_placement": "auto",
+}
 #: Run settings that are None unless a flag set them.
 OPTIONAL_SETTINGS = ("data_dir", "limit_train", "limit_test", "threads")
 #: The prior's settings that ``vaelab prior train`` takes as flags (the others come from the data and the run).

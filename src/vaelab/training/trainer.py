@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab.data.batching import DeviceImages
 from vaelab.data.image_set import ImageSet
 from vaelab.data.registry import load_dataset
 from vaelab.data.selection import AtMost
@@ -55,6 +54,7 @@ from vaelab.training.interrupts import StopRequest
 from vaelab.training.monitor import RunningLoss
 from vaelab.training.objectives import make_objective
 from vaelab.training.optimizer import make_adam
+from vaelab.training.placement import choose_placement
 from vaelab.training.run_dir import RunDir, WeightsRecord, metrics_text, weights_of
 from vaelab.training.step import TrainStep
 from vaelab.training.tensorboard import EXAMPLES, NoTensorBoard, TensorBoardOptions, check_installed, open_tensorboard
@@ -169,14 +169,18 @@ class Trainer:
         self.objective = make_objective(config.objective, config.objective_params)
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.processes.reseed(config.seed)
-        self.train_data = DeviceImages(train_set.images, _labels_for(self.model, train_set), self.device)
+        placement = choose_placement(
+            config.data_placement, [train_set.images, test_set.images], self.device, self.processes.world_size
+        )
+        self.log(placement.describe(self.device))
+        self.train_data = placement.images(train_set.images, _labels_for(self.model, train_set), self.device)
         self.min_last = smallest_batch(self.model, self.processes.world_size)
         if config.batch_size < self.min_last:
             raise ConfigError(
                 f"{config.model.architecture} has BatchNorm layers, which cannot train on a batch of one image "
                 f"per process; use --batch-size {self.min_last} or more"
             )
-        self.test_data = DeviceImages(test_set.images, _labels_for(self.model, test_set), self.device)
+        self.test_data = placement.images(test_set.images, _labels_for(self.model, test_set), self.device)
         self.steps_per_epoch = self.train_data.num_batches(config.batch_size, self.min_last)
         self.state = TrainingState()
         self.board = NoTensorBoard()
@@ -267,7 +271,7 @@ class Trainer:
     def open_tensorboard(self, options: TensorBoardOptions | None, resumed: bool) -> NoTensorBoard:
         """This process's TensorBoard log (:mod:`vaelab.training.tensorboard`): rank 0's when ``options``
         ask for one. A new run marks step 0 as its start, a resumed one the step after its checkpoint."""
-        images, labels = self.test_data.images[:EXAMPLES], self.test_data.labels
+        images, labels = self.test_data.first(EXAMPLES)
         return open_tensorboard(
             options,
             self.run_dir.tensorboard,
@@ -275,7 +279,7 @@ class Trainer:
             first_step=self.global_step() + 1 if resumed else 0,
             sums=self.step.sums,
             terms=tuple(self.objective.terms),
-            examples=(images, None if labels is None else labels[:EXAMPLES]),
+            examples=(images, labels),
             recipe=self.config.recipe(),
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from vaelab.data.batching import DeviceImages
+from vaelab.data.host_images import HostImages
 from vaelab.data.corruption import Corruption
 from vaelab.data.preprocess import to_unit_float
 from vaelab.models.base import LatentModel
@@ -26,7 +27,7 @@ VALIDATION_SEED = 0
 def mean_terms(
     model: LatentModel,
     objective: Objective,
-    data: DeviceImages,
+    data: DeviceImages | HostImages,
     batch_size: int,
     corruption: Corruption | None = None,
     execution: Execution | None = None,
