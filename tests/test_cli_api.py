@@ -37,11 +37,12 @@ def _api_names() -> dict[str, tuple[str, ...]]:
     from vaelab.latent import samplers
     from vaelab.latent.morph import METHODS
     from vaelab.presentation import attribute_report
-    from vaelab.training import execution
+    from vaelab.training import execution, placement
 
     return {
         "device": choices.DEVICES,
         "precision": execution.PRECISIONS,
+        "data_placement": placement.PLACEMENTS,
         "dataset": tuple(registry.DATASETS),
         "on_bad_image": image_options.BAD_IMAGE_POLICIES,
         "corruption": tuple(corruption.DEFAULT_AMOUNTS),
@@ -67,6 +68,7 @@ def _acceptors(run, test_set) -> dict[str, Callable[[str], object]]:
     return {
         "device": lambda v: RunConfig.from_preset("book-ae", device=v),
         "precision": lambda v: RunConfig.from_preset("book-ae", precision=v),
+        "data_placement": lambda v: RunConfig.from_preset("book-ae", data_placement=v),
         "dataset": dataset_info,
         "on_bad_image": lambda v: ImageOptions(on_bad_image=v),
         "corruption": Corruption.of,

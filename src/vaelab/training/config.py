@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import __version__
-from vaelab.choices import DATA_PLACEMENTS, DEVICES
+from vaelab.choices import DEVICES
 from vaelab.data.corruption import Corruption, override_corruption
 from vaelab.data.image_options import ImageOptions
 from vaelab.data.registry import dataset_info
@@ -29,6 +29,7 @@ from vaelab.limits import (
 from vaelab.models import ModelSpec, Recipe, get_preset
 from vaelab.reading import KB, FileProblem, read_json
 from vaelab.training.execution import PRECISIONS
+from vaelab.training.placement import PLACEMENTS
 from vaelab.training.objectives import OBJECTIVES, make_objective
 
 #: The largest config.json read back (vaelab writes about 700 bytes).
@@ -87,10 +88,8 @@ class RunConfig(Recipe):
             raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.threads is not None:
             _check_positive("threads", self.threads, MAX_THREADS)
-        if self.data_placement not in DATA_PLACEMENTS:
-            raise ConfigError(
-                f"--data-placement must be one of {', '.join(DATA_PLACEMENTS)}, got {self.data_placement!r}"
-            )
+        if self.data_placement not in PLACEMENTS:
+            raise ConfigError(f"--data-placement must be one of {', '.join(PLACEMENTS)}, got {self.data_placement!r}")
         _check_positive("batch_size", self.batch_size, MAX_BATCH_SIZE)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED:,}, got {self.seed!r}")

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vaelab.choices import DATA_PLACEMENTS as PLACEMENTS
 from vaelab.data.batching import DeviceImages
 from vaelab.data.host_images import HostImages
+
+__all__ = ["PLACEMENTS", "Placement", "choose_placement"]
 
 #: ``auto`` keeps the images on the device when they take at most this share of its free memory.
 DEVICE_SHARE = 0.25
@@ -30,10 +33,12 @@ DEVICE_SHARE = 0.25
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the images go (``device`` or ``host``) and why."""
+    """Where the images go (``device`` or ``host``) and why; ``obvious`` for a set in memory that
+    stays where it is (the run's log does not mention it)."""
 
     where: str
     reason: str
+    obvious: bool = False
 
     def images(
         self, images: np.ndarray, labels: np.ndarray | None, device: torch.device
@@ -57,7 +62,7 @@ def choose_placement(
         return Placement(requested, f"{describe_bytes(size)}, as --data-placement {requested} asks")
     in_memory = all(a.flags.writeable and not isinstance(a, np.memmap) for a in arrays)
     if device.type == "cpu" and in_memory:
-        return Placement("device", f"{describe_bytes(size)}, already in memory (--data-placement auto)")
+        return Placement("device", f"{describe_bytes(size)}, already in memory (--data-placement auto)", obvious=True)
     needed = size * (world_size if device.type == "cpu" else 1)
     free = free_memory(device)
     share = f"{describe_bytes(needed)} of the {describe_bytes(free)} free"

@@ -172,7 +172,8 @@ class Trainer:
         placement = choose_placement(
             config.data_placement, [train_set.images, test_set.images], self.device, self.processes.world_size
         )
-        self.log(placement.describe(self.device))
+        if not placement.obvious:
+            self.log(placement.describe(self.device))
         self.train_data = placement.images(train_set.images, _labels_for(self.model, train_set), self.device)
         self.min_last = smallest_batch(self.model, self.processes.world_size)
         if config.batch_size < self.min_last:
