@@ -110,7 +110,12 @@ def worker_build(args: argparse.Namespace) -> dict:
         load_image_folder(split, args.folder, options=options, progress=False)
     opened = time.perf_counter() - started
     images = sum(len(s) for s in sets)
-    return {"images": images, "build_seconds": built, "open_seconds": opened, "bytes": sum(s.images.nbytes for s in sets)}
+    return {
+        "images": images,
+        "build_seconds": built,
+        "open_seconds": opened,
+        "bytes": sum(s.images.nbytes for s in sets),
+    }
 
 
 def worker_train(args: argparse.Namespace) -> dict:
@@ -216,7 +221,9 @@ def page_cache_bytes(cache: Path) -> int:
     files = [str(p) for p in (cache / "vaelab" / "images").glob("*.u8")]
     if not files or shutil.which("fincore") is None:
         return -1
-    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", *files], capture_output=True, text=True)
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", *files], capture_output=True, text=True
+    )
     return sum(int(line.split()[0]) for line in out.stdout.splitlines() if line.strip())
 
 

@@ -51,7 +51,9 @@ def folder(tmp_path):
 
 def _load(folder: Path, warnings: list[str] | None = None, options: ImageOptions = OPTIONS):
     files = list_images(folder)
-    return load_images(files, options, "test images", progress=False, warn=(warnings if warnings is not None else []).append)
+    return load_images(
+        files, options, "test images", progress=False, warn=(warnings if warnings is not None else []).append
+    )
 
 
 def _expected(folder: Path) -> np.ndarray:

@@ -184,7 +184,9 @@ def file_sha256(path: Path, start: int = 0, digest: Any = None) -> str:
     return str(digest.hexdigest())
 
 
-def commit(paths: EntryPaths, progress: Progress, shape: tuple[int, int, int], sha256: str, meta: dict[str, Any]) -> None:
+def commit(
+    paths: EntryPaths, progress: Progress, shape: tuple[int, int, int], sha256: str, meta: dict[str, Any]
+) -> None:
     """Make the finished ``K.u8.partial`` the entry: rename it to ``K.u8``, then write the record
     (atomically: the commit) and remove the journal."""
     publish(paths.partial, paths.data)

@@ -48,7 +48,9 @@ class FileRows:
         per run of consecutive indices."""
         if len(indices) and (indices.min() < 0 or indices.max() >= self.count):
             raise IndexError(f"row indices must lie in [0, {self.count})")
-        buffer = memoryview(out.reshape(-1)).cast("B")
+        if not (out.flags.c_contiguous and out.dtype == np.uint8):
+            raise ValueError("read_into needs a C-contiguous uint8 array to read into")
+        buffer = out.reshape(-1).data
         position = 0
         for first, length in _runs(indices):
             size = length * self.row_bytes

@@ -218,9 +218,11 @@ def _build(
         warn(f"resuming the interrupted decoding of {label}: {progress.files_done:,} of {len(files):,} files done")
     progress = progress or Progress()
     try:
-        with _PartialFile(paths, len(files), row_bytes, progress) as out, _bar(
-            files, options, label, show, progress.files_done
-        ) as bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
+        with (
+            _PartialFile(paths, len(files), row_bytes, progress) as out,
+            _bar(files, options, label, show, progress.files_done) as bar,
+            ThreadPoolExecutor(DECODE_THREADS) as pool,
+        ):
             stopped = False
             for begin, results in _decoded_chunks(files, options, progress.files_done, pool):
                 rows, stopped = _absorb(results, begin, files, progress, options.on_bad_image)
@@ -233,7 +235,9 @@ def _build(
             sha256 = out.finish(len(progress.kept))
         if stopped:  # the fail policy: report the file, keep nothing
             cache_store.discard(paths)
-            return DecodedImages(np.empty((0, *shape), np.uint8), np.array(progress.kept), progress.skipped, None, False)
+            return DecodedImages(
+                np.empty((0, *shape), np.uint8), np.array(progress.kept), progress.skipped, None, False
+            )
         meta = {"source": label, "image_size": options.image_size, "center_crop": options.center_crop}
         cache_store.commit(paths, progress, shape, sha256, meta)
         entry = cache_store.open_entry(paths, len(files), shape, verify=False)
@@ -265,7 +269,7 @@ class _PartialFile:
     def __enter__(self) -> _PartialFile:
         self.paths.folder.mkdir(parents=True, exist_ok=True)
         committed = len(self.progress.kept) * self.row_bytes
-        self.handle = open(self.paths.partial, "r+b" if self.progress.files_done else "wb")  # noqa: SIM115
+        self.handle = open(self.paths.partial, "r+b" if self.progress.files_done else "wb")
         try:
             self.handle.truncate(committed)
             if committed:
@@ -282,9 +286,9 @@ class _PartialFile:
 
     def append(self, rows: list[np.ndarray]) -> None:
         if rows:
-            block = np.ascontiguousarray(np.stack(rows))
-            self.handle.write(memoryview(block).cast("B"))
-            self.digest.update(memoryview(block).cast("B"))
+            block = np.ascontiguousarray(np.stack(rows)).reshape(-1)
+            self.handle.write(block.data)
+            self.digest.update(block.data)
 
     def _sync(self) -> None:
         self.handle.flush()

@@ -145,7 +145,9 @@ def _cache_check(split: str, files: list[ImageFile], options: ImageOptions) -> C
     entry = cache_entry(files, options)
     if entry.record.is_file():
         gigabytes = entry.data.stat().st_size / 1e9 if entry.data.is_file() else 0.0
-        return Check(f"cache {split}", "ok", entry.data, f"{len(files):,} images decoded at {size} ({gigabytes:.2f} GB)")
+        return Check(
+            f"cache {split}", "ok", entry.data, f"{len(files):,} images decoded at {size} ({gigabytes:.2f} GB)"
+        )
     if entry.journal.is_file():
         return Check(
             f"cache {split}", "todo", entry.partial, f"decoding at {size} was interrupted; the next run resumes it"

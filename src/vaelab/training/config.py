@@ -29,15 +29,16 @@ from vaelab.limits import (
 from vaelab.models import ModelSpec, Recipe, get_preset
 from vaelab.reading import KB, FileProblem, read_json
 from vaelab.training.execution import PRECISIONS
-from vaelab.training.placement import PLACEMENTS
 from vaelab.training.objectives import OBJECTIVES, make_objective
+from vaelab.training.placement import PLACEMENTS
 
 #: The largest config.json read back (vaelab writes about 700 bytes).
 MAX_CONFIG_BYTES = 64 * KB
 
 #: Options that may change when a run is resumed (everything else must stay as saved).
 RESUMABLE_OVERRIDES = frozenset({"epochs", "device", "data_dir"}) | frozenset(
-    {"precision", "compile", "threads", "cuda_graphs", "data_placement"}  # execution settings (vaelab.training.execution)
+    # execution settings (vaelab.training.execution, vaelab.training.placement)
+    {"precision", "compile", "threads", "cuda_graphs", "data_placement"}
 )
 
 #: Model settings that a ``train`` flag overrides: the option's name → the :class:`ModelSpec` field,

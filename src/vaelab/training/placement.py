@@ -40,9 +40,7 @@ class Placement:
     reason: str
     obvious: bool = False
 
-    def images(
-        self, images: np.ndarray, labels: np.ndarray | None, device: torch.device
-    ) -> DeviceImages | HostImages:
+    def images(self, images: np.ndarray, labels: np.ndarray | None, device: torch.device) -> DeviceImages | HostImages:
         """``images`` batched from this placement onto ``device``."""
         kind = DeviceImages if self.where == "device" else HostImages
         return kind(images, labels, device)
@@ -52,9 +50,7 @@ class Placement:
         return f"images kept {where}: {self.reason}"
 
 
-def choose_placement(
-    requested: str, arrays: list[np.ndarray], device: torch.device, world_size: int = 1
-) -> Placement:
+def choose_placement(requested: str, arrays: list[np.ndarray], device: torch.device, world_size: int = 1) -> Placement:
     """The placement of ``arrays`` (a run's training and validation images) for ``requested``
     (``auto``, ``device`` or ``host``) on ``device``, for one of ``world_size`` processes."""
     size = sum(int(a.nbytes) for a in arrays)
@@ -68,9 +64,7 @@ def choose_placement(
     share = f"{describe_bytes(needed)} of the {describe_bytes(free)} free"
     if needed <= DEVICE_SHARE * free:
         return Placement("device", f"{share} (--data-placement auto)")
-    return Placement(
-        "host", f"{share}, more than {DEVICE_SHARE:.0%} (--data-placement auto; device forces the copy)"
-    )
+    return Placement("host", f"{share}, more than {DEVICE_SHARE:.0%} (--data-placement auto; device forces the copy)")
 
 
 def free_memory(device: torch.device) -> int:

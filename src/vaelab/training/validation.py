@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 
 from vaelab.data.batching import DeviceImages
-from vaelab.data.host_images import HostImages
 from vaelab.data.corruption import Corruption
+from vaelab.data.host_images import HostImages
 from vaelab.data.preprocess import to_unit_float
 from vaelab.models.base import LatentModel
 from vaelab.training.batch import Batch
