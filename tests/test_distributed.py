@@ -120,6 +120,20 @@ def test_two_processes_train_like_one(two_process_run, tmp_path, train_images, t
 
 
 @pytest.mark.slow
+def test_two_processes_in_host_placement_train_as_in_device_placement(two_process_run, tmp_path):
+    """Each process reads its batches from a memory-mapped file: the same weights and metrics, bitwise."""
+    done = torchrun(tmp_path / "run", tmp_path / "weights", "--placement", "host")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "images kept on the host" in done.stdout
+    for rank in (0, 1):
+        mine = load_file(str(tmp_path / "weights" / f"rank{rank}.safetensors"))
+        theirs = load_file(str(two_process_run / "weights" / f"rank{rank}.safetensors"))
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine), f"rank {rank}"
+    strip = lambda rows: [{k: r[k] for k in ("epoch", "train", "val")} for r in rows]  # noqa: E731
+    assert strip(RunDir(tmp_path / "run").read_metrics()) == strip(RunDir(two_process_run / "run").read_metrics())
+
+
+@pytest.mark.slow
 def test_all_processes_stop_together_and_resume_exactly(two_process_run, tmp_path):
     straight = two_process_run
     run, weights = tmp_path / "run", tmp_path / "weights"
