@@ -23,7 +23,9 @@ from PIL import Image
 
 from vaelab.data import cache_store, image_cache
 from vaelab.data.image_cache import cache_entry, load_images
+from vaelab.data.image_dataset_check import check_image_dataset
 from vaelab.data.image_files import list_images
+from vaelab.data.image_folder import load_image_folder
 from vaelab.data.image_options import ImageOptions
 from vaelab.errors import DataError
 
@@ -304,3 +306,21 @@ def test_skipped_files_are_recorded_and_refused_later_under_fail(folder):
     assert record["kept"] == [i for i in range(COUNT) if i != 7] and record["skipped"][0][0] == "007.png"
     with pytest.raises(DataError, match=r"007\.png"):
         _load(folder)  # read from the cache, still refused
+
+
+def test_vaelab_data_shows_the_cache_built_interrupted_or_not_yet(folder, monkeypatch):
+    def cache_rows():
+        checks = check_image_dataset("image-folder", folder, OPTIONS)
+        return {c.item: c for c in checks if c.item.startswith("cache")}
+
+    assert {c.status for c in cache_rows().values()} == {"todo"}
+    assert all("not decoded yet" in c.detail for c in cache_rows().values())
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        Faults(patch, 8, "kill-after")  # after the train split's first journal
+        load_image_folder("train", folder, options=OPTIONS, progress=False)
+    rows = cache_rows()
+    assert rows["cache train"].status == "todo" and "interrupted" in rows["cache train"].detail
+    load_image_folder("train", folder, options=OPTIONS, progress=False)
+    rows = cache_rows()
+    assert rows["cache train"].status == "ok" and "GB" in rows["cache train"].detail
+    assert rows["cache test"].status == "todo" and "not decoded yet" in rows["cache test"].detail
