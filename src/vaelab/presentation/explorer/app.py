@@ -65,6 +65,7 @@ from vaelab.presentation.explorer.state import (
     MIN_STEPS,
     ExplorerState,
     build_state,
+    run_image_shape,
 )
 from vaelab.presentation.explorer.workers import AnswerWorkers, FileReads, ReadTimedOut
 from vaelab.presentation.images import mosaic, png_bytes, tile
@@ -76,7 +77,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 """The page: index.html, explorer.js, explorer.css (package data)."""
 
 MAX_SCALE = 16
-"""Largest pixel enlargement of an image answer."""
+"""Largest pixel enlargement of an image answer (of a run whose images are at most 32 pixels wide:
+:func:`max_scale`)."""
+
+MAX_SCALED_SIDE = MAX_SCALE * 32
+"""Largest side, in pixels, of one image enlarged in an answer: 512, a 32×32 image at :data:`MAX_SCALE`.
+A run of larger images may enlarge them less (:func:`max_scale`: 8 times at 64×64, 4 at 128×128), so its
+largest answer (60 samples, or a 32-step morph) is no larger than a 32×32 run's."""
 
 PNG = "image/png"
 JSON = "application/json"
@@ -131,9 +138,24 @@ PLAIN_FLOAT = plain_number(
     plain_float, "a finite plain decimal number (ASCII digits, an optional sign, point and exponent, e.g. -0.5 or 1e-3)"
 )
 
-Scale = Annotated[
-    int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)"), PLAIN_INT
-]
+
+def max_scale(image_side: int) -> int:
+    """The largest ``scale`` of a run whose images are ``image_side`` pixels wide: :data:`MAX_SCALE`, or
+    less where the enlarged image would be wider than :data:`MAX_SCALED_SIDE` (at least 1)."""
+    return max(1, min(MAX_SCALE, MAX_SCALED_SIDE // image_side))
+
+
+def scale_parameter(state: ExplorerState) -> Any:
+    """The ``scale`` query parameter of the image answers of ``state``'s run: 1 to :func:`max_scale` of its
+    image width (checked, and in the schema)."""
+    largest = max_scale(run_image_shape(state.run)[-1])
+    return Annotated[
+        int,
+        Query(ge=1, le=largest, description="each pixel as a scale × scale block (nearest neighbour)"),
+        PLAIN_INT,
+    ]
+
+
 MorphMethod = Literal["linear", "slerp"]
 """The interpolations of :data:`vaelab.latent.morph.METHODS` (a test keeps the two equal), as the schema's enum."""
 
@@ -217,6 +239,7 @@ def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
 
 def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_reads: FileReads) -> None:
     points_answer = PlanePoints.model_validate(state.points()).model_dump_json().encode()
+    Scale = scale_parameter(state)  # a type, built per app: its maximum depends on the image size
 
     @app.get("/api/run", tags=["explorer"], response_model=RunFacts, responses=documented_answers(None, 503))
     async def run_facts() -> RunFacts:
@@ -334,6 +357,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
 def _add_sampling_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:
     """``/api/samples`` (new images from the run's sampler) and ``/api/codebook`` (a discrete model's codebook)."""
     default_count, columns = sample_grid(state.run.config.dataset)
+    Scale = scale_parameter(state)  # a type, built per app: its maximum depends on the image size
 
     @app.get(
         "/api/samples",
