@@ -145,15 +145,11 @@ def max_scale(image_side: int) -> int:
     return max(1, min(MAX_SCALE, MAX_SCALED_SIDE // image_side))
 
 
-def scale_parameter(state: ExplorerState) -> Any:
-    """The ``scale`` query parameter of the image answers of ``state``'s run: 1 to :func:`max_scale` of its
-    image width (checked, and in the schema)."""
+def scale_query(state: ExplorerState) -> Any:
+    """The bounds of the ``scale`` query parameter of ``state``'s image answers, 1 to :func:`max_scale` of
+    its run's image width (checked, and in the schema): ``scale: Annotated[int, scale_query(state), PLAIN_INT]``."""
     largest = max_scale(run_image_shape(state.run)[-1])
-    return Annotated[
-        int,
-        Query(ge=1, le=largest, description="each pixel as a scale × scale block (nearest neighbour)"),
-        PLAIN_INT,
-    ]
+    return Query(ge=1, le=largest, description="each pixel as a scale × scale block (nearest neighbour)")
 
 
 MorphMethod = Literal["linear", "slerp"]
@@ -239,7 +235,7 @@ def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
 
 def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_reads: FileReads) -> None:
     points_answer = PlanePoints.model_validate(state.points()).model_dump_json().encode()
-    Scale = scale_parameter(state)  # a type, built per app: its maximum depends on the image size
+    scale_bounds = scale_query(state)  # per app: the largest scale depends on the image size
 
     @app.get("/api/run", tags=["explorer"], response_model=RunFacts, responses=documented_answers(None, 503))
     async def run_facts() -> RunFacts:
@@ -288,7 +284,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
             x: PlaneX,
             y: PlaneY,
             condition: Annotated[int, Query(alias="class", ge=0, le=last, description=described), PLAIN_INT],
-            scale: Scale = 1,
+            scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
         ) -> Response:
             """The image decoded at plane point (x, y) under `class`, this conditional model's class
             (`conditional` of /api/run): in a 2-D latent space z = (x, y); above 2-D the point of the
@@ -302,7 +298,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
             x: PlaneX,
             y: PlaneY,
             condition: Annotated[int | None, Query(alias="class", include_in_schema=False), PLAIN_INT] = None,
-            scale: Scale = 1,
+            scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
         ) -> Response:
             """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
             point of the PCA plane, z = mean + x·PC1 + y·PC2. (This model takes no class: `class` is
@@ -317,7 +313,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
     )
     async def image(
         index: Annotated[int, PathParameter(**embedded_index(state, "test-set index of an embedded image")), PLAIN_INT],
-        scale: Scale = 1,
+        scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
     ) -> Response:
         """Test image `index` (left) beside its reconstruction (right), the decoding of its embedding
         (its class is `class_names[labels[index]]` of `/api/points`); 404 beyond the embedded images."""
@@ -340,7 +336,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
             int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included"), PLAIN_INT
         ] = 10,
         method: Annotated[MorphMethod, Query(description="interpolation")] = "linear",
-        scale: Scale = 1,
+        scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
     ) -> Response:
         """`steps` images decoded on the path between the two images' latent codes, left to right
         (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm;
@@ -357,7 +353,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
 def _add_sampling_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:
     """``/api/samples`` (new images from the run's sampler) and ``/api/codebook`` (a discrete model's codebook)."""
     default_count, columns = sample_grid(state.run.config.dataset)
-    Scale = scale_parameter(state)  # a type, built per app: its maximum depends on the image size
+    scale_bounds = scale_query(state)  # per app: the largest scale depends on the image size
 
     @app.get(
         "/api/samples",
@@ -372,7 +368,7 @@ def _add_sampling_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers
         seed: Annotated[
             int, Query(ge=0, le=MAX_SEED, description="the draw's seed: the same seed gives the same images"), PLAIN_INT
         ] = 0,
-        scale: Scale = 1,
+        scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
     ) -> Response:
         """`count` new images drawn by the run's own sampler (`sampler` of /api/run: a vq-vae's PixelCNN
         prior over its code grids, a VAE's N(0, I), an autoencoder's bounding box of the embeddings, …)
