@@ -1,4 +1,5 @@
-"""Named configurations that reproduce the book's models (the preset registry)."""
+"""Named configurations that reproduce the book's models, and the field's usual CelebA VAE at 64×64 and 128×128
+(``faces-64``, ``faces-128``): the preset registry."""
 
 from __future__ import annotations
 
@@ -106,6 +107,8 @@ PRESETS: dict[str, Preset] = {
             batch_size=128,
             lr=5e-4,
         ),
+        # faces-64: trainable parameters encoder 2,095,104 (VanillaVAE's own), decoder 1,846,627 (VanillaVAE's
+        # 1,842,531 plus the BatchNorm after its Linear layer); see vaelab.models.faces_conv, docs/faces.md
         Preset(
             name="faces-64",
             description="the field's usual CelebA VAE at 64×64 RGB: PyTorch-VAE's VanillaVAE widths 32…512 "
@@ -125,6 +128,7 @@ PRESETS: dict[str, Preset] = {
             batch_size=128,
             lr=5e-4,
         ),
+        # faces-128: encoder 4,455,936, decoder 4,207,459 (faces-64's and a 512 → 512 stage on each side)
         Preset(
             name="faces-128",
             description="faces-64 at 128×128 RGB: one more stride-2 stage (widths 32…512, 512), z = 128, "
