@@ -101,6 +101,34 @@ def write_celeba(
     return root
 
 
+#: A tiny run of a faces preset (:func:`train_tiny_faces`): training and test images, batch, one epoch.
+TINY_TRAIN, TINY_TEST, TINY_BATCH = 48, 24, 16
+
+
+def train_tiny_faces(preset: str, run_dir: Path, celeba_dir: Path) -> Path:
+    """Train ``preset`` (a CelebA preset, at its own image size and learning rate) for one epoch on the first
+    :data:`TINY_TRAIN` faces of ``celeba_dir`` in batches of :data:`TINY_BATCH`, validating on
+    :data:`TINY_TEST`; the run reads CelebA's layout itself, as ``vaelab train`` does. Returns ``run_dir``.
+    (Decoded images go to ``$XDG_CACHE_HOME``: point it at the tests' cache first.)"""
+    import torch
+
+    from vaelab.training import RunConfig, train
+
+    torch.set_num_threads(1)
+    config = RunConfig.from_preset(
+        preset,
+        epochs=1,
+        batch_size=TINY_BATCH,
+        seed=0,
+        device="cpu",
+        data_dir=str(celeba_dir),
+        limit_train=TINY_TRAIN,
+        limit_test=TINY_TEST,
+    )
+    train(config, run_dir, progress=False, log=lambda line: None)
+    return run_dir
+
+
 def copy_tree(source: Path, dest: Path) -> Path:
     shutil.copytree(source, dest)
     return dest

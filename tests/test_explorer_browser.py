@@ -27,6 +27,7 @@ pytest.importorskip("fastapi", reason="the explorer needs FastAPI: pip install '
 pytest.importorskip("uvicorn", reason="the explorer needs uvicorn: pip install 'vaelab[explore]'")
 from PIL import Image
 
+from face_fixtures import TINY_TEST, train_tiny_faces
 from vaelab.latent import decode_points, encode_images
 from vaelab.presentation.explorer.app import STATIC_DIR, create_app
 from vaelab.presentation.explorer.server import Explorer, listen, page_url
@@ -104,10 +105,10 @@ class Served:
 
 
 def serve_in_thread(run: Run, test_set: Any) -> Iterator[Served]:
-    """Serves ``run``'s explorer (its first POINTS test images) on a free port of 127.0.0.1, as
+    """Serves ``run``'s explorer (its first POINTS test images, or all when fewer) on a free port of 127.0.0.1, as
     `vaelab explore --port 0` does, on a thread; stops it at the end."""
     sock = listen("127.0.0.1", 0)
-    explorer = Explorer(page_url(sock), create_app(run, test_set, points=POINTS), sock)
+    explorer = Explorer(page_url(sock), create_app(run, test_set, points=min(POINTS, len(test_set))), sock)
     thread = threading.Thread(target=explorer.run, daemon=True)
     thread.start()  # the socket listens already: requests wait in its backlog until uvicorn accepts them
     try:
@@ -147,6 +148,21 @@ def bare_vq_served(vq_folders, test_images) -> Iterator[Served]:
     """The vq-vae run without a prior, served."""
     torch.set_num_threads(1)
     yield from serve_in_thread(load_run(vq_folders["bare"], "cpu"), test_images)
+
+
+@pytest.fixture(scope="module")
+def faces_served(tmp_path_factory, celeba_dirs, image_cache_home) -> Iterator[Served]:
+    """faces-128 trained for 1 short epoch on 48 synthetic faces (tests/face_fixtures.py), served: RGB
+    images of 128×128, which the page shrinks as often as it enlarges them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(image_cache_home))
+        patch.delenv("VAELAB_DATA", raising=False)
+        run_dir = train_tiny_faces(
+            "faces-128", tmp_path_factory.mktemp("faces-browser") / "run", celeba_dirs["official"]
+        )
+        run = load_run(run_dir, "cpu")
+        test_set = run.test_set(limit=TINY_TEST)
+    yield from serve_in_thread(run, test_set)
 
 
 # ---- the browser ------------------------------------------------------------------------------------
@@ -674,3 +690,54 @@ def test_the_watch_sees_what_the_tests_forbid(ae_served, open_page):
         assert any(problem.startswith(fragment) for problem in watched.problems), (fragment, watched.problems)
     with pytest.raises(AssertionError):
         watched.assert_clean()
+
+
+# ---- the tests: 128×128 faces ------------------------------------------------------------------------------
+
+
+def shown_box(page: Page, element: str) -> tuple[int, int, float, float, str]:
+    """<img id=element>'s natural width and height, the CSS pixels it is shown in, and its image-rendering."""
+    wait_shown(page, element)
+    return tuple(
+        page.evaluate(
+            """id => {
+                const img = document.getElementById(id);
+                const box = img.getBoundingClientRect();
+                const rendering = getComputedStyle(img).imageRendering;
+                return [img.naturalWidth, img.naturalHeight, box.width, box.height, rendering];
+            }""",
+            element,
+        )
+    )
+
+
+def test_a_faces_128_page_shows_every_image_whole_and_smoothed(faces_served, ae_served, open_page, tmp_path):
+    """128×128 RGB faces: each answer at its own size, shown whole in its box, smoothed where the page resizes
+    it (a 32×32 run stays pixelated), and no grey-ink switch."""
+    watched = open_page(faces_served.url)
+    page = watched.page
+    points = get_json(watched, "/api/points")
+    view = plot_view(watched, points["bounds"])
+    hover(watched, round(view.left + 0.4 * view.inner), round(view.top + 0.6 * view.inner))
+    natural_w, natural_h, width, height, rendering = shown_box(page, "decoded")
+    assert (natural_w, natural_h) == (128, 128) and rendering == "auto"
+    assert 190 <= width <= 196 and 190 <= height <= 196  # explorer.css: 192 pixels and its border
+    page.wait_for_function("() => document.getElementById('samples-info').textContent.endsWith('seed 0')")
+    natural_w, natural_h, width, height, _ = shown_box(page, "samples")
+    assert (natural_w, natural_h) == (10 * 128, 3 * 128)  # the faces' 30 in rows of 10
+    assert width <= 386 and height == pytest.approx(width * 3 / 10, abs=3)  # shrunk whole, its proportions kept
+    select_and_morph(watched, faces_served)
+    natural_w, natural_h, width, height, _ = shown_box(page, "pair")
+    assert (natural_w, natural_h) == (256, 128) and 158 <= height <= 164
+    natural_w, natural_h, width, height, _ = shown_box(page, "morph")
+    room = page.locator("#morph").evaluate("img => img.parentElement.getBoundingClientRect().width")
+    assert (natural_w, natural_h) == (10 * 128, 128) and width <= room + 2  # within its panel (and its border)
+    assert page.locator("#ink").is_hidden()  # RGB images: nothing to invert
+    page.screenshot(path=str(tmp_path / "faces-128.png"), full_page=True)
+    watched.assert_clean()
+
+    small = open_page(ae_served.url)
+    small_view = plot_view(small, get_json(small, "/api/points")["bounds"])
+    hover(small, round(small_view.left + 0.5 * small_view.inner), round(small_view.top + 0.5 * small_view.inner))
+    assert shown_box(small.page, "decoded")[4] in ("pixelated", "crisp-edges")  # 32×32: enlarged unsmoothed
+    small.assert_clean()

@@ -12,7 +12,7 @@ from __future__ import annotations
 FAMILIES = ("ae", "vae", "cvae", "iwae", "vamp", "rae", "wae-mmd", "info-vae", "beta-tcvae", "vq-vae")
 
 #: The convolutional networks a family is built on, ``ModelSpec.architecture`` (:mod:`vaelab.models.build`).
-ARCHITECTURES = ("book-conv", "book-faces")
+ARCHITECTURES = ("book-conv", "book-faces", "faces-mirror")
 
 #: ``--device`` (:func:`vaelab.training.device.resolve_device`; the Python API also takes ``cuda:N``).
 DEVICES = ("auto", "cpu", "cuda")

@@ -122,7 +122,8 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         "--dataset",
         choices=choices.DATASETS,
         help=(
-            "train on another dataset than the preset's (book-faces: celeba; the others: fashion-mnist); the model "
+            "train on another dataset than the preset's (book-faces, faces-64, faces-128: celeba; the others: "
+            "fashion-mnist); the model "
             "takes the dataset's channels and image size. image-folder: every image under --data-dir, with an "
             "optional attributes.csv"
         ),
@@ -131,8 +132,9 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         "--image-size",
         type=bounded_int(1, MAX_IMAGE_SIZE),
         help=(
-            f"celeba and image-folder: resize every image to N×N, at most {MAX_IMAGE_SIZE} (default 32, the book's; "
-            "book-faces needs a multiple of 16, e.g. 64)"
+            f"celeba and image-folder: resize every image to N×N, at most {MAX_IMAGE_SIZE} (default: the preset's, 32 "
+            "for book-faces as in the book, 64 and 128 for faces-64 and faces-128, which need a multiple of 32 and 64; "
+            "book-faces a multiple of 16)"
         ),
     )
     p.add_argument(

@@ -8,7 +8,7 @@ from torch import nn
 from vaelab.models.base import LatentModel
 from vaelab.models.conv_decoder import ConvDecoder
 from vaelab.models.conv_encoder import ConvFeatures
-from vaelab.models.faces_conv import BatchNormConvDecoder, BatchNormConvFeatures
+from vaelab.models.faces_conv import BatchNormConvDecoder, BatchNormConvFeatures, MirroredBatchNormConvDecoder
 from vaelab.models.families import get_family
 from vaelab.models.spec import ModelSpec
 
@@ -16,6 +16,7 @@ from vaelab.models.spec import ModelSpec
 ARCHITECTURE_PARTS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
     "book-conv": (ConvFeatures, ConvDecoder),
     "book-faces": (BatchNormConvFeatures, BatchNormConvDecoder),
+    "faces-mirror": (BatchNormConvFeatures, MirroredBatchNormConvDecoder),
 }
 
 

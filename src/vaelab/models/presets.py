@@ -1,4 +1,5 @@
-"""Named configurations that reproduce the book's models (the preset registry)."""
+"""Named configurations that reproduce the book's models, and the field's usual CelebA VAE at 64×64 and 128×128
+(``faces-64``, ``faces-128``): the preset registry."""
 
 from __future__ import annotations
 
@@ -22,6 +23,22 @@ class Preset(Recipe):
 
     name: str
     description: str
+
+
+#: The encoder widths of ``faces-64`` (PyTorch-VAE's ``VanillaVAE``); ``faces-128`` adds a stage of 512.
+FACES_64_CHANNELS = (32, 64, 128, 256, 512)
+
+#: ``book-faces``' weight on the per-pixel-channel MSE, at its 32×32 RGB images (D = 3,072 values).
+BOOK_FACES_WEIGHT = 2000.0
+
+
+def faces_reconstruction_weight(image_size: int) -> float:
+    """The ``vae-mse`` weight w that keeps ``book-faces``' balance between reconstruction and KL at
+    ``image_size``×``image_size`` RGB: w grows with the D values per image (2000 × D / 3,072), so the
+    Gaussian decoder's variance σ² = D/(2w) stays the book's 0.768 and the loss stays that decoder's
+    negative ELBO minus a constant. (8000 at 64×64, 32000 at 128×128; a fixed 2000 would weigh the KL
+    4 and 16 times as much per value, and blur the faces.)"""
+    return BOOK_FACES_WEIGHT * (image_size / 32) ** 2
 
 
 PRESETS: dict[str, Preset] = {
@@ -85,7 +102,48 @@ PRESETS: dict[str, Preset] = {
                 encoder_channels=(128, 128, 128, 128),
             ),
             objective="vae-mse",
-            objective_params={"reconstruction_weight": 2000.0},
+            objective_params={"reconstruction_weight": BOOK_FACES_WEIGHT},
+            epochs=10,
+            batch_size=128,
+            lr=5e-4,
+        ),
+        # faces-64: trainable parameters encoder 2,095,104 (VanillaVAE's own), decoder 1,846,627 (VanillaVAE's
+        # 1,842,531 plus the BatchNorm after its Linear layer); see vaelab.models.faces_conv, docs/faces.md
+        Preset(
+            name="faces-64",
+            description="the field's usual CelebA VAE at 64×64 RGB: PyTorch-VAE's VanillaVAE widths 32…512 "
+            "with book-faces' BatchNorm + LeakyReLU(0.3), z = 128, 8000 × per-pixel MSE + KL (book-faces' balance)",
+            dataset="celeba",
+            model=ModelSpec(
+                kind="vae",
+                architecture="faces-mirror",
+                latent_dim=128,
+                image_channels=3,
+                image_size=64,
+                encoder_channels=FACES_64_CHANNELS,
+            ),
+            objective="vae-mse",
+            objective_params={"reconstruction_weight": faces_reconstruction_weight(64)},
+            epochs=10,
+            batch_size=128,
+            lr=5e-4,
+        ),
+        # faces-128: encoder 4,455,936, decoder 4,207,459 (faces-64's and a 512 → 512 stage on each side)
+        Preset(
+            name="faces-128",
+            description="faces-64 at 128×128 RGB: one more stride-2 stage (widths 32…512, 512), z = 128, "
+            "32000 × per-pixel MSE + KL (book-faces' balance)",
+            dataset="celeba",
+            model=ModelSpec(
+                kind="vae",
+                architecture="faces-mirror",
+                latent_dim=128,
+                image_channels=3,
+                image_size=128,
+                encoder_channels=(*FACES_64_CHANNELS, 512),
+            ),
+            objective="vae-mse",
+            objective_params={"reconstruction_weight": faces_reconstruction_weight(128)},
             epochs=10,
             batch_size=128,
             lr=5e-4,

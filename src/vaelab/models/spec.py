@@ -47,8 +47,10 @@ class ModelSpec:
             :mod:`vaelab.models.families`): ``"ae"`` (deterministic encoder), ``"vae"`` (Gaussian
             encoder with mean and log-variance heads), and the families after the book.
         architecture: the convolutional family: ``"book-conv"``, the chapter's Fashion-MNIST
-            network (convolutions with ReLU), or ``"book-faces"``, its CelebA network
-            (convolutions with BatchNorm and LeakyReLU, see :mod:`vaelab.models.faces_conv`).
+            network (convolutions with ReLU), ``"book-faces"``, its CelebA network
+            (convolutions with BatchNorm and LeakyReLU, see :mod:`vaelab.models.faces_conv`), or
+            ``"faces-mirror"``, that network with a decoder that mirrors the encoder's widths
+            (``faces-64``, ``faces-128``: the field's usual CelebA VAE, same module).
         latent_dim: size of the latent code z.
         image_channels: channels of the input images (1 for Fashion-MNIST, 3 for RGB faces).
         image_size: height and width of the (square) input images.

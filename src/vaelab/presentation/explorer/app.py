@@ -65,6 +65,7 @@ from vaelab.presentation.explorer.state import (
     MIN_STEPS,
     ExplorerState,
     build_state,
+    run_image_shape,
 )
 from vaelab.presentation.explorer.workers import AnswerWorkers, FileReads, ReadTimedOut
 from vaelab.presentation.images import mosaic, png_bytes, tile
@@ -76,7 +77,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 """The page: index.html, explorer.js, explorer.css (package data)."""
 
 MAX_SCALE = 16
-"""Largest pixel enlargement of an image answer."""
+"""Largest pixel enlargement of an image answer (of a run whose images are at most 32 pixels wide:
+:func:`max_scale`)."""
+
+MAX_SCALED_SIDE = MAX_SCALE * 32
+"""Largest side, in pixels, of one image enlarged in an answer: 512, a 32×32 image at :data:`MAX_SCALE`.
+A run of larger images may enlarge them less (:func:`max_scale`: 8 times at 64×64, 4 at 128×128), so its
+largest answer (60 samples, or a 32-step morph) is no larger than a 32×32 run's."""
 
 PNG = "image/png"
 JSON = "application/json"
@@ -131,9 +138,20 @@ PLAIN_FLOAT = plain_number(
     plain_float, "a finite plain decimal number (ASCII digits, an optional sign, point and exponent, e.g. -0.5 or 1e-3)"
 )
 
-Scale = Annotated[
-    int, Query(ge=1, le=MAX_SCALE, description="each pixel as a scale × scale block (nearest neighbour)"), PLAIN_INT
-]
+
+def max_scale(image_side: int) -> int:
+    """The largest ``scale`` of a run whose images are ``image_side`` pixels wide: :data:`MAX_SCALE`, or
+    less where the enlarged image would be wider than :data:`MAX_SCALED_SIDE` (at least 1)."""
+    return max(1, min(MAX_SCALE, MAX_SCALED_SIDE // image_side))
+
+
+def scale_query(state: ExplorerState) -> Any:
+    """The bounds of the ``scale`` query parameter of ``state``'s image answers, 1 to :func:`max_scale` of
+    its run's image width (checked, and in the schema): ``scale: Annotated[int, scale_query(state), PLAIN_INT]``."""
+    largest = max_scale(run_image_shape(state.run)[-1])
+    return Query(ge=1, le=largest, description="each pixel as a scale × scale block (nearest neighbour)")
+
+
 MorphMethod = Literal["linear", "slerp"]
 """The interpolations of :data:`vaelab.latent.morph.METHODS` (a test keeps the two equal), as the schema's enum."""
 
@@ -217,6 +235,7 @@ def embedded_index(state: ExplorerState, description: str) -> dict[str, Any]:
 
 def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_reads: FileReads) -> None:
     points_answer = PlanePoints.model_validate(state.points()).model_dump_json().encode()
+    scale_bounds = scale_query(state)  # per app: the largest scale depends on the image size
 
     @app.get("/api/run", tags=["explorer"], response_model=RunFacts, responses=documented_answers(None, 503))
     async def run_facts() -> RunFacts:
@@ -265,7 +284,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
             x: PlaneX,
             y: PlaneY,
             condition: Annotated[int, Query(alias="class", ge=0, le=last, description=described), PLAIN_INT],
-            scale: Scale = 1,
+            scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
         ) -> Response:
             """The image decoded at plane point (x, y) under `class`, this conditional model's class
             (`conditional` of /api/run): in a 2-D latent space z = (x, y); above 2-D the point of the
@@ -279,7 +298,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
             x: PlaneX,
             y: PlaneY,
             condition: Annotated[int | None, Query(alias="class", include_in_schema=False), PLAIN_INT] = None,
-            scale: Scale = 1,
+            scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
         ) -> Response:
             """The image decoded at plane point (x, y): in a 2-D latent space z = (x, y); above 2-D the
             point of the PCA plane, z = mean + x·PC1 + y·PC2. (This model takes no class: `class` is
@@ -294,7 +313,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
     )
     async def image(
         index: Annotated[int, PathParameter(**embedded_index(state, "test-set index of an embedded image")), PLAIN_INT],
-        scale: Scale = 1,
+        scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
     ) -> Response:
         """Test image `index` (left) beside its reconstruction (right), the decoding of its embedding
         (its class is `class_names[labels[index]]` of `/api/points`); 404 beyond the embedded images."""
@@ -317,7 +336,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
             int, Query(ge=MIN_STEPS, le=MAX_STEPS, description="images on the path, both ends included"), PLAIN_INT
         ] = 10,
         method: Annotated[MorphMethod, Query(description="interpolation")] = "linear",
-        scale: Scale = 1,
+        scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
     ) -> Response:
         """`steps` images decoded on the path between the two images' latent codes, left to right
         (the first and last are their reconstructions); linear is z0·(1−f) + z1·f, slerp keeps the norm;
@@ -334,6 +353,7 @@ def _add_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers, file_re
 def _add_sampling_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers) -> None:
     """``/api/samples`` (new images from the run's sampler) and ``/api/codebook`` (a discrete model's codebook)."""
     default_count, columns = sample_grid(state.run.config.dataset)
+    scale_bounds = scale_query(state)  # per app: the largest scale depends on the image size
 
     @app.get(
         "/api/samples",
@@ -348,7 +368,7 @@ def _add_sampling_api(app: FastAPI, state: ExplorerState, workers: AnswerWorkers
         seed: Annotated[
             int, Query(ge=0, le=MAX_SEED, description="the draw's seed: the same seed gives the same images"), PLAIN_INT
         ] = 0,
-        scale: Scale = 1,
+        scale: Annotated[int, scale_bounds, PLAIN_INT] = 1,
     ) -> Response:
         """`count` new images drawn by the run's own sampler (`sampler` of /api/run: a vq-vae's PixelCNN
         prior over its code grids, a VAE's N(0, I), an autoencoder's bounding box of the embeddings, …)

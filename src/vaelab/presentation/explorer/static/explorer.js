@@ -18,6 +18,7 @@
   };
   const CODE_COLOUR = "#d62728";   // the code vectors' points and the usage histogram's bars
   const PICK_RADIUS = 8;           // CSS pixels around a point that a click still picks it
+  const SHARP_UP_TO = 32;          // image width (pixels) up to which the page enlarges images without smoothing
   const MARGIN = { left: 52, right: 12, top: 12, bottom: 32 };
 
   const $ = (id) => document.getElementById(id);
@@ -449,6 +450,8 @@
     const grey = f.image_shape[0] === 1;
     $("ink").parentElement.hidden = !grey;
     document.body.classList.toggle("ink", grey && $("ink").checked);
+    // images over SHARP_UP_TO pixels wide are smoothed when the page resizes them (explorer.css)
+    document.body.classList.toggle("smooth", f.image_shape[2] > SHARP_UP_TO);
   }
 
   // ---- start -----------------------------------------------------------------------------------
