@@ -12,14 +12,16 @@ torchrun (a benchmark, not a test).
    splits, in a fresh process: the wall time, images/s, and the size of the cache files. Then the
    time to open the finished cache (it hashes every byte).
 3. **Training throughput**, each in a fresh process on the CPU: the trainer of ``--preset`` on the
-   whole folder, ``--warmup`` steps then ``--steps`` timed steps of ``--batch-size`` images, with
+   whole folder, ``--warmup`` steps then ``--steps`` timed steps of ``--batch-size`` images (the
+   median of ``--repeats`` processes per placement, in alternating order), with
    ``--data-placement device`` (the set copied into the process) and ``host`` (batches read from the
    memory-mapped cache by the prefetch thread). Also a **baseline** process that trains on 2,560
    images only, for the model's own needs (weights, Adam, activations, PyTorch).
 4. **Memory.** Each process reports its peak resident set (``VmHWM``) and, at the end, its anonymous
    and file-backed resident memory; ``fincore`` reports how much of the cache files the page cache
-   holds. The machine's memory for the data is then the processes' peak RSS plus the page cache of
-   the cache files, counted once (the page cache is shared). Measured for one process in each
+   holds. The machine's memory is then each process's peak RSS less its file-backed pages (the
+   shared libraries and the image file, which live in the shared page cache) plus the page cache of
+   the image files, counted once. Measured for one process in each
    placement and for 2 torchrun processes (``torchrun --standalone --nproc_per_node 2``, one thread
    each) in host placement (and device placement, for contrast).
 
@@ -149,8 +151,7 @@ def worker_train(args: argparse.Namespace) -> dict:
     processes, device = open_processes(resolve_device("cpu"))
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, RunDir(tmp), train_set, test_set, progress=False, processes=processes, device=device)
-        order = trainer.train_data.permutation(trainer.shuffle)
-        batches = trainer.train_data.labelled_batches(args.batch_size, order)
+        batches = _endless(trainer, args.batch_size)
         for _ in range(args.warmup):
             trainer.step(*next(batches))
         processes.agree()
@@ -159,7 +160,6 @@ def worker_train(args: argparse.Namespace) -> dict:
             trainer.step(*next(batches))
         trainer.step.sums.tolist()  # the steps' work is done
         seconds = time.perf_counter() - started
-        batches.close()
         processes.agree()
         result = {
             "rank": processes.rank,
@@ -170,6 +170,15 @@ def worker_train(args: argparse.Namespace) -> dict:
         }
     processes.close(True)
     return result
+
+
+def _endless(trainer, batch_size: int):
+    """The trainer's batches in its shuffled order, epoch after epoch (full batches only)."""
+    while True:
+        order = trainer.train_data.permutation(trainer.shuffle)
+        for images, labels in trainer.train_data.labelled_batches(batch_size, order):
+            if images.shape[0] == batch_size:
+                yield images, labels
 
 
 # --- orchestration ------------------------------------------------------------------------------------
@@ -228,9 +237,11 @@ def page_cache_bytes(cache: Path) -> int:
 
 
 def machine_memory(rows: list[dict], cached: int) -> float:
-    """MB the data and the processes take on the machine: the processes' peak RSS plus the page
-    cache of the image files, counted once."""
-    return sum(r["peak_rss_mb"] for r in rows) + max(cached, 0) / 2**20
+    """MB the data and the processes take on the machine: each process's peak RSS less its
+    file-backed pages (shared: the image file's and the libraries'), plus the page cache of the
+    image files, counted once."""
+    own = sum(r["peak_rss_mb"] - r["rss_file_mb"] for r in rows)
+    return own + max(cached, 0) / 2**20
 
 
 def cpu_name() -> str:
@@ -256,11 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     (build,) = run_worker(args, "build")
     build["process_seconds"] = time.perf_counter() - started
     report["build"] = build
-    single = {}
-    for placement in ("device", "host"):
-        print(f"training, {placement} placement ...", file=sys.stderr)
-        (row,) = run_worker(args, "train", placement=placement)
-        single[placement] = row
+    single = measure_single(args)
     (baseline,) = run_worker(args, "train", placement="device", baseline=1)
     cached = page_cache_bytes(args.cache)
     print("training, 2 torchrun processes ...", file=sys.stderr)
@@ -272,6 +279,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def measure_single(args: argparse.Namespace) -> dict:
+    """One process per placement, ``--repeats`` times in alternating order; each placement's row of
+    median throughput (and the memory of its first process)."""
+    rows: dict[str, list[dict]] = {"device": [], "host": []}
+    for repeat in range(args.repeats):
+        for placement in ("device", "host") if repeat % 2 == 0 else ("host", "device"):
+            print(f"training, {placement} placement ({repeat + 1} of {args.repeats}) ...", file=sys.stderr)
+            (row,) = run_worker(args, "train", placement=placement)
+            rows[placement].append(row)
+    single = {}
+    for placement, measured in rows.items():
+        speeds = sorted(r["images_per_second"] for r in measured)
+        single[placement] = {**measured[0], "images_per_second": speeds[len(speeds) // 2], "all_speeds": speeds}
+    return single
 
 
 def targets(single: dict, baseline: dict, pair: dict, cached: int, cached_pair: int) -> dict:
@@ -307,7 +330,9 @@ def table(report: dict) -> str:
             f"| {name} | {r['placement']} | {r['images_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} | "
             f"{r['rss_anon_mb']:,.0f} | {r['rss_file_mb']:,.0f} |"
         )
+    speeds = {p: ", ".join(f"{v:,.0f}" for v in single[p]["all_speeds"]) for p in ("device", "host")}
     lines.append("")
+    lines.append(f"images/s of each single process: device {speeds['device']}; host {speeds['host']}")
     lines.append(f"page cache of the image files: {report['page_cache_bytes'][0] / 2**20:,.0f} MB")
     for name, target in report["targets"].items():
         if isinstance(target, dict):
@@ -329,6 +354,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeats", type=int, default=3, help="single-process measurements per placement")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--worker", choices=("build", "train"), help=argparse.SUPPRESS)
     parser.add_argument("--placement", default="device", help=argparse.SUPPRESS)

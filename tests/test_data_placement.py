@@ -170,36 +170,15 @@ def test_both_placements_train_the_same_weights(tmp_path, train_images, test_ima
     assert config["data_placement"] == "host"
 
 
-def test_host_placement_resumes_exactly_after_a_stop_mid_epoch(tmp_path, mapped_sets):
-    never_stopped = _train(tmp_path / "whole", *mapped_sets, "host")
-    with _stop_after(5), pytest.raises(TrainingInterrupted):
-        _train(tmp_path / "stopped", *mapped_sets, "host")
-    config = RunConfig.read(tmp_path / "stopped" / "config.json")
-    resumed = train(
-        config,
-        tmp_path / "stopped",
-        resume=True,
-        train_set=mapped_sets[0],
-        test_set=mapped_sets[1],
-        progress=False,
-        log=lambda s: None,
-    )
-    _same_run(never_stopped, resumed)
-
-
-def test_a_resume_may_change_the_placement(tmp_path, mapped_sets):
+@pytest.mark.parametrize("resumed_in", ["host", "device"])
+def test_host_placement_resumes_exactly_after_a_stop_mid_epoch_in_either_placement(tmp_path, mapped_sets, resumed_in):
     never_stopped = _train(tmp_path / "whole", *mapped_sets, "device")
     with _stop_after(5), pytest.raises(TrainingInterrupted):
         _train(tmp_path / "stopped", *mapped_sets, "host")
-    config = RunConfig.read(tmp_path / "stopped" / "config.json").resumed_with(data_placement="device")
+    config = RunConfig.read(tmp_path / "stopped" / "config.json").resumed_with(data_placement=resumed_in)
+    train_set, test_set = mapped_sets
     resumed = train(
-        config,
-        tmp_path / "stopped",
-        resume=True,
-        train_set=mapped_sets[0],
-        test_set=mapped_sets[1],
-        progress=False,
-        log=lambda s: None,
+        config, tmp_path / "stopped", resume=True, train_set=train_set, test_set=test_set, progress=False, log=print
     )
     _same_run(never_stopped, resumed)
 
