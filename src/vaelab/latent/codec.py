@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from vaelab.data.batching import resident_images
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.errors import ConfigError, RunDirError
@@ -27,7 +28,7 @@ def model_device(model: LatentModel) -> torch.device:
 
 def device_batches(images: np.ndarray, device: torch.device, batch_size: int) -> Iterator[torch.Tensor]:
     """uint8 ``images`` [N, C, H, W] copied to ``device`` once, then yielded in batches of ``batch_size``."""
-    resident = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    resident = resident_images(images, device)
     for begin in range(0, len(resident), batch_size):
         yield resident[begin : begin + batch_size]
 

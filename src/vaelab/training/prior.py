@@ -31,6 +31,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from vaelab.data.batching import resident_images
 from vaelab.data.image_set import ImageSet
 from vaelab.data.preprocess import to_unit_float
 from vaelab.errors import ConfigError, RunDirError, WriteError
@@ -111,7 +112,7 @@ def encode_code_grids(
     (named after ``split``) that goes when the grids are done."""
     model.eval()
     device = model.quantizer.codebook.device
-    resident = torch.from_numpy(images.images).to(device)
+    resident = resident_images(images.images, device)
     grids = []
     with progress_bar(
         total=len(resident), desc=f"code grids of the {split}", unit="image", enabled=progress, leave=False

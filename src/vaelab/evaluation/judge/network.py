@@ -94,7 +94,7 @@ def apply_in_batches(
 
 def as_image_tensor(images: Any) -> torch.Tensor:
     """``images`` as a torch tensor [N, 1, 32, 32]; ValueError for another shape or floats outside [0, 1]."""
-    tensor = images if torch.is_tensor(images) else torch.from_numpy(np.ascontiguousarray(images))
+    tensor = images if torch.is_tensor(images) else torch.from_numpy(np.require(images, requirements=["C", "W"]))
     if tensor.ndim != 4 or tuple(tensor.shape[1:]) != IMAGE_SHAPE:
         raise ValueError(f"the judge needs images [N, 1, 32, 32], got shape {tuple(tensor.shape)}")
     if tensor.dtype != torch.uint8:
