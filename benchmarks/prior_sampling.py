@@ -4,8 +4,9 @@ benchmark, not a test).
     PYTHONPATH=src python benchmarks/prior_sampling.py [--count 200] [--repeats 3] [--channels 64]
         [--layers 8] [--kernel 3] [--classes 10] [--output results.json]
 
-Times :meth:`vaelab.models.pixelcnn.GatedPixelCNN.sample` (the vertical stack once per row, the
-horizontal stack per position on its row alone) against the plain autoregressive loop it replaces,
+Times :meth:`vaelab.models.pixelcnn.GatedPixelCNN.sample` (:mod:`vaelab.models.pixelcnn_sampling`: each
+layer's vertical stack once per row on that row, its horizontal stack and the head once per position on
+that column, from the inputs kept so far) against the plain autoregressive loop it replaces,
 H·W passes of the whole network over the rows drawn so far, on a PixelCNN of the prior's default
 size over 8×8 grids of 256 codes with random weights (the cost does not depend on them). The two take
 turns on every repeat, in one process, so a machine whose load drifts treats them alike; reported:

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaelab.errors import ConfigError
+from vaelab.models.pixelcnn_sampling import sample_grids
 
 
 def shift_down(x: torch.Tensor) -> torch.Tensor:
@@ -154,50 +155,23 @@ class GatedPixelCNN(nn.Module):
         nats = F.cross_entropy(logits, codes, reduction="none").flatten(1).mean(dim=1)
         return nats / math.log(2)
 
-    @torch.no_grad()
     def sample(
         self, count: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """``count`` code grids drawn position by position in raster order: int64 [count, H, W].
         Draws come from ``generator`` (or the global generator).
 
-        The logits are those of :meth:`forward`, computed in a fraction of the work. At row i the
-        horizontal stack gets from the vertical one only its pre-activations of row i − 1, which
-        depend on rows 0…i − 1 alone, fixed before row i is drawn: so the vertical stack runs once per
-        row, on the rows above (:meth:`_from_rows_above`), and each position of row i then runs the
-        horizontal stack on row i alone, whose positions see only their left (tests/test_pixelcnn.py
-        checks the draws against passes of the whole network over the whole grid)."""
+        The logits are those of :meth:`forward`, computed once per position: each layer's vertical
+        stack runs once per row on that row, each position runs each layer's horizontal stack on its
+        own column from the columns kept before it (:mod:`vaelab.models.pixelcnn_sampling`;
+        tests/test_pixelcnn.py checks the draws against passes of the whole network over the whole grid)."""
         self._check_labels(labels)
-        device = self.embedding.weight.device
-        codes = torch.zeros((count, *self.grid), dtype=torch.long, device=device)
-        for i in range(self.grid[0]):
-            from_vertical = self._from_rows_above(codes[:, :i], labels)
-            for j in range(self.grid[1]):
-                h = self.embed(codes[:, i : i + 1])
-                for layer, added in zip(self.gated_layers, from_vertical, strict=True):
-                    h = layer.horizontal_part(h, added, labels)
-                probabilities = torch.softmax(self.head(h)[:, :, 0, j].float(), dim=1)
-                codes[:, i, j] = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
-        return codes
+        return sample_grids(self, count, labels, generator)
 
     @property
     def gated_layers(self) -> list[GatedLayer]:
         """The gated layers, in order (typed: iterating the ModuleList gives modules)."""
         return [cast(GatedLayer, layer) for layer in self.layers]
-
-    def _from_rows_above(self, above: torch.Tensor, labels: torch.Tensor | None) -> list[torch.Tensor]:
-        """What each layer's vertical stack adds to the horizontal stack's next row, given the code rows
-        ``above`` it [N, i, W]: the 1×1 convolution of its pre-activations of row i − 1 (of zeros for
-        the first row, which has no row above), [N, 2C, 1, W] per layer."""
-        count, rows, width = above.shape
-        if rows == 0:
-            zeros = self.embedding.weight.new_zeros((count, 2 * self.channels, 1, width))
-            return [layer.vertical_to_horizontal(zeros) for layer in self.gated_layers]
-        added, v = [], self.embed(above)
-        for layer in self.gated_layers:
-            v_pre, v = layer.vertical_part(v, labels)
-            added.append(layer.vertical_to_horizontal(v_pre[:, :, -1:, :]))
-        return added
 
     def _check_labels(self, labels: torch.Tensor | None) -> None:
         if self.classes and labels is None:

@@ -39,7 +39,7 @@ from vaelab.models.quantizer import EmaQuantizer
 from vaelab.models.spec import ModelSpec
 
 #: Code grids drawn together from the prior: each needs H·W passes of the PixelCNN.
-SAMPLE_BATCH = 500
+SAMPLE_BATCH = 1000
 
 
 class GridEncoder(nn.Module):
