@@ -166,20 +166,26 @@ def test_explorer_memory_benchmark_finds_the_server_on_its_few_threads(tmp_path,
 
 
 def test_family_speed_times_every_family_it_is_given_against_the_baseline(tmp_path):
-    """benchmarks/family_speed.py end to end on two presets (one conditional): every row is
-    measured, the ratios divide by the baseline's own medians, the baseline's ratio is 1."""
+    """benchmarks/family_speed.py end to end on four presets (one conditional, IWAE, one on RGB faces):
+    every row is measured, the ratios divide by the baseline's own medians, the baseline's ratio is 1,
+    IWAE's is also given per decoder pass, and the faces preset is not held to the target; the CPU and
+    its peaks head the output."""
     out = tmp_path / "families.json"
     script = SCRIPT.parent / "family_speed.py"
-    command = [sys.executable, str(script), "--presets", "book-vae,cvae", "--steps", "2", "--warmup", "1"]
+    presets = "book-vae,cvae,iwae,faces-64"
+    command = [sys.executable, str(script), "--presets", presets, "--steps", "2", "--warmup", "1", "--no-prior"]
     command += ["--repeats", "1", "--images", "300", "--threads", "1", "--output", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
-    assert [row["preset"] for row in result["measurements"]] == ["book-vae", "cvae"]
-    base, cvae = result["summary"]
+    assert [row["preset"] for row in result["measurements"]] == presets.split(",")
+    base, cvae, iwae, faces = result["summary"]
     assert base["time_ratio"] == pytest.approx(1.0) and base["cpu_time_ratio"] == pytest.approx(1.0)
     assert cvae["time_ratio"] == pytest.approx(base["images_per_second"] / cvae["images_per_second"])
-    assert "| cvae |" in done.stdout
+    assert iwae["decoder_passes"] == 5 and iwae["time_ratio_per_pass"] == pytest.approx(iwae["time_ratio"] / 5)
+    assert faces["within_2x"] is None and isinstance(cvae["within_2x"], bool)
+    assert result["machine"]["matmul_peak_gflop_per_second"]["fp32"] > 0 and result["prior"] is None
+    assert "| cvae |" in done.stdout and "(k = 5)" in done.stdout and "matmul peak fp32" in done.stdout
 
 
 def test_family_speed_refuses_a_baseline_it_does_not_measure():
