@@ -324,3 +324,16 @@ def test_vaelab_data_shows_the_cache_built_interrupted_or_not_yet(folder, monkey
     rows = cache_rows()
     assert rows["cache train"].status == "ok" and "GB" in rows["cache train"].detail
     assert rows["cache test"].status == "todo" and "not decoded yet" in rows["cache test"].detail
+
+
+def test_caches_of_an_older_vaelab_are_removed_when_a_new_entry_is_built(folder):
+    cache = image_cache.image_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "0123abcd.npz").write_bytes(b"x" * 1000)
+    warnings: list[str] = []
+    _load(folder, warnings)
+    assert not (cache / "0123abcd.npz").exists()
+    assert warnings == [f"removed 1 image cache file(s) of an older vaelab from {cache} (0.00 GB)"]
+    warnings.clear()
+    _load(folder, warnings)  # a cache hit removes nothing and says nothing
+    assert warnings == []

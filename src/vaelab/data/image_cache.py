@@ -139,6 +139,7 @@ def load_images(
     with cache_store.locked(paths):
         decoded = _open_cached(paths, len(files), options.image_size, warn)
         if decoded is None:
+            _remove_old_format(paths.folder, warn)
             decoded = _build(paths, files, options, label, progress, warn)
     _apply_policy(decoded, files, options, label, warn)
     return decoded
@@ -156,6 +157,22 @@ def _open_cached(paths: EntryPaths, count: int, size: int, warn: Warn) -> Decode
         return None
     paths.journal.unlink(missing_ok=True)  # left by a build stopped after its commit
     return DecodedImages(entry.images, entry.kept, entry.skipped, entry.path, True)
+
+
+def _remove_old_format(folder: Path, warn: Warn) -> None:
+    """Delete the caches of vaelab before 0.6 (one ``.npz`` per entry, loaded whole): no key finds
+    them any more, and they may take gigabytes."""
+    old = list(folder.glob("*.npz")) if folder.is_dir() else []
+    removed = 0
+    for path in old:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+            removed += size
+        except OSError:
+            continue
+    if removed:
+        warn(f"removed {len(old)} image cache file(s) of an older vaelab from {folder} ({removed / 1e9:.2f} GB)")
 
 
 def _decode_one(file: ImageFile, options: ImageOptions) -> np.ndarray | str:
