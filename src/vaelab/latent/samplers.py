@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from vaelab.errors import ConfigError
-from vaelab.latent.two_stage import TwoStageSampler, check_two_stage_size
+from vaelab.latent.two_stage import TwoStageSampler, TwoStageSettings, check_two_stage_size
 from vaelab.models.base import LatentModel
 
 
@@ -188,16 +188,26 @@ def check_sampler(name: str) -> None:
 
 
 def make_sampler(
-    name: str, model: LatentModel | None = None, progress: bool = True, prior_class: int | None = None
+    name: str,
+    model: LatentModel | None = None,
+    progress: bool = True,
+    prior_class: int | None = None,
+    *,
+    fit_seed: int | None = None,
+    two_stage: TwoStageSettings | None = None,
 ) -> Sampler:
     """A new, unfitted sampler called ``name`` (``prior`` draws ``model``'s prior, N(0, I) for a family
-    without one, under class ``prior_class`` for a class-conditional prior; ``two-stage`` fits with its
-    default settings, showing a progress bar when ``progress``)."""
+    without one, under class ``prior_class`` for a class-conditional prior; ``two-stage`` fits with
+    ``two_stage`` settings, by default its own, showing a progress bar when ``progress``). ``fit_seed``
+    seeds the fit of a sampler fitted by a random procedure (``gmm``'s EM initialisation, ``two-stage``'s
+    second VAE); None leaves each its own default (0)."""
     check_sampler(name)
     if name == PriorSampler.name:
         return PriorSampler(model, prior_class)
     if name == TwoStageSampler.name:
-        return TwoStageSampler(progress=progress)
+        return TwoStageSampler(two_stage, progress=progress, seed=fit_seed)
+    if name == GmmSampler.name:
+        return GmmSampler() if fit_seed is None else GmmSampler(seed=fit_seed)
     sampler: Sampler = SAMPLERS[name]()
     return sampler
 
