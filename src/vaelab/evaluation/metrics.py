@@ -127,10 +127,13 @@ def evaluate(
     progress: bool = True,
     *,
     measured: RunMetrics | None = None,
+    scores: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Every metric of the module docstring for ``samples`` against ``test_set`` (checked first
     with :func:`check_evaluation_request`). ``measured``, :func:`run_metrics` of the same model, test
-    set, judge, likelihood settings and the samples' seed, saves measuring its part again."""
+    set, judge, likelihood settings and the samples' seed, saves measuring its part again; ``scores``,
+    the judge's probabilities and features of the samples' images
+    (:meth:`~vaelab.evaluation.judge.Judge.scores`), saves computing them again."""
     check_evaluation_request(model, len(samples.points), len(test_set), importance_samples, neighbours=neighbours)
     if measured is None:
         measured = run_metrics(model, test_set, judge, importance_samples, likelihood_images, samples.seed, progress)
@@ -148,13 +151,13 @@ def evaluate(
         **measured.values,
     }
     real = measured.test_features
-    fake = judge.features(samples.images)
+    fake = judge.features(samples.images) if scores is None else scores[1]
     precision, recall = precision_recall(real, fake, k=neighbours)
     result["frechet_distance_judge"] = frechet_distance(real, fake)
     result["precision"] = precision
     result["recall"] = recall
     result["neighbours"] = neighbours
-    probabilities = judge.predict_proba(samples.images)
+    probabilities = judge.predict_proba(samples.images) if scores is None else scores[0]
     result["class_coverage"] = class_coverage(probabilities, class_names=test_set.class_names).to_dict()
     if samples.labels is not None:
         result["conditional_accuracy"] = conditional_accuracy(probabilities, samples.labels, test_set.class_names)

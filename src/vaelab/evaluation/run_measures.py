@@ -167,10 +167,11 @@ def measure_run(
     on_measured: Callable[[SamplerMeasures], None] | None = None,
 ) -> list[SamplerMeasures]:
     """``diagnose`` and ``evaluate`` of ``run`` with each of ``samplers`` (None: the model's own), each
-    sampler's samples drawn once for both, and what no sampler changes (the training set's embeddings,
-    the test reconstruction, the likelihood bounds, the judge's features of the test images) measured
-    once for all: the numbers :func:`diagnose_run` and :func:`write_evaluation` give with the same
-    arguments, in less time (the study, :mod:`vaelab.workflows.study`, measures dozens of runs so).
+    sampler's samples drawn once for both and judged in one pass, and what no sampler changes (the
+    training set's embeddings, the test reconstruction, the likelihood bounds, the judge's features of
+    the test images) measured once for all: the numbers :func:`diagnose_run` and :func:`write_evaluation`
+    give with the same arguments, in less time (the study, :mod:`vaelab.workflows.study`, measures
+    dozens of runs so).
 
     Each sampler's results are saved into ``diagnostics.json`` and ``evaluation.json`` as soon as they
     are measured, and then handed to ``on_measured`` (so that a stop loses at most the sampler being
@@ -201,7 +202,8 @@ def measure_run(
         samples = draw_samples(
             run.model, train_set, name, num_samples, seed, progress, train_z=train_z, two_stage=two_stage
         )
-        diagnosis = diagnose(samples, train_set, judge, progress=progress)
+        scores = judge.scores(samples.images)
+        diagnosis = diagnose(samples, train_set, judge, progress=progress, probabilities=scores[0])
         evaluation = evaluate(
             run.model,
             samples,
@@ -211,6 +213,7 @@ def measure_run(
             likelihood_images,
             progress=progress,
             measured=measured,
+            scores=scores,
         )
         paths = [
             merge_results(run.dir.figure_path(DIAGNOSTICS), name, diagnosis.summary, weights),

@@ -70,15 +70,13 @@ def best_marks(numbers: Sequence[OverSeeds | None], higher_is_better: bool) -> l
     other (:meth:`OverSeeds.differs_from`); otherwise :data:`TIED` for it and each number within the
     spread of it; :data:`NONE` for the rest and for missing numbers. No mark at all when fewer than two
     numbers are present: there is nothing to compare."""
-    present = [i for i, number in enumerate(numbers) if number is not None]
+    present = {i: number for i, number in enumerate(numbers) if number is not None}
     marks = [NONE] * len(numbers)
     if len(present) < 2:
         return marks
     sign = -1.0 if higher_is_better else 1.0
-    best = min(present, key=lambda i: sign * numbers[i].mean)  # type: ignore[union-attr]
-    leader = numbers[best]
-    assert leader is not None
-    tied = [i for i in present if i != best and not leader.differs_from(numbers[i])]  # type: ignore[arg-type]
+    best = min(present, key=lambda i: sign * present[i].mean)
+    tied = [i for i, number in present.items() if i != best and not present[best].differs_from(number)]
     if not tied:
         marks[best] = BEST
     else:

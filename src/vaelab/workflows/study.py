@@ -174,13 +174,13 @@ FULL = Protocol(
 QUICK = Protocol(
     name="quick",
     train_images=2000,
-    test_images=1000,
+    test_images=500,
     epochs=2,
-    samples=1000,
+    samples=500,
     importance_samples=8,
-    likelihood_images=200,
+    likelihood_images=100,
     prior_epochs=1,
-    two_stage_steps=300,
+    two_stage_steps=200,
 )
 
 
@@ -389,9 +389,9 @@ def run_study(
     output = Path(output)
     check_study_folder(output, protocol)
     runs = plan_runs(protocol, output)
+    judge = judge if judge is not None else load_judge(str(resolve_device(device)))  # every process: all stop alike
     train_set = _images(train_set, "train", protocol.train_images, data_dir)
     test_set = _images(test_set, "test", protocol.test_images, data_dir)
-    judge = judge if judge is not None else load_judge(str(resolve_device(device)))  # every process: all stop alike
     processes, _ = open_processes(resolve_device(device))
     result = StudyResult(is_main=processes.is_main)
     quiet = log if processes.is_main else _silent
@@ -722,7 +722,10 @@ def family_samples(runs: Sequence[PlannedRun]) -> list[tuple[str, Any]]:
 
 
 def rerun_command(protocol: Protocol, output: Path) -> str:
-    """The command that runs (or continues) this study."""
-    quick = " --quick" if protocol.name == QUICK.name else ""
+    """The command that runs (or continues) this study; for a protocol of the Python API's own, the call."""
     seeds = f" --seeds {protocol.seeds}" if protocol.seeds != FULL.seeds else ""
-    return f"vaelab study{quick}{seeds} --output {output}"
+    if protocol == replace(FULL, seeds=protocol.seeds):
+        return f"vaelab study{seeds} --output {output}"
+    if protocol == replace(QUICK, seeds=protocol.seeds):
+        return f"vaelab study --quick{seeds} --output {output}"
+    return f"run_study({str(output)!r}, protocol=...) with the protocol of {output / STUDY_FILE} (the Python API)"
