@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,7 +273,7 @@ def test_the_study_writes_its_files(straight):
 
 def _without_times(text: str) -> list[list[str]]:
     table = list(csv.reader(io.StringIO(text)))
-    keep = [i for i, name in enumerate(table[0]) if not name.startswith("train minutes")]
+    keep = [i for i, name in enumerate(table[0]) if not name.startswith("train seconds")]
     return [[row[i] for i in keep] for row in table]
 
 
@@ -360,3 +361,42 @@ def test_the_protocols_fit_their_budgets():
     for key in ("train_images", "test_images", "epochs", "samples", "prior_epochs", "two_stage_steps"):
         assert quick[key] < full[key], key
     assert FULL.seeds == QUICK.seeds == 2
+
+
+# ---------------------------------------------------------------- under torchrun
+
+
+@pytest.mark.slow
+def test_the_study_under_torchrun(tmp_path, judge):
+    """Two gloo processes train every run together; rank 0 alone measures and writes; the same command
+    under torchrun then skips everything."""
+    from test_distributed import torchrun
+
+    worker = Path(__file__).parent / "study_worker.py"
+    output, reports = tmp_path / "study", tmp_path / "reports"
+    reports.mkdir()
+    done = torchrun(output, judge.path.parent, reports, worker=worker, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    main, other = (json.loads((reports / f"{rank}.json").read_text()) for rank in (0, 1))
+    assert main["is_main"] and not other["is_main"] and not other["written"]
+    assert [Path(p).name for p in main["written"][-3:]] == ["comparison.md", "comparison.csv", "runs.csv"]
+    assert sorted(p.name for p in output.iterdir()) == sorted([*FILES, "runs"])
+    table = list(csv.DictReader(io.StringIO((output / "comparison.csv").read_text())))
+    assert [(row["preset"], row["sampler"], row["seeds"]) for row in table] == [
+        ("book-ae", "uniform-box", "0 1"),
+        ("book-ae", "gmm", "0 1"),
+        ("book-vae", "prior", "0 1"),
+        ("book-vae", "gmm", "0 1"),
+        ("vq-vae", "prior", "0 1"),
+    ]
+    for run in ("book-ae/latent-2/seed-1", "vq-vae/codes/seed-0"):
+        rows = [json.loads(line) for line in (output / "runs" / run / "metrics.jsonl").read_text().splitlines()]
+        assert [row["epoch"] for row in rows] == [1, 2]
+    again = torchrun(output, judge.path.parent, reports, worker=worker, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    main = json.loads((reports / "0.json").read_text())
+    assert len(main["skipped"]) == 6 + 2 + 6 and json.loads((reports / "1.json").read_text())["skipped"] == [
+        f"training {preset}, {setting}, seed {seed}: trained already (2 epochs)"
+        for preset, setting in (("book-ae", "latent 2"), ("book-vae", "latent 2"), ("vq-vae", "8×8 codes"))
+        for seed in (0, 1)
+    ]

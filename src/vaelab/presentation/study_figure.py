@@ -27,7 +27,7 @@ RANK_COLOURS = LinearSegmentedColormap.from_list("study-rank", ["#f4a6a6", "#fbf
 #: A cell without a number.
 MISSING_COLOUR = "#e6e6e6"
 #: Inches: a table row, a metric column, the row labels, the gap between panels, above and below the tables.
-ROW_HEIGHT, COLUMN_WIDTH, LABEL_WIDTH, GAP, TOP, BOTTOM = 0.27, 1.22, 2.3, 0.3, 1.35, 0.75
+ROW_HEIGHT, COLUMN_WIDTH, LABEL_WIDTH, GAP, TOP, BOTTOM = 0.27, 1.22, 2.3, 0.3, 1.15, 0.75
 
 
 def rank_scores(values: Sequence[float | None], lower_is_better: bool) -> list[float | None]:

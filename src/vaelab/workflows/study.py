@@ -253,17 +253,17 @@ def run_config(protocol: Protocol, run: PlannedRun, device: str = "auto", data_d
 
 # ---------------------------------------------------------------- the cost of each task
 
-#: Seconds per training image and epoch of book-vae's step on the 2-core build machine (1,800 images/s,
-#: measured by benchmarks/family_speed.py; docs/study.md), and each preset's step against it where it
-#: differs (docs/families.md: iwae decodes k = 5 points per image, vamp encodes its 500 pseudo-inputs).
-TRAIN_SECONDS_PER_IMAGE = 1 / 1800
-RELATIVE_STEP_COST = {"iwae": 5.4, "vamp": 1.6}
+#: Seconds per training image and epoch of book-vae's step on the 2-core build machine (1,700 images/s),
+#: and each preset's step against it where it differs (iwae decodes k = 5 points per image, vamp encodes
+#: its 500 pseudo-inputs, vq-vae has no dense layer): measured in a study's own runs (docs/study.md).
+TRAIN_SECONDS_PER_IMAGE = 1 / 1700
+RELATIVE_STEP_COST = {"iwae": 5.0, "vamp": 1.6, "cvae": 1.1, "vq-vae": 0.65}
 #: Seconds per image of validation, of the prior's training (per grid and epoch), of measuring (the
 #: training embeddings; the test reconstruction and features; a sample drawn, judged and compared), per
-#: importance sample, per two-stage step and per code grid a PixelCNN draws.
-VALIDATION_SECONDS, PRIOR_SECONDS = 1 / 6000, 1 / 600
-EMBED_SECONDS, TEST_SECONDS, SAMPLE_SECONDS = 1 / 3500, 1 / 700, 1 / 500
-IMPORTANCE_SECONDS, TWO_STAGE_STEP_SECONDS, CODE_GRID_SECONDS = 1 / 1100, 1 / 80, 1 / 110
+#: importance sample, per two-stage step and per code grid a PixelCNN draws: measured the same way.
+VALIDATION_SECONDS, PRIOR_SECONDS = 1 / 6000, 1 / 775
+EMBED_SECONDS, TEST_SECONDS, SAMPLE_SECONDS = 1 / 3500, 1 / 1000, 1 / 1300
+IMPORTANCE_SECONDS, TWO_STAGE_STEP_SECONDS, CODE_GRID_SECONDS = 1 / 3000, 1 / 130, 1 / 250
 
 
 @dataclass
@@ -678,18 +678,18 @@ def _write_bytes(path: Path, data: bytes) -> None:
 def collect(
     output: Path, runs: Sequence[PlannedRun], log: Callable[[str], None]
 ) -> tuple[list[MeasuredRow], list[dict[str, Any]]]:
-    """Each run's rows of its samplers (``compare``'s, with the run's training minutes), as the study's
+    """Each run's rows of its samplers (``compare``'s, with the run's training seconds), as the study's
     :class:`MeasuredRow` and as ``compare`` rows named by their folder under ``output``."""
     measured_rows, run_rows = [], []
     for run in runs:
         run_dir = RunDir(run.path)
-        minutes = math.fsum(float(row.get("seconds", 0.0)) for row in run_dir.read_metrics()) / 60
+        seconds = math.fsum(float(row.get("seconds", 0.0)) for row in run_dir.read_metrics())
         for row in compare.collect_rows([run.path], warn=log):
             if row["sampler"] not in run.samplers or not _current(row["weights"]):
                 continue
             row["run"] = run.path.relative_to(output).as_posix()
             run_rows.append(row)
-            values = {**row, "train minutes": minutes}
+            values = {**row, "train seconds": seconds}
             measured_rows.append(MeasuredRow(run.group, run.setting, run.preset, row["sampler"], run.seed, values))
     return measured_rows, run_rows
 
