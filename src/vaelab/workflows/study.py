@@ -389,7 +389,8 @@ def run_study(
     output = Path(output)
     check_study_folder(output, protocol)
     runs = plan_runs(protocol, output)
-    judge = judge if judge is not None else load_judge(str(resolve_device(device)))  # every process: all stop alike
+    if judge is None:
+        load_judge("cpu")  # checked in every process, before any work, so that all stop alike without one
     train_set = _images(train_set, "train", protocol.train_images, data_dir)
     test_set = _images(test_set, "test", protocol.test_images, data_dir)
     processes, _ = open_processes(resolve_device(device))
@@ -420,7 +421,7 @@ def run_study(
         processes.close(finished)
     if not processes.is_main:
         return result
-    steps.judge = judge
+    steps.judge = judge if judge is not None else load_judge(str(resolve_device(device)))
     for task in tasks[len(runs) :]:
         _do(task, steps.prior if task.kind == "prior" else steps.measure, clock, result, quiet, after_task)
     result.written = write_outputs(output, protocol, runs, quiet)
@@ -460,9 +461,11 @@ def _do(
             f"{cause} while {task.words}; every task done is kept, and the same command continues the study",
             exit_code=stop.exit_code,
         ) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C outside training, or a second one in it (then its signal)
+        signum = getattr(stop, "signum", None)
         raise TrainingInterrupted(
-            f"interrupted while {task.words}; every task done is kept, and the same command continues the study"
+            f"interrupted while {task.words}; every task done is kept, and the same command continues the study",
+            exit_code=130 if signum is None else 128 + signum,
         ) from None
     if skipped is not None:
         clock.finish(task, None)
@@ -495,6 +498,10 @@ class _Steps:
         state = training_state(run_dir, config)
         if state == "done":
             return f"trained already ({config.epochs} epochs)"
+        if state == "new":
+            run_dir.check_new_run_possible()  # as `vaelab train` checks a folder: vaelab's files only
+        else:
+            run_dir.check_writable()
         train(
             config,
             run_dir,
