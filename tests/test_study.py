@@ -20,10 +20,12 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from cli_run import assert_one_line_error, run_cli
-from vaelab.errors import RunDirError
+from vaelab.choices import FAMILIES
+from vaelab.errors import ConfigError, RunDirError
 from vaelab.evaluation import save_judge, train_judge
 from vaelab.evaluation.run_measures import diagnose_run, measure_run, write_evaluation
 from vaelab.evaluation.spread import BEST, NONE, TIED, OverSeeds, best_marks, over_seeds
+from vaelab.models.presets import PRESETS
 from vaelab.presentation.images import figure_png
 from vaelab.presentation.study_figure import plot_study_summary, rank_scores
 from vaelab.presentation.study_table import (
@@ -36,7 +38,18 @@ from vaelab.presentation.study_table import (
     csv_header,
 )
 from vaelab.training import RunConfig, TrainingInterrupted, load_run, train
-from vaelab.workflows.study import FULL, QUICK, STUDY_FILE, Protocol, plan_runs, run_study
+from vaelab.workflows.study import (
+    FULL,
+    QUICK,
+    STUDY_FILE,
+    STUDY_PRESETS,
+    Clock,
+    Protocol,
+    Task,
+    duration,
+    plan_runs,
+    run_study,
+)
 
 QUIET = {"progress": False, "log": lambda s: None}
 
@@ -351,6 +364,34 @@ def test_the_command_line_refuses_in_one_line(capsys, tmp_path, monkeypatch):
     assert not (tmp_path / "s").exists()
     code, _, err = run_cli(capsys, "study", "--seeds", "1")
     assert_one_line_error(code, err, 2, "--seeds", "2 to 10")
+
+
+def test_the_study_covers_every_family():
+    """A family added later without a preset in the study fails here."""
+    assert {PRESETS[preset].model.kind for preset in STUDY_PRESETS} == set(FAMILIES)
+    assert all(PRESETS[preset].dataset == "fashion-mnist" for preset in STUDY_PRESETS)  # what the judge scores
+
+
+def test_a_protocol_is_checked():
+    with pytest.raises(ConfigError, match="the protocol's epochs must be an integer from 1"):
+        Protocol(**{**TINY.to_dict(), "epochs": 0})
+    with pytest.raises(ConfigError, match="unknown preset 'gan'"):
+        Protocol(**{**TINY.to_dict(), "presets": ("gan",)})
+
+
+def test_the_time_left_follows_the_tasks_done(tmp_path):
+    runs = plan_runs(TINY, tmp_path)
+    tasks = [Task("train", run, 10.0) for run in runs[:3]] + [Task("measure", run, 5.0) for run in runs[:2]]
+    clock = Clock(tasks)
+    assert clock.left() == pytest.approx(40.0)
+    clock.finish(tasks[0], 20.0)  # training takes twice its estimate: so will the others, and measuring too
+    assert clock.left() == pytest.approx(2 * 20 + 2 * 10)
+    clock.finish(tasks[3], 2.5)  # measuring half its estimate
+    assert clock.left() == pytest.approx(2 * 20 + 2.5)
+    clock.finish(tasks[1], None)  # skipped: no time
+    assert clock.left() == pytest.approx(20 + 2.5) and clock.done == 3
+    shown = [duration(s) for s in (4.4, 59.6, 61, 3600, 3661 + 30 * 60)]
+    assert shown == ["4 s", "1 min", "1 min", "1 h 00 min", "1 h 31 min"]
 
 
 def test_the_protocols_fit_their_budgets():

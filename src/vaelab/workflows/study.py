@@ -50,8 +50,9 @@ from vaelab.evaluation.results import DIAGNOSTICS, EVALUATION, load_results, res
 from vaelab.evaluation.run_measures import SamplerMeasures, measure_run
 from vaelab.folders import check_folder_possible, make_folder
 from vaelab.latent.two_stage import DEFAULT_SETTINGS, TwoStageSettings
-from vaelab.limits import MAX_STUDY_SEEDS, check_range
+from vaelab.limits import MAX_DATASET_IMAGES, MAX_LATENT_DIM, MAX_STUDY_SEEDS, MIN_LATENT_DIM, check_range
 from vaelab.models import build_model
+from vaelab.models.presets import get_preset
 from vaelab.models.vq_vae import discrete_family
 from vaelab.presentation import compare
 from vaelab.presentation.images import figure_png
@@ -131,6 +132,18 @@ class Protocol:
     seeds: int = 2
     latent_dims: tuple[int, ...] = (2, 16)
     presets: tuple[str, ...] = STUDY_PRESETS
+
+    def __post_init__(self) -> None:
+        for name in ("train_images", "test_images", "epochs", "samples", "importance_samples", "likelihood_images"):
+            check_range(f"the protocol's {name}", getattr(self, name), 1, MAX_DATASET_IMAGES)
+        for name in ("prior_epochs", "two_stage_steps", "batch_size", "seeds"):
+            check_range(f"the protocol's {name}", getattr(self, name), 1, MAX_DATASET_IMAGES)
+        if not self.presets or not self.latent_dims:
+            raise ConfigError("a study's protocol needs at least one preset and one latent size")
+        for preset in self.presets:
+            get_preset(preset)
+        for dim in self.latent_dims:
+            check_range("the protocol's latent size", dim, MIN_LATENT_DIM, MAX_LATENT_DIM)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "latent_dims": list(self.latent_dims), "presets": list(self.presets)}
@@ -338,10 +351,10 @@ class Clock:
 
 def duration(seconds: float) -> str:
     """``40 s``, ``12 min``, ``1 h 05 min``."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
+    whole = round(max(0.0, seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes = round(whole / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
