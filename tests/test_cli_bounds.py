@@ -239,6 +239,7 @@ def test_a_folder_the_system_refuses(tmp_path):
             limits.MAX_IMAGE_SIZE,
         ),
         (["data", "--dataset", "celeba", "--image-size"], "--image-size", limits.MAX_IMAGE_SIZE),
+        (["study", "--seeds"], "--seeds", limits.MAX_STUDY_SEEDS),
     ],
 )
 def test_counts_have_a_documented_maximum(capsys, tmp_path, argv, flag, high):

@@ -75,6 +75,9 @@ MAX_ARITHMETIC_CELLS = 1000
 #: already leaves a 2-D space's data far behind).
 MAX_ABS_FACTOR = 1000.0
 
+#: ``study --seeds``: every seed trains every run again (the study needs at least 2 to show a spread).
+MAX_STUDY_SEEDS = 10
+
 #: ``evaluate``/``diagnose --num-samples`` and ``evaluate -k`` (papers use k = 1000–5000).
 MAX_METRIC_SAMPLES = 50_000
 MAX_IMPORTANCE_SAMPLES = 5000

@@ -1,7 +1,7 @@
 """The ``vaelab`` command line: the top-level parser, built from the command modules, and :func:`main`.
 
 Each command's parser sits beside its handler in one module of :mod:`vaelab.cli` (``train``,
-``prior``, ``analyses``, ``attributes``, ``explore``, ``demo``, ``measures``, ``export``, ``report``,
+``prior``, ``analyses``, ``attributes``, ``explore``, ``demo``, ``study``, ``measures``, ``export``, ``report``,
 ``info``). A handler turns parsed arguments into one API call and prints where results went; the API
 checks the request. Problems a user can fix arrive as :class:`~vaelab.errors.VaelabError` and are
 printed here as one line on stderr with a non-zero exit status.
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from vaelab import __version__
-from vaelab.cli import analyses, attributes, demo, explore, export, info, measures, prior, report, train
+from vaelab.cli import analyses, attributes, demo, explore, export, info, measures, prior, report, study, train
 from vaelab.cli.arguments import Parser
 from vaelab.errors import VaelabError, describe_os_error
 
@@ -23,7 +23,7 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 #: The modules that add the subcommands, in the order ``vaelab --help`` lists them.
-COMMAND_MODULES = (train, prior, analyses, attributes, explore, demo, measures, export, report, info)
+COMMAND_MODULES = (train, prior, analyses, attributes, explore, demo, study, measures, export, report, info)
 
 __all__ = ["Parser", "build_parser", "main"]
 

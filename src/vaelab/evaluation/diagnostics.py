@@ -90,14 +90,22 @@ def _check_train_images(count: int) -> None:
 
 
 def diagnose(
-    samples: SampleSet, train_set: ImageSet, judge: Judge, region_samples: int = 20000, progress: bool = False
+    samples: SampleSet,
+    train_set: ImageSet,
+    judge: Judge,
+    region_samples: int = 20000,
+    progress: bool = False,
+    *,
+    probabilities: np.ndarray | None = None,
 ) -> Diagnosis:
     """All three problems' numbers for ``samples`` (drawn from the training-set embeddings): the
     judge's view for every family, and the latent space's measures, of a continuous space or of
     discrete code grids (:mod:`vaelab.evaluation.code_diagnostics`, whose Hamming distances show a
-    bar when ``progress``)."""
+    bar when ``progress``). ``probabilities``, the judge's of the samples' images computed already
+    (:meth:`~vaelab.evaluation.judge.Judge.scores`), saves computing them again."""
     _check_train_images(len(samples.train_z))
-    probabilities = judge.predict_proba(samples.images)
+    if probabilities is None:
+        probabilities = judge.predict_proba(samples.images)
     coverage = class_coverage(probabilities, class_names=train_set.class_names)
     shares = coverage.distribution.shares
     unconfident = probabilities.max(axis=1) < CONFIDENCE

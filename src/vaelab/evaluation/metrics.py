@@ -17,8 +17,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from vaelab.data.image_set import ImageSet
@@ -80,6 +82,40 @@ def check_evaluation_request(
         )
 
 
+@dataclass
+class RunMetrics:
+    """What :func:`evaluate` measures of a model whatever sampler drew its samples, computed once when
+    one run is evaluated with several samplers (:func:`run_metrics`): ``values`` (``reconstruction``, and
+    ``likelihood`` or ``prior_likelihood`` where the model has them), the judge's features of the test
+    images, how many there were, and the seed of the likelihood bound's draws."""
+
+    values: dict[str, Any]
+    test_features: np.ndarray
+    test_images: int
+    seed: int
+
+
+def run_metrics(
+    model: LatentModel,
+    test_set: ImageSet,
+    judge: Judge,
+    importance_samples: int | None = None,
+    likelihood_images: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> RunMetrics:
+    """The sampler-independent part of :func:`evaluate`: the test reconstruction, the likelihood bounds
+    (over the first ``likelihood_images`` test images, k = ``importance_samples``, drawn with ``seed``)
+    or the code prior's likelihood, and the judge's features of the test images."""
+    values: dict[str, Any] = {"reconstruction": reconstruction_metrics(model, test_set)}
+    if has_likelihood(model):
+        subset = test_set.head(likelihood_images)
+        values["likelihood"] = likelihood_bounds(model, subset, importance_samples, seed, progress=progress).to_dict()
+    if has_code_prior(model):
+        values["prior_likelihood"] = code_prior_likelihood(model, test_set)
+    return RunMetrics(values, judge.features(test_set.images), len(test_set), seed)
+
+
 def evaluate(
     model: LatentModel,
     samples: SampleSet,
@@ -89,32 +125,39 @@ def evaluate(
     likelihood_images: int | None = None,
     neighbours: int = 3,
     progress: bool = True,
+    *,
+    measured: RunMetrics | None = None,
+    scores: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Every metric of the module docstring for ``samples`` against ``test_set`` (checked first
-    with :func:`check_evaluation_request`)."""
+    with :func:`check_evaluation_request`). ``measured``, :func:`run_metrics` of the same model, test
+    set, judge, likelihood settings and the samples' seed, saves measuring its part again; ``scores``,
+    the judge's probabilities and features of the samples' images
+    (:meth:`~vaelab.evaluation.judge.Judge.scores`), saves computing them again."""
     check_evaluation_request(model, len(samples.points), len(test_set), importance_samples, neighbours=neighbours)
+    if measured is None:
+        measured = run_metrics(model, test_set, judge, importance_samples, likelihood_images, samples.seed, progress)
+    elif measured.test_images != len(test_set) or measured.seed != samples.seed:
+        raise ValueError(
+            f"run metrics of {measured.test_images} test images and seed {measured.seed} given for "
+            f"{len(test_set)} test images and samples of seed {samples.seed}"
+        )
     result: dict[str, Any] = {
         "judge": judge_summary(judge),
         "sampler": samples.sampler,
         "samples": len(samples.points),
         "seed": samples.seed,
         "test_images": len(test_set),
-        "reconstruction": reconstruction_metrics(model, test_set),
+        **measured.values,
     }
-    if has_likelihood(model):
-        subset = test_set.head(likelihood_images)
-        bounds = likelihood_bounds(model, subset, importance_samples, samples.seed, progress=progress)
-        result["likelihood"] = bounds.to_dict()
-    if has_code_prior(model):
-        result["prior_likelihood"] = code_prior_likelihood(model, test_set)
-    real = judge.features(test_set.images)
-    fake = judge.features(samples.images)
+    real = measured.test_features
+    fake = judge.features(samples.images) if scores is None else scores[1]
     precision, recall = precision_recall(real, fake, k=neighbours)
     result["frechet_distance_judge"] = frechet_distance(real, fake)
     result["precision"] = precision
     result["recall"] = recall
     result["neighbours"] = neighbours
-    probabilities = judge.predict_proba(samples.images)
+    probabilities = judge.predict_proba(samples.images) if scores is None else scores[0]
     result["class_coverage"] = class_coverage(probabilities, class_names=test_set.class_names).to_dict()
     if samples.labels is not None:
         result["conditional_accuracy"] = conditional_accuracy(probabilities, samples.labels, test_set.class_names)

@@ -11,6 +11,7 @@ from vaelab.data.image_set import ImageSet
 from vaelab.latent.codec import code_grids_of_points, conditions_of, decode_points, encode_images
 from vaelab.latent.conditions import cycled_classes, sample_classes
 from vaelab.latent.samplers import make_sampler
+from vaelab.latent.two_stage import TwoStageSettings
 from vaelab.models.base import LatentModel
 
 
@@ -41,14 +42,27 @@ class SampleSet:
 
 
 def draw_samples(
-    model: LatentModel, train_set: ImageSet, sampler: str, count: int, seed: int = 0, progress: bool = True
+    model: LatentModel,
+    train_set: ImageSet,
+    sampler: str,
+    count: int,
+    seed: int = 0,
+    progress: bool = True,
+    *,
+    train_z: np.ndarray | None = None,
+    two_stage: TwoStageSettings | None = None,
 ) -> SampleSet:
     """Embed the training set (a conditional model: each image with its class), fit ``sampler`` to
     it (for ``uniform-box``, its bounding box; ``prior`` ignores it), draw ``count`` points and decode
     them (a conditional model: under every class in turn, :func:`~vaelab.latent.conditions.sample_classes`).
-    ``progress`` shows the bar of a sampler that is fitted by training (``two-stage``)."""
-    train_z = encode_images(model, train_set.images, labels=conditions_of(model, train_set))
-    fitted = make_sampler(sampler, model, progress).fit(train_z)
+    ``seed`` seeds both the draw and the fit of a sampler fitted by a random procedure (``gmm``,
+    ``two-stage``, fitted with ``two_stage`` settings or its defaults), so that two seeds measure the
+    spread of the whole procedure. ``progress`` shows the bar of a sampler that is fitted by training
+    (``two-stage``). ``train_z``, the training set's embeddings :func:`embed_training_set` computed
+    already, saves embedding it again when one run is measured with several samplers."""
+    if train_z is None:
+        train_z = embed_training_set(model, train_set)
+    fitted = make_sampler(sampler, model, progress, fit_seed=seed, two_stage=two_stage).fit(train_z)
     points = fitted.sample(count, seed)
     labels = sample_classes(model, count)
     images = decode_points(model, points, labels=labels)
@@ -58,3 +72,9 @@ def draw_samples(
     train_codes, codes = code_grids_of_points(model, train_z), code_grids_of_points(model, points)
     described = fitted.describe()
     return SampleSet(train_z, points, images, described, seed, prior_labels, train_codes, codes, model.codebook_size)
+
+
+def embed_training_set(model: LatentModel, train_set: ImageSet) -> np.ndarray:
+    """The embeddings every sampler of :func:`draw_samples` is fitted to: the training images encoded
+    (a conditional model: each with its class)."""
+    return encode_images(model, train_set.images, labels=conditions_of(model, train_set))

@@ -55,9 +55,12 @@ def generate(
     every class in turn when it is None (:func:`~vaelab.latent.conditions.sample_classes`); a
     class-conditional prior (``model.prior_classes``) draws them all under class ``condition``, or as
     the model chooses when it is None (:func:`~vaelab.latent.conditions.check_sample_class_applies`
-    checks a user's choice). ``progress`` shows the bar of a sampler that is fitted by training (``two-stage``)."""
+    checks a user's choice). ``progress`` shows the bar of a sampler that is fitted by training (``two-stage``).
+    ``seed`` seeds the draw and the fit of a sampler fitted by a random procedure (``gmm``, ``two-stage``),
+    as in ``diagnose`` and ``evaluate``."""
     prior_class = condition if model.prior_classes else None
-    fitted = make_sampler(sampler, model, progress, prior_class).fit(embedding.z if fit_to is None else fit_to)
+    fitted = make_sampler(sampler, model, progress, prior_class, fit_seed=seed)
+    fitted = fitted.fit(embedding.z if fit_to is None else fit_to)
     return draw(model, fitted, count, seed, condition, embedding.class_names)
 
 

@@ -58,7 +58,7 @@ vaelab's progress bar.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -175,6 +175,7 @@ class TwoStageSampler:
     Args:
         settings: the second VAE's size and fit (default: :data:`DEFAULT_SETTINGS`).
         progress: show a progress bar on stderr while fitting.
+        seed: the fit's seed, in place of the settings' (None keeps theirs).
     """
 
     name = "two-stage"
@@ -183,8 +184,11 @@ class TwoStageSampler:
     #: Draws points of a continuous latent space.
     continuous_only: ClassVar[bool] = True
 
-    def __init__(self, settings: TwoStageSettings | None = None, progress: bool = True) -> None:
-        self.settings = settings if settings is not None else DEFAULT_SETTINGS
+    def __init__(
+        self, settings: TwoStageSettings | None = None, progress: bool = True, seed: int | None = None
+    ) -> None:
+        settings = settings if settings is not None else DEFAULT_SETTINGS
+        self.settings = settings if seed is None else replace(settings, seed=seed)
         self.progress = progress
 
     def fit(self, z: np.ndarray) -> TwoStageSampler:

@@ -97,6 +97,17 @@ class Judge:
         """The judge's 128-d feature vectors [N, 128] (float32) of images, as :meth:`predict_proba`."""
         return apply_in_batches(self.model, self.model.features, images, batch_size, FEATURE_DIM)
 
+    def scores(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba` and :meth:`features` of the same images, in one pass through the network
+        (the same numbers as the two calls)."""
+
+        def both(x: torch.Tensor) -> torch.Tensor:
+            features = self.model.features(x)
+            return torch.cat([torch.softmax(self.model.head(features), dim=1), features], dim=1)
+
+        combined = apply_in_batches(self.model, both, images, batch_size, NUM_CLASSES + FEATURE_DIM)
+        return np.ascontiguousarray(combined[:, :NUM_CLASSES]), np.ascontiguousarray(combined[:, NUM_CLASSES:])
+
 
 def judge_summary(judge: Judge) -> dict[str, Any]:
     """What every metric records about the judge it used: ``hash``, ``accuracy``, ``path``."""
