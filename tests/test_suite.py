@@ -34,9 +34,7 @@ def _missing(text: str, pattern: re.Pattern, files: set[str], anywhere: bool) ->
     return sorted(
         name
         for name in set(pattern.findall(text))
-        if name not in files
-        and name not in WRITTEN
-        and not (anywhere and any(f.endswith("/" + name) for f in files))
+        if name not in files and name not in WRITTEN and not (anywhere and any(f.endswith("/" + name) for f in files))
     )
 
 
