@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -19,25 +20,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from synthetic import synthetic_images
+from test_study import TINY
 from vaelab.evaluation.judge import load_judge
-from vaelab.workflows.study import Protocol, run_study
+from vaelab.workflows.study import run_study
 
-#: A study small enough for two processes on a busy 2-core machine.
-PROTOCOL = Protocol(
-    name="torchrun",
-    train_images=200,
-    test_images=60,
-    epochs=2,
-    samples=60,
-    importance_samples=2,
-    likelihood_images=10,
-    prior_epochs=1,
-    two_stage_steps=20,
-    batch_size=40,
-    seeds=2,
-    latent_dims=(2,),
-    presets=("book-ae", "book-vae", "vq-vae"),
-)
+#: The tests' tiny study at latent 2 only: small enough for two processes on a busy 2-core machine.
+PROTOCOL = replace(TINY, name="torchrun", latent_dims=(2,))
 
 
 def main() -> int:
