@@ -322,29 +322,18 @@ def step_flops(preset_name: str, batch_size: int) -> int:
 def matmul_peak(spec: dict) -> float:
     """The best GFLOP/s of a large square matrix product in ``spec["dtype"]`` on the device with
     ``spec["threads"]`` threads: what the device's arithmetic can do when nothing else limits it
-    (run in a child process, like the loops)."""
+    (run in a child process, like the loops; :func:`vaelab.training.precision.matmul_peak` at 2048² on
+    the CPU, 8192² on a GPU)."""
     import torch
 
     from vaelab.training.device import resolve_device
-    from vaelab.training.execution import synchronize
+    from vaelab.training.precision import matmul_peak as peak
 
     if spec["threads"]:
         torch.set_num_threads(spec["threads"])
     device = resolve_device(spec["device"])
-    size = 2048 if device.type == "cpu" else 8192
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[spec["dtype"]]
-    a = torch.randn(size, size, device=device).to(dtype)
-    b = torch.randn(size, size, device=device).to(dtype)
-    best = float("inf")
-    for trial in range(6):
-        synchronize(device)
-        start = time.perf_counter()
-        for _ in range(4):
-            torch.mm(a, b)
-        synchronize(device)
-        if trial:  # the first trial is a warm-up
-            best = min(best, (time.perf_counter() - start) / 4)
-    return 2 * size**3 / best / 1e9
+    return peak(device, dtype, 2048 if device.type == "cpu" else 8192)
 
 
 def ceilings(
@@ -431,13 +420,9 @@ def machine() -> dict:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from vaelab.training.precision import cpu_name
+
+    return cpu_name()
 
 
 def load_average() -> list[float] | None:

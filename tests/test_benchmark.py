@@ -194,3 +194,21 @@ def test_family_speed_refuses_a_baseline_it_does_not_measure():
         [sys.executable, str(script), "--presets", "cvae", "--baseline", "book-vae"], capture_output=True, text=True
     )
     assert done.returncode == 2 and "--baseline book-vae must be one of --presets" in done.stderr
+
+
+def _script(name: str):
+    path = SCRIPT.parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bf16_agreement_holds_the_shift_to_the_fp32_seeds_range():
+    bench = _script("bf16_agreement")
+    close = bench.verdict([0.2600, 0.2610], [0.2608, 0.2609])  # shift 0.00035, range 0.001
+    assert close["agrees"] and close["shift"] == pytest.approx(0.00035) and close["fp32_range"] == pytest.approx(0.001)
+    far = bench.verdict([265.0, 265.2], [266.0, 266.4])  # shift 1.1 nats, range 0.2
+    assert not far["agrees"] and far["relative_shift"] == pytest.approx(1.1 / 265.1)
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--seeds", "0"])  # one seed has no spread

@@ -37,11 +37,11 @@ def _api_names() -> dict[str, tuple[str, ...]]:
     from vaelab.latent import samplers
     from vaelab.latent.morph import METHODS
     from vaelab.presentation import attribute_report
-    from vaelab.training import execution, placement
+    from vaelab.training import placement, precision
 
     return {
         "device": choices.DEVICES,
-        "precision": execution.PRECISIONS,
+        "precision": precision.PRECISIONS,
         "data_placement": placement.PLACEMENTS,
         "dataset": tuple(registry.DATASETS),
         "on_bad_image": image_options.BAD_IMAGE_POLICIES,

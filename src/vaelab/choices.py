@@ -17,8 +17,11 @@ ARCHITECTURES = ("book-conv", "book-faces", "faces-mirror")
 #: ``--device`` (:func:`vaelab.training.device.resolve_device`; the Python API also takes ``cuda:N``).
 DEVICES = ("auto", "cpu", "cuda")
 
-#: ``train --precision`` (:class:`vaelab.training.execution.Execution`).
-PRECISIONS = ("fp32", "bf16")
+#: ``train --precision`` (:mod:`vaelab.training.precision`): ``auto`` resolves to one of :data:`COMPUTED_PRECISIONS`.
+PRECISIONS = ("fp32", "bf16", "auto")
+
+#: The precisions a run computes in (:class:`vaelab.training.execution.Execution`).
+COMPUTED_PRECISIONS = ("fp32", "bf16")
 
 #: ``train --dataset``, ``data --dataset`` (:data:`vaelab.data.registry.DATASETS`).
 DATASETS = ("fashion-mnist", "celeba", "image-folder")

@@ -199,8 +199,10 @@ def _add_speed_options(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=choices.PRECISIONS,
         help=(
-            "fp32 (default), or bf16: the training forward pass under bfloat16 autocast, on GPUs and on CPUs with "
-            "bf16 instructions (the loss, weights, Adam and validation stay float32; the numbers change a little)"
+            "fp32 (default); bf16: the training forward pass under bfloat16 autocast, on GPUs and on CPUs with "
+            "bf16 instructions (the loss, weights, Adam and validation stay float32; the numbers change a little); "
+            "auto: bf16 where the device's bf16 matrix speed is at least 1.5x fp32's and the preset's bf16 numbers "
+            "were measured to agree with fp32's, else fp32; the log says which and why, config.json records it"
         ),
     )
     group.add_argument(

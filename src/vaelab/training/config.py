@@ -28,9 +28,9 @@ from vaelab.limits import (
 )
 from vaelab.models import ModelSpec, Recipe, get_preset
 from vaelab.reading import KB, FileProblem, read_json
-from vaelab.training.execution import PRECISIONS
 from vaelab.training.objectives import OBJECTIVES, make_objective
 from vaelab.training.placement import PLACEMENTS
+from vaelab.training.precision import check_precision
 
 #: The largest config.json read back (vaelab writes about 700 bytes).
 MAX_CONFIG_BYTES = 64 * KB
@@ -85,8 +85,7 @@ class RunConfig(Recipe):
 
     def __post_init__(self) -> None:
         _check_positive("epochs", self.epochs, MAX_EPOCHS)
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        check_precision(self.precision)
         if self.threads is not None:
             _check_positive("threads", self.threads, MAX_THREADS)
         if self.data_placement not in PLACEMENTS:
@@ -188,11 +187,12 @@ class RunConfig(Recipe):
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict`; a :class:`ConfigError` on a wrong shape (not an object,
         missing or unknown keys, values of the wrong type) or invalid values."""
-        problem = fields_problem(cls, data, ignore=("vaelab_version",))
+        problem = fields_problem(cls, data, ignore=("vaelab_version", "machine"))
         if problem:
             raise ConfigError(f"config is incomplete or has unknown settings ({problem})")
         data = dict(data)
         data.pop("vaelab_version", None)
+        data.pop("machine", None)  # what the run was computed on (RunDir.write_config), not a setting
         try:
             data["model"] = ModelSpec.from_dict(data["model"])
             if data.get("corruption") is not None:

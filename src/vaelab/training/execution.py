@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from vaelab.choices import PRECISIONS
+from vaelab.choices import COMPUTED_PRECISIONS
 from vaelab.errors import ConfigError
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
@@ -49,8 +49,11 @@ class Execution:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in COMPUTED_PRECISIONS:
+            raise ConfigError(
+                f"an execution computes in {' or '.join(COMPUTED_PRECISIONS)}, got {self.precision!r} "
+                "(resolve --precision auto with vaelab.training.precision.choose_precision first)"
+            )
 
     @property
     def memory_format(self) -> torch.memory_format:

@@ -225,8 +225,11 @@ class RunDir:
         ``figures/`` (those of processes still running are kept); returns what was removed."""
         return remove_stale_temporaries(self.path) + remove_stale_temporaries(self.figures)
 
-    def write_config(self, config: RunConfig) -> None:
-        atomic_write_text(self.config, config.to_json())
+    def write_config(self, config: RunConfig, machine: dict[str, Any] | None = None) -> None:
+        """Write ``config.json``: the config, and under ``"machine"`` what the run is computed on
+        (:meth:`vaelab.training.precision.PrecisionChoice.to_dict`; read back as a record only)."""
+        data = config.to_dict() | ({"machine": machine} if machine is not None else {})
+        atomic_write_text(self.config, json.dumps(data, indent=2) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Rows of ``metrics.jsonl`` (empty when there are none yet); a :class:`RunDirError` when a

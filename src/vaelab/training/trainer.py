@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from vaelab.training.monitor import RunningLoss
 from vaelab.training.objectives import make_objective
 from vaelab.training.optimizer import make_adam
 from vaelab.training.placement import choose_placement
+from vaelab.training.precision import PrecisionChoice, choose_precision
 from vaelab.training.run_dir import RunDir, WeightsRecord, metrics_text, weights_of
 from vaelab.training.step import TrainStep
 from vaelab.training.tensorboard import EXAMPLES, NoTensorBoard, TensorBoardOptions, check_installed, open_tensorboard
@@ -151,9 +152,13 @@ class Trainer:
         self.progress = progress and self.processes.is_main
         self.log = log if self.processes.is_main else _silent
         self.device = device or resolve_device(config.device)
+        choice = choose_precision(config.precision, config.preset, self.device)
+        self.precision = agreed_precision(choice, self.processes)
+        if config.precision == "auto":
+            self.log(self.precision.describe())
         self.execution = execution or choose_execution(
             self.device,
-            precision=config.precision,
+            precision=self.precision.precision,
             compile=config.compile,
             threads=config.threads,
             cuda_graphs=config.cuda_graphs,
@@ -404,6 +409,8 @@ class Trainer:
             "seconds": round(train_seconds + val_seconds, 3),
             "train_seconds": round(train_seconds, 3),
             "images_per_second": round(images / train_seconds, 1),
+            "precision": self.execution.precision,
+            "computed_on": self.precision.machine.describe(),
         }
         state.history.append(row)
         state.epoch, state.step, state.progress = state.epoch + 1, 0, {}
@@ -470,6 +477,14 @@ def _labels_for(model: LatentModel, images: ImageSet) -> np.ndarray | None:
 
 def _silent(message: str) -> None:
     """The log of processes other than rank 0."""
+
+
+def agreed_precision(choice: PrecisionChoice, processes: SingleProcess) -> PrecisionChoice:
+    """``choice``, or fp32 when another process of the job chose fp32 (each measures its own peaks)."""
+    (any_fp32,) = processes.agree(choice.precision == "fp32")
+    if any_fp32 and choice.precision != "fp32":
+        return replace(choice, precision="fp32", reason="another process of the job chose fp32")
+    return choice
 
 
 def train(
@@ -560,7 +575,7 @@ def _train(
     elif processes.is_main:
         run_dir.create()
     if processes.is_main:
-        run_dir.write_config(config)
+        run_dir.write_config(config, trainer.precision.to_dict())
     with trainer.open_tensorboard(tensorboard, resume) as board:
         trainer.board = board
         trainer.fit()
