@@ -126,7 +126,7 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
 
 def vaelab_speed(output: str) -> float | None:
     """The median images/s of ``vaelab train``'s epoch lines."""
-    speeds = [float(part.split()[-2]) for part in output.split("s, ")[1:] if part.split()[1:2] == ["images/s)"]]
+    speeds = [float(part.split()[0]) for part in output.split("s, ")[1:] if part.split()[1:2] == ["images/s)"]]
     return statistics.median(speeds) if speeds else None
 
 

@@ -212,3 +212,24 @@ def test_bf16_agreement_holds_the_shift_to_the_fp32_seeds_range():
     assert not far["agrees"] and far["relative_shift"] == pytest.approx(1.1 / 265.1)
     with pytest.raises(SystemExit):
         bench.parse_args(["--seeds", "0"])  # one seed has no spread
+
+
+def test_keras_comparison_prepares_the_books_images_and_reads_vaelabs_speed(tmp_path):
+    import gzip
+
+    import numpy as np
+
+    bench = _script("keras_book_ae")
+    images = np.arange(3 * 28 * 28, dtype=np.uint32).reshape(3, 28, 28).astype(np.uint8)
+    header = b"".join(v.to_bytes(4, "big") for v in (2051, 3, 28, 28))
+    (tmp_path / "images.gz").write_bytes(gzip.compress(header + images.tobytes()))
+    read = bench.idx_images(tmp_path / "images.gz", 2)
+    assert np.array_equal(read, images[:2])
+    x = bench.book_images(read)
+    assert x.shape == (2, 32, 32, 1) and x.dtype == np.float32 and x[:, :2].max() == 0.0
+    assert np.allclose(x[:, 2:30, 2:30, 0], images[:2] / 255.0)
+    (tmp_path / "labels.gz").write_bytes(gzip.compress((2049).to_bytes(4, "big") + bytes(4)))
+    with pytest.raises(SystemExit, match="not an IDX image file"):
+        bench.idx_images(tmp_path / "labels.gz")
+    log = "epoch 1/2: train loss 0.3 (bce_nats 232.4; 5.5 s, 2400 images/s)\nepoch 2/2: … (…; 5.0 s, 2600 images/s)\n"
+    assert bench.vaelab_speed(log) == 2500 and bench.vaelab_speed("no epochs") is None
