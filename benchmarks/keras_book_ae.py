@@ -2,7 +2,8 @@
 process, on the same images (a benchmark, not a test; TensorFlow is optional and outside ``make test``).
 
     PYTHONPATH=src python benchmarks/keras_book_ae.py --tf-python /path/to/venv-with-tf/bin/python
-        [--train-images 12000] [--epochs 3] [--repeats 2] [--output results.json]
+        [--train-images 12000] [--epochs 3] [--repeats 2] [--vaelab-args "--precision auto"]
+        [--output results.json]
 
 The Keras model is the one of *Generative Deep Learning* (2nd ed., ch. 3), written out here from the
 book's description: Conv2D 32, 64, 128 (3×3, stride 2, "same", ReLU) → Flatten → Dense 2; Dense 2048
@@ -119,8 +120,8 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise SystemExit(f"{' '.join(command[:4])} … failed (exit {done.returncode}): {tail[0]}")
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:]) or "(no output)"
+        raise SystemExit(f"{' '.join(command[:4])} … failed (exit {done.returncode}); its last lines:\n{tail}")
     return seconds, done.stdout + done.stderr
 
 
@@ -145,7 +146,7 @@ def compare(args: argparse.Namespace) -> dict:
         with tempfile.TemporaryDirectory(prefix="keras-vs-vaelab-") as folder:
             vaelab_command = [sys.executable, "-m", "vaelab", "train", "--preset", "book-ae", "--run-dir", folder]
             vaelab_command += ["--limit-train", str(args.train_images), "--epochs", str(args.epochs), "--no-progress"]
-            vaelab_command += ["--data-dir", str(args.data)]
+            vaelab_command += ["--data-dir", str(args.data), *args.vaelab_args.split()]
             seconds, output = timed(vaelab_command, env)
         vaelab_runs.append({"process_seconds": seconds, "images_per_second": vaelab_speed(output)})
         print(
@@ -157,6 +158,7 @@ def compare(args: argparse.Namespace) -> dict:
     keras_median = statistics.median(r["process_seconds"] for r in keras_runs)
     vaelab_median = statistics.median(r["process_seconds"] for r in vaelab_runs)
     return {
+        "vaelab_args": args.vaelab_args,
         "train_images": args.train_images,
         "epochs": args.epochs,
         "keras": keras_runs,
@@ -174,6 +176,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=3, help="epochs, the book's 3 by default")
     parser.add_argument("--repeats", type=int, default=2, help="alternating measurements of each (default 2)")
     parser.add_argument("--data", type=Path, default=DATA, help=f"the Fashion-MNIST IDX files (default {DATA})")
+    parser.add_argument(
+        "--vaelab-args", default="", help='more options for `vaelab train`, e.g. "--precision auto" (default: none)'
+    )
     parser.add_argument("--output", help="write the results as JSON here")
     parser.add_argument("--keras", action="store_true", help="run only the Keras side and print its JSON")
     args = parser.parse_args(argv)
