@@ -536,8 +536,9 @@ CONFIG_KEYS_0_5 = (
     "threads",
     "cuda_graphs",
 )
-#: The keys of config.json that vaelab added after 0.5 (each with a default that 0.5's runs get).
-CONFIG_KEYS_AFTER_0_5 = ("data_placement",)
+#: The keys of config.json that vaelab added after 0.5: settings with a default that 0.5's runs get, and
+#: the ``machine`` record (what the run computed on), which 0.5's runs lack and nothing requires.
+CONFIG_KEYS_AFTER_0_5 = ("data_placement", "machine")
 MODEL_KEYS_0_5 = ("kind", "architecture", "latent_dim", "image_channels", "image_size", "encoder_channels")
 
 

@@ -348,6 +348,15 @@ def test_the_command_refuses_a_foreign_folder_in_one_line(capsys, exported, tmp_
     assert_one_line_error(code, err, 1, "notes.txt")
 
 
+def test_the_command_refuses_a_folder_inside_the_run_in_one_line(capsys, exported):
+    run_dir, _ = exported("book-ae")
+    before = sorted(p.relative_to(run_dir) for p in Path(run_dir).rglob("*"))
+    for inside in (Path(run_dir), Path(run_dir) / "hf", Path(run_dir) / "figures" / "hf", Path(run_dir) / "prior"):
+        code, _, err = run_cli(capsys, "export", str(run_dir), str(inside))
+        assert_one_line_error(code, err, 1, "is inside the run directory", "outside it")
+    assert sorted(p.relative_to(run_dir) for p in Path(run_dir).rglob("*")) == before
+
+
 def test_the_command_refuses_a_run_without_weights_in_one_line(capsys, tmp_path):
     run_dir = RunDir(tmp_path / "run")
     run_dir.create()
@@ -505,7 +514,7 @@ def test_an_export_cut_short_is_refused_then_repaired_by_the_same_command(vq_run
 
 def test_a_run_directory_is_not_taken_for_an_export_destination(exported, tmp_path):
     run_dir, _ = exported("book-ae")
-    with pytest.raises(PretrainedError, match="did not write"):
+    with pytest.raises(PretrainedError, match="inside the run directory"):
         export_run(run_dir, run_dir)
     with pytest.raises(RunDirError):
         export_run(tmp_path / "none", tmp_path / "out")

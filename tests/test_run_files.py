@@ -469,6 +469,15 @@ def test_compare_stops_at_a_damaged_results_file(capsys, run_copy, content, frag
     assert not (run_copy.path / "cmp").exists()
 
 
+def test_compare_refuses_a_run_named_twice(capsys, run_copy, tmp_path):
+    again = run_copy.path / ".." / run_copy.path.name  # the same folder, spelt another way
+    with pytest.raises(ConfigError, match="the same run directory"):
+        collect_rows([run_copy.path, again])
+    code, _, err = run_cli(capsys, "compare", str(run_copy.path), str(again), "--output", str(tmp_path / "cmp"))
+    assert_one_line_error(code, err, 1, str(again), "same run directory", "name each run once")
+    assert not (tmp_path / "cmp").exists()
+
+
 # --- the comparison files compare writes ----------------------------------------------------------------
 
 

@@ -92,11 +92,23 @@ MARKDOWN_FILE, CSV_FILE = "comparison.md", "comparison.csv"
 MARKDOWN_MARKER = "<!-- written by vaelab compare, which replaces this file when it runs again -->"
 
 
+def check_named_once(run_dirs: Sequence[str | Path]) -> None:
+    """A :class:`ConfigError` when one run directory is named twice (under any spelling of its path):
+    its rows would be counted twice."""
+    seen: dict[Path, str | Path] = {}
+    for path in run_dirs:
+        key = Path(path).resolve()
+        if key in seen:
+            raise ConfigError(f"{path} is the same run directory as {seen[key]}; name each run once")
+        seen[key] = path
+
+
 def collect_rows(run_dirs: Sequence[str | Path], warn: Warn = warn_on_stderr) -> list[dict[str, Any]]:
     """One row per run, sampler and set of weights found in the runs' ``evaluation.json`` and
     ``diagnostics.json``; a :class:`RunDirError` naming the file when one is damaged or holds a
     non-number where a metric belongs. Rows not measured on the run's current weights are marked
     in their ``weights`` column, with one line through ``warn`` per run that has any."""
+    check_named_once(run_dirs)
     rows = []
     for path in run_dirs:
         run = RunDir(path)

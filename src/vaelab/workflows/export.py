@@ -31,7 +31,7 @@ import numpy as np
 from vaelab.atomic import atomic_copy, atomic_write_text
 from vaelab.data import CLASS_NAMES
 from vaelab.data.image_cache import Warn, warn_on_stderr
-from vaelab.errors import ConfigError, RunDirError
+from vaelab.errors import ConfigError, PretrainedError, RunDirError
 from vaelab.latent.generation import Generated, draw
 from vaelab.latent.samplers import PriorSampler, check_sampler_applies, default_sampler, make_sampler
 from vaelab.limits import MAX_GENERATED
@@ -69,12 +69,24 @@ def export_run(run_dir: str | Path, folder: str | Path, device: str = "cpu", war
     export (checked before the run is loaded); a run without weights is refused in one line. A prior
     in the run that does not fit its weights is left out, with one line through ``warn`` saying why."""
     RunDir(run_dir).read_config()  # a missing or foreign run directory is named first
+    check_outside_run(run_dir, folder)
     PretrainedDir(folder).check_destination()
     run = load_run(run_dir, device)
     written = export(run, folder)
     if not run.model.continuous_codes and not run.model.has_prior and PriorDir(run.dir.path).path.is_dir():
         warn(f"the export has no prior and no samples: {run.model.missing_prior_hint}")
     return written
+
+
+def check_outside_run(run_dir: str | Path, folder: str | Path) -> None:
+    """A :class:`PretrainedError` when ``folder`` is the run directory or lies inside it, where the export
+    would mix with the run's own files (its ``figures/``, its prior's folder)."""
+    run, target = Path(run_dir).resolve(), Path(folder).resolve()
+    if target == run or run in target.parents:
+        raise PretrainedError(
+            f"{folder} is inside the run directory {run_dir}; export into a folder outside it "
+            f"(for example {Path(run_dir).name}-export beside it)"
+        )
 
 
 def save_pretrained(run_or_model: Run | LatentModel | str | Path, folder: str | Path) -> list[Path]:
@@ -91,6 +103,7 @@ def save_pretrained(run_or_model: Run | LatentModel | str | Path, folder: str | 
 
 def export(run: Run, folder: str | Path) -> list[Path]:
     """Write the loaded ``run`` into ``folder`` (see the module docstring); returns the files written."""
+    check_outside_run(run.dir.path, folder)
     target = PretrainedDir(folder)
     prior_training, prior_last_epoch = _prior_record(run)
     epoch = run.weights.epoch if run.weights is not None else None
