@@ -39,7 +39,7 @@ BF16_MIN_GAIN = 1.5
 #: The presets whose validation numbers in bf16 were measured to stay within the spread of two fp32
 #: seeds (``benchmarks/bf16_agreement.py``; ``docs/performance.md`` has the numbers). Only these may
 #: run in bf16 under ``auto``.
-BF16_AGREES: frozenset[str] = frozenset({"book-ae"})
+BF16_AGREES: frozenset[str] = frozenset({"book-ae", "book-dae", "beta-vae", "cvae", "wae-mmd", "vq-vae"})
 
 #: The side of the square matrices of the peak measurement: large enough to reach the kernels'
 #: speed, small enough to take well under a second on two CPU cores.
