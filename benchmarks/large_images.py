@@ -125,6 +125,7 @@ def worker_train(args: argparse.Namespace) -> dict:
     import tempfile
 
     import torch
+    from family_speed import labelled_batches as _labelled_batches  # this folder's, beside this script
 
     from vaelab.data.image_folder import load_image_folder
     from vaelab.data.image_options import ImageOptions
@@ -151,7 +152,7 @@ def worker_train(args: argparse.Namespace) -> dict:
     processes, device = open_processes(resolve_device("cpu"))
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, RunDir(tmp), train_set, test_set, progress=False, processes=processes, device=device)
-        batches = _endless(trainer, args.batch_size)
+        batches = _labelled_batches(trainer, args.batch_size)
         for _ in range(args.warmup):
             trainer.step(*next(batches))
         processes.agree()
@@ -170,15 +171,6 @@ def worker_train(args: argparse.Namespace) -> dict:
         }
     processes.close(True)
     return result
-
-
-def _endless(trainer, batch_size: int):
-    """The trainer's batches in its shuffled order, epoch after epoch (full batches only)."""
-    while True:
-        order = trainer.train_data.permutation(trainer.shuffle)
-        for images, labels in trainer.train_data.labelled_batches(batch_size, order):
-            if images.shape[0] == batch_size:
-                yield images, labels
 
 
 # --- orchestration ------------------------------------------------------------------------------------
@@ -245,10 +237,9 @@ def machine_memory(rows: list[dict], cached: int) -> float:
 
 
 def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
+    from vaelab.training.precision import cpu_name as name
+
+    return name()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,29 @@ def faces_reconstruction_weight(image_size: int) -> float:
     return BOOK_FACES_WEIGHT * (image_size / 32) ** 2
 
 
+def _faces_mirror(name: str, description: str, image_size: int, channels: tuple[int, ...]) -> Preset:
+    """A ``faces-mirror`` VAE on CelebA at ``image_size``: z = 128, the ``vae-mse`` weight that keeps
+    ``book-faces``' balance (:func:`faces_reconstruction_weight`), book-faces' schedule."""
+    return Preset(
+        name=name,
+        description=description,
+        dataset="celeba",
+        model=ModelSpec(
+            kind="vae",
+            architecture="faces-mirror",
+            latent_dim=128,
+            image_channels=3,
+            image_size=image_size,
+            encoder_channels=channels,
+        ),
+        objective="vae-mse",
+        objective_params={"reconstruction_weight": faces_reconstruction_weight(image_size)},
+        epochs=10,
+        batch_size=128,
+        lr=5e-4,
+    )
+
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
@@ -109,44 +132,20 @@ PRESETS: dict[str, Preset] = {
         ),
         # faces-64: trainable parameters encoder 2,095,104 (VanillaVAE's own), decoder 1,846,627 (VanillaVAE's
         # 1,842,531 plus the BatchNorm after its Linear layer); see vaelab.models.faces_conv, docs/faces.md
-        Preset(
-            name="faces-64",
-            description="the field's usual CelebA VAE at 64×64 RGB: PyTorch-VAE's VanillaVAE widths 32…512 "
+        _faces_mirror(
+            "faces-64",
+            "the field's usual CelebA VAE at 64×64 RGB: PyTorch-VAE's VanillaVAE widths 32…512 "
             "with book-faces' BatchNorm + LeakyReLU(0.3), z = 128, 8000 × per-pixel MSE + KL (book-faces' balance)",
-            dataset="celeba",
-            model=ModelSpec(
-                kind="vae",
-                architecture="faces-mirror",
-                latent_dim=128,
-                image_channels=3,
-                image_size=64,
-                encoder_channels=FACES_64_CHANNELS,
-            ),
-            objective="vae-mse",
-            objective_params={"reconstruction_weight": faces_reconstruction_weight(64)},
-            epochs=10,
-            batch_size=128,
-            lr=5e-4,
+            64,
+            FACES_64_CHANNELS,
         ),
         # faces-128: encoder 4,455,936, decoder 4,207,459 (faces-64's and a 512 → 512 stage on each side)
-        Preset(
-            name="faces-128",
-            description="faces-64 at 128×128 RGB: one more stride-2 stage (widths 32…512, 512), z = 128, "
+        _faces_mirror(
+            "faces-128",
+            "faces-64 at 128×128 RGB: one more stride-2 stage (widths 32…512, 512), z = 128, "
             "32000 × per-pixel MSE + KL (book-faces' balance)",
-            dataset="celeba",
-            model=ModelSpec(
-                kind="vae",
-                architecture="faces-mirror",
-                latent_dim=128,
-                image_channels=3,
-                image_size=128,
-                encoder_channels=(*FACES_64_CHANNELS, 512),
-            ),
-            objective="vae-mse",
-            objective_params={"reconstruction_weight": faces_reconstruction_weight(128)},
-            epochs=10,
-            batch_size=128,
-            lr=5e-4,
+            128,
+            (*FACES_64_CHANNELS, 512),
         ),
         Preset(
             name="cvae",

@@ -100,10 +100,10 @@ def choose_precision(requested: str, preset: str, device: torch.device) -> Preci
     check_precision(requested)
     if requested != "auto":
         return PrecisionChoice(requested, requested, "asked for", machine_facts(device, measure=False))
-    machine = machine_facts(device, measure=False)
-    if not has_bf16(device):
+    bf16 = has_bf16(device)
+    machine = machine_facts(device, measure=bf16)  # the peaks only where bf16 is possible at all
+    if not bf16:
         return PrecisionChoice("fp32", requested, f"{machine.device} has no bf16 arithmetic", machine)
-    machine = machine_facts(device, measure=True)
     gain = machine.peaks_gflops["bf16"] / machine.peaks_gflops["fp32"]
     if gain < BF16_MIN_GAIN:
         return PrecisionChoice(
