@@ -35,6 +35,7 @@ Semantics, chosen so that N processes train *the same run* as one process:
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping
 
@@ -190,6 +191,9 @@ class ProcessGroup(SingleProcess):
             return
         if success:
             dist.barrier(group=self.control)
+        # Free what still holds the group (a DDP wrapper's reducer left in a reference cycle) while the group
+        # exists, rather than when the interpreter exits, where freeing it has aborted a process.
+        gc.collect()
         dist.destroy_process_group()
         self.owned = False
 
